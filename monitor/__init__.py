@@ -1,0 +1,1 @@
+"""mimamori: the application (settings, registry, probes, classifier, service, CLI)."""

@@ -1,0 +1,1 @@
+"""mimamori notify: message rendering, channels, outbox. Imports nothing of ours."""

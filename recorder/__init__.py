@@ -1,0 +1,1 @@
+"""mimamori recorder: PyAV ingest, segments, retention, audited export. Imports nothing of ours."""
