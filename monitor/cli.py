@@ -1,0 +1,196 @@
+"""The ``mimamori`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import obsformat
+from .errors import MimamoriError
+from .settings import Settings, load_settings
+
+app = typer.Typer(help="mimamori: keeps a city's street cameras online.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+cameras_app = typer.Typer(help="The camera registry.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+obs_app = typer.Typer(help="Stored observations.", no_args_is_help=True)
+app.add_typer(cameras_app, name="cameras")
+app.add_typer(db_app, name="db")
+app.add_typer(obs_app, name="observations")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]
+
+
+class _State:
+    config: Path | None = None
+
+
+def settings() -> Settings:
+    return load_settings(_State.config)
+
+
+def fail(msg: str, code: int = 1) -> typer.Exit:
+    typer.echo(msg, err=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main(config: ConfigOpt = None) -> None:
+    _State.config = config
+
+
+def run_cli() -> None:
+    try:
+        app()
+    except MimamoriError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the current schema."""
+    from .store.db import current_revision, make_engine, upgrade
+
+    s = settings()
+    engine = make_engine(s.effective_database_url)
+    upgrade(engine)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@cameras_app.command("import")
+def cameras_import(
+    file: Annotated[Path, typer.Argument(help="registry CSV (UTF-8; Excel's BOM is fine)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change; change nothing")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="remove cameras that are not in the file")] = False,
+) -> None:
+    """Validate every row, then import all cameras at once (or nothing)."""
+    from datetime import UTC
+
+    from .app import open_store
+    from .errors import RegistryError
+    from .registry import load_cameras
+    from .store.cameras import apply_registry, diff_registry
+
+    try:
+        cams = load_cameras(file)
+    except RegistryError as e:
+        for err in e.errors:
+            typer.echo(str(err), err=True)
+        raise fail(f"{file}: {len(e.errors)} error(s); nothing was imported") from None
+    except OSError as e:
+        raise fail(f"{file}: {e.strerror}") from None
+    store = open_store(settings())
+    with store.sessions() as session:
+        if dry_run:
+            typer.echo("dry run, nothing changed\n" + diff_registry(session, cams, store.box).summary())
+            return
+        with session.begin():
+            diff = apply_registry(session, cams, store.box, datetime.now(UTC), prune=prune)
+    typer.echo(f"imported {len(cams)} cameras from {file}\n" + diff.summary())
+
+
+@cameras_app.command("list")
+def cameras_list() -> None:
+    """One line per camera."""
+    from .app import open_store
+
+    for c in open_store(settings()).cameras():
+        typer.echo(f"{c.camera_id}\t{c.area}\t{c.isp}\t{c.line_id}\t{c.expected_fps:g} fps\t{c.contact}\t{c.rtsp_url}")
+
+
+@cameras_app.command("show")
+def cameras_show(camera_id: str) -> None:
+    """Everything about one camera (the password is never shown)."""
+    from .app import open_store
+    from .store.cameras import get_camera
+
+    store = open_store(settings())
+    with store.sessions() as s:
+        cam = get_camera(s, camera_id, store.box)
+    if cam is None:
+        raise fail(f"unknown camera {camera_id!r}")
+    for k in cam.__dataclass_fields__:
+        v = getattr(cam, k)
+        if k == "onvif_password":
+            v = "(set)" if v else "(none)"
+        typer.echo(f"{k}: {v if v is not None else ''}")
+
+
+def _parse_time(raw: str, s: Settings) -> datetime:
+    try:
+        t = datetime.fromisoformat(raw)
+    except ValueError:
+        raise fail(f"not an ISO 8601 time: {raw!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=s.tz)
+
+
+@obs_app.command("export")
+def observations_export(
+    since: Annotated[str, typer.Option(help="ISO 8601; without offset, the fleet's time zone")],
+    until: Annotated[str, typer.Option(help="ISO 8601, exclusive")],
+    out: Annotated[Path, typer.Option(help="FILE.jsonl or FILE.jsonl.gz")],
+) -> None:
+    """Write stored observations in the scenario format, for replay."""
+    from .app import open_store
+    from .store.observations import iter_records
+
+    s = settings()
+    store = open_store(s)
+    tz = s.tz
+    tmp = out.with_name(out.name + ".part")
+    with store.sessions() as session:
+        records = (replace(r, t=r.t.astimezone(tz)) for r in
+                   iter_records(session, _parse_time(since, s), _parse_time(until, s)))
+        n = obsformat.write(tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz"), records)
+    (tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz")).replace(out)
+    typer.echo(f"wrote {n} records to {out}")
+
+
+@app.command()
+def probe(
+    once: Annotated[bool, typer.Option("--once", help="one round, printed as JSON lines")] = True,
+    camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
+) -> None:
+    """Probe every camera once and print the observations (scenario format)."""
+    import asyncio
+
+    from .app import open_store
+    from .service import probe_once
+
+    s = settings()
+    store = open_store(s)
+    cams = store.cameras()
+    if camera:
+        cams = [c for c in cams if c.camera_id == camera]
+        if not cams:
+            raise fail(f"unknown camera {camera!r}")
+    for rec in asyncio.run(probe_once(s, cams)):
+        typer.echo(json.dumps(obsformat.to_dict(replace(rec, t=rec.t.astimezone(s.tz))), ensure_ascii=False))
+
+
+@app.command()
+def run() -> None:
+    """Start the service: probe every camera each interval and store what is seen, until stopped."""
+    from .service import run_service
+
+    run_service(settings())
+
+
+@app.command()
+def simulate(
+    cameras: Annotated[int, typer.Option(help="how many simulated cameras")] = 8,
+    out: Annotated[Path, typer.Option(help="where to write the fleet's registry CSV")] = Path("data/sim-cameras.csv"),
+    fps: Annotated[float, typer.Option(help="frame rate of every camera")] = 15.0,
+) -> None:
+    """Start simulated cameras (real RTSP + ONVIF on 127.0.0.1) until Ctrl-C."""
+    from .simulate.fleet import main as sim_main
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sim_main(cameras=cameras, csv_out=out, fps=fps)

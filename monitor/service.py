@@ -1,0 +1,118 @@
+"""The composition root of `mimamori run`: scheduler jobs, probe rounds, the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .app import Store, open_store
+from .clock import Clock, SystemClock
+from .domain import Camera, Observation, ReferenceObservation
+from .health import observation_state
+from .probes.frames import RtspSamplingSource
+from .probes.round import ProbeConfig, probe_round, reference_round
+from .settings import Settings
+from .store.observations import prune_raw, record_round
+
+log = logging.getLogger("mimamori.service")
+Record = Observation | ReferenceObservation
+
+
+def probe_config(s: Settings) -> ProbeConfig:
+    p = s.probes
+    return ProbeConfig(
+        tcp_timeout_s=p.tcp_timeout_s, onvif_timeout_s=p.onvif_timeout_s, sample_s=p.sample_s,
+        concurrency=p.concurrency,
+    )
+
+
+async def probe_once(
+    s: Settings, cameras: Sequence[Camera], *, clock: Clock | None = None, spread_s: float = 0.0
+) -> list[Record]:
+    """One round: reference checks, then every camera; all records carry the round's time."""
+    now = (clock or SystemClock()).now().replace(microsecond=0)
+    refs = await reference_round([(r.name, r.host, r.port) for r in s.references], now, s.probes.tcp_timeout_s)
+    obs = await probe_round(list(cameras), now, probe_config(s), RtspSamplingSource(), spread_s=spread_s)
+    return [*refs, *obs]
+
+
+def summarise(records: Sequence[Record], cameras: dict[str, Camera]) -> str:
+    states = Counter(
+        observation_state(r, cameras[r.camera].expected_fps).value
+        for r in records if isinstance(r, Observation) and r.camera in cameras
+    )
+    refs_down = [r.reference for r in records if isinstance(r, ReferenceObservation) and not r.reachable]
+    parts = [f"{states.get(k, 0)} {k}" for k in ("up", "degraded", "down")]
+    if refs_down:
+        parts.append("reference checks failing: " + ", ".join(refs_down))
+    return ", ".join(parts)
+
+
+class ProbeService:
+    """Holds the registry in memory (rebuilt from the store) and runs rounds."""
+
+    def __init__(self, s: Settings, store: Store, clock: Clock | None = None):
+        self.settings = s
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.cameras: dict[str, Camera] = {}
+        self.reload_registry()
+
+    def reload_registry(self) -> None:
+        self.cameras = {c.camera_id: c for c in self.store.cameras()}
+
+    async def round(self) -> list[Record]:
+        spread = self.settings.probes.interval_s * self.settings.probes.spread
+        records = await probe_once(self.settings, list(self.cameras.values()), clock=self.clock, spread_s=spread)
+        await asyncio.to_thread(self._store_round, records)
+        t = records[0].t.astimezone(self.settings.tz) if records else self.clock.now()
+        log.info("round %s: %s", t.isoformat(timespec="seconds"), summarise(records, self.cameras))
+        return records
+
+    def _store_round(self, records: Sequence[Record]) -> None:
+        obs = [r for r in records if isinstance(r, Observation)]
+        refs = [r for r in records if isinstance(r, ReferenceObservation)]
+        with self.store.sessions.begin() as session:
+            record_round(session, obs, refs, self.cameras, self.settings.probes.interval_s)
+
+    def prune(self) -> None:
+        before = self.clock.now() - timedelta(days=self.settings.store.raw_retention_days)
+        with self.store.sessions.begin() as session:
+            prune_raw(session, before)
+
+
+async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
+    svc = ProbeService(s, store)
+    sched = AsyncIOScheduler(timezone=s.tz)
+    now = svc.clock.now()
+    sched.add_job(svc.round, "interval", seconds=s.probes.interval_s, next_run_time=now,
+                  id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
+    sched.add_job(svc.reload_registry, "interval", minutes=5, id="reload-registry")
+    sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
+    sched.start()
+    log.info("probing %d cameras every %gs", len(svc.cameras), s.probes.interval_s)
+    try:
+        await stop.wait()
+    finally:
+        sched.shutdown(wait=False)
+        log.info("stopped")
+
+
+def run_service(s: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = open_store(s)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(s, store, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,134 @@
+"""Validated configuration: one TOML file plus environment overrides, checked once at start-up.
+
+Precedence: environment (``MIMAMORI_*``, nested with ``__``) over the TOML file over defaults.
+Unknown keys are rejected with a message naming the key. Secrets come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+
+CONFIG_ENV = "MIMAMORI_CONFIG"
+DEFAULT_CONFIG = Path("mimamori.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProbeSettings(_Section):
+    interval_s: float = Field(60.0, gt=0, description="seconds between two probes of one camera")
+    tcp_timeout_s: float = Field(5.0, gt=0, description="TCP connect timeout to the RTSP port")
+    onvif_timeout_s: float = Field(5.0, gt=0, description="ONVIF GetSystemDateAndTime timeout")
+    sample_s: float = Field(4.0, ge=0, description="RTSP sampling window; 0 disables frame sampling")
+    concurrency: int = Field(200, ge=1, description="probes in flight at once")
+    spread: float = Field(0.8, ge=0, le=1, description="share of the interval over which starts are spread")
+
+
+class ReferenceTarget(_Section):
+    name: str
+    host: str
+    port: int = Field(gt=0, lt=65536)
+
+
+class StoreSettings(_Section):
+    raw_retention_days: float = Field(3.0, gt=0, description="days of raw observations kept")
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MIMAMORI_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(Path("data"), description="SQLite file, key file and local outbox live here")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir")
+    timezone: str = "Asia/Tokyo"
+    secret_key: SecretStr | None = Field(None, description="Fernet key for camera passwords (env only)")
+    probes: ProbeSettings = ProbeSettings()
+    references: list[ReferenceTarget] = []
+    store: StoreSettings = StoreSettings()
+    classifier: dict[str, Any] = {}
+    escalation: dict[str, Any] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)  # environment beats the file
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mimamori.db').resolve()}"
+
+
+def _explain(e: ValidationError, source: str) -> str:
+    lines = []
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top)"
+        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{source}: {key}: {why}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file (``path``, else ``$MIMAMORI_CONFIG``, else ./mimamori.toml if present)."""
+    environ = os.environ if env is None else env
+    explicit = path or environ.get(CONFIG_ENV)
+    cfg_path = Path(explicit) if explicit else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{cfg_path}: not valid TOML: {e}") from None
+        if "secret_key" in data:
+            raise ConfigError(f"{cfg_path}: secret_key: secrets come from the environment only")
+    elif explicit:
+        raise ConfigError(f"{cfg_path}: configuration file not found")
+    try:
+        if env is None:
+            return Settings(**data)
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(env)
+            return Settings(**data)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    except ValidationError as e:
+        raise ConfigError(_explain(e, str(cfg_path))) from None

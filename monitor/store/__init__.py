@@ -1,0 +1,1 @@
+"""Persistence: typed models, migrations and repositories (rows <-> domain values)."""

@@ -1,0 +1,112 @@
+"""The camera registry in the store: rows <-> :class:`Camera`, and atomic re-import with a diff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain import Access, Camera, Contact, Lang
+from ..secrets import PasswordBox
+from .models import CameraRow
+
+_PLAIN = [f.name for f in fields(Camera) if f.name not in ("camera_id", "onvif_password")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryDiff:
+    added: tuple[str, ...]
+    changed: tuple[tuple[str, tuple[str, ...]], ...]  # camera id, names of changed fields
+    unchanged: int
+    missing: tuple[str, ...]  # in the store, not in the file
+
+    def summary(self) -> str:
+        lines = [f"added: {len(self.added)}, changed: {len(self.changed)}, unchanged: {self.unchanged}, "
+                 f"not in file: {len(self.missing)}"]
+        lines += [f"  + {cid}" for cid in self.added]
+        lines += [f"  ~ {cid}: {', '.join(fs)}" for cid, fs in self.changed]
+        lines += [f"  ? {cid} (kept; --prune removes it)" for cid in self.missing]
+        return "\n".join(lines)
+
+
+def to_camera(row: CameraRow, box: PasswordBox | None) -> Camera:
+    password = box.open(row.onvif_password_enc) if (box and row.onvif_password_enc) else None
+    return Camera(
+        camera_id=row.camera_id, area=row.area, isp=row.isp, line_id=row.line_id,
+        expected_fps=row.expected_fps, address=row.address, owner_name=row.owner_name,
+        contact=Contact(row.contact), phone=row.phone, email=row.email, lang=Lang(row.lang),
+        vendor=row.vendor, rtsp_url=row.rtsp_url, onvif_url=row.onvif_url,
+        access=Access(row.access) if row.access else None, lat=row.lat, lon=row.lon,
+        onvif_user=row.onvif_user, onvif_password=password,
+    )
+
+
+def _plain_value(cam: Camera, name: str):
+    v = getattr(cam, name)
+    return v.value if hasattr(v, "value") else v
+
+
+def _changes(row: CameraRow, cam: Camera, box: PasswordBox) -> list[str]:
+    changed = [n for n in _PLAIN if getattr(row, n) != _plain_value(cam, n)]
+    old = box.open(row.onvif_password_enc).reveal() if row.onvif_password_enc else None
+    new = cam.onvif_password.reveal() if cam.onvif_password is not None else None
+    if old != new:
+        changed.append("onvif_password")
+    return changed
+
+
+def _fill(row: CameraRow, cam: Camera, box: PasswordBox, now: datetime) -> None:
+    for n in _PLAIN:
+        setattr(row, n, _plain_value(cam, n))
+    row.onvif_password_enc = box.seal(cam.onvif_password) if cam.onvif_password is not None else None
+    row.updated_at = now
+
+
+def diff_registry(session: Session, cameras: Sequence[Camera], box: PasswordBox) -> RegistryDiff:
+    existing = {r.camera_id: r for r in session.scalars(select(CameraRow))}
+    added, changed, unchanged = [], [], 0
+    for cam in cameras:
+        row = existing.get(cam.camera_id)
+        if row is None:
+            added.append(cam.camera_id)
+        elif fs := _changes(row, cam, box):
+            changed.append((cam.camera_id, tuple(fs)))
+        else:
+            unchanged += 1
+    ids = {c.camera_id for c in cameras}
+    missing = tuple(sorted(cid for cid in existing if cid not in ids))
+    return RegistryDiff(added=tuple(added), changed=tuple(changed), unchanged=unchanged, missing=missing)
+
+
+def apply_registry(
+    session: Session, cameras: Sequence[Camera], box: PasswordBox, now: datetime, *, prune: bool = False
+) -> RegistryDiff:
+    """Insert new cameras and update changed ones in place, inside the caller's transaction."""
+    diff = diff_registry(session, cameras, box)
+    existing = {r.camera_id: r for r in session.scalars(select(CameraRow))}
+    changed_ids = {cid for cid, _ in diff.changed}
+    for cam in cameras:
+        row = existing.get(cam.camera_id)
+        if row is None:
+            row = CameraRow(camera_id=cam.camera_id, created_at=now)
+            _fill(row, cam, box, now)
+            session.add(row)
+        elif cam.camera_id in changed_ids:
+            _fill(row, cam, box, now)
+    if prune:
+        for cid in diff.missing:
+            session.delete(existing[cid])
+    return diff
+
+
+def list_cameras(session: Session, box: PasswordBox | None = None) -> list[Camera]:
+    rows = session.scalars(select(CameraRow).order_by(CameraRow.camera_id))
+    return [to_camera(r, box) for r in rows]
+
+
+def get_camera(session: Session, camera_id: str, box: PasswordBox | None = None) -> Camera | None:
+    row = session.get(CameraRow, camera_id)
+    return None if row is None else to_camera(row, box)

@@ -1,0 +1,21 @@
+"""Alembic environment: runs on the connection handed in by monitor.store.db.upgrade."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from monitor.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+conn = config.attributes.get("connection")
+if conn is None:  # alembic CLI use: `alembic -x url=... upgrade head`
+    url = context.get_x_argument(as_dictionary=True)["url"]
+    with create_engine(url).begin() as c:
+        context.configure(connection=c, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+else:
+    context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

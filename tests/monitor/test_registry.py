@@ -1,0 +1,118 @@
+"""Registry parsing: table-driven, every field's rule, every error reported with row and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.domain import Contact
+from monitor.errors import RegistryError
+from monitor.registry import REQUIRED, parse_registry
+
+HEADER = ",".join(REQUIRED)
+GOOD = ("C1,A01,nuro,A01-L1,15,東京都千代田区1-1,山田太郎,sms,090-1234-5678,taro@example.com,ja,v1,"
+        "rtsp://cam1.example.net:554/s,http://cam1.example.net/onvif/device_service")
+
+
+def csv_of(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode("utf-8")
+
+
+def with_field(field: str, value: str) -> str:
+    parts = GOOD.split(",")
+    parts[REQUIRED.index(field)] = value
+    return ",".join(parts)
+
+
+def errors_of(data: bytes) -> list[str]:
+    with pytest.raises(RegistryError) as e:
+        parse_registry(data)
+    return [str(x) for x in e.value.errors]
+
+
+def test_good_row_normalises_phone_to_e164():
+    (cam,) = parse_registry(csv_of(GOOD))
+    assert cam.phone == "+819012345678"
+    assert cam.contact is Contact.SMS
+    assert cam.expected_fps == 15.0
+
+
+def test_excel_bom_is_fine():
+    (cam,) = parse_registry(b"\xef\xbb\xbf" + csv_of(GOOD))
+    assert cam.camera_id == "C1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("phone", "12345", "not a valid phone number"),
+        ("phone", "abc", "not a phone number"),
+        ("email", "not-an-email", "not a valid e-mail"),
+        ("contact", "fax", "must be one of sms, email, voice"),
+        ("lang", "fr", "must be one of ja, en"),
+        ("expected_fps", "0", "above 0"),
+        ("expected_fps", "-3", "above 0"),
+        ("expected_fps", "fast", "not a number"),
+        ("rtsp_url", "http://cam1.example.net/s", "scheme must be rtsp"),
+        ("rtsp_url", "rtsp://bad_host!/s", "neither an IPv4/IPv6 address nor a host name"),
+        ("rtsp_url", "rtsp://cam:99999/s", "Port out of range"),
+        ("rtsp_url", "rtsp://u:pw@cam1.example.net/s", "must not carry a password"),
+        ("onvif_url", "ftp://cam1/onvif", "scheme must be http or https"),
+        ("camera_id", "", "must be 1-64"),
+        ("area", "", "must not be empty"),
+    ],
+)
+def test_bad_field_is_named_with_row(field, value, why):
+    errs = errors_of(csv_of(GOOD.replace("C1", "C0"), with_field(field, value)))
+    assert any(e.startswith(f"row 3, field {field}:") and why in e for e in errs), errs
+
+
+@pytest.mark.parametrize(
+    "url", ["rtsp://192.0.2.10:554/stream1", "rtsp://[2001:db8::10]:554/stream1", "rtsp://cam-1.city.lg.jp/s"]
+)
+def test_ipv4_ipv6_and_host_names_accepted(url):
+    (cam,) = parse_registry(csv_of(with_field("rtsp_url", url)))
+    assert cam.rtsp_url == url
+
+
+def test_landline_normalised():
+    (cam,) = parse_registry(csv_of(with_field("phone", "03-1234-5678")))
+    assert cam.phone == "+81312345678"
+
+
+def test_contact_needs_its_address():
+    errs = errors_of(csv_of(with_field("phone", "")))
+    assert errs == ["row 2, field phone: needed because contact is sms"]
+
+
+def test_every_error_reported_including_duplicates():
+    rows = [GOOD.replace("C1", f"C{i}") for i in range(1, 9)]
+    rows[3] = with_field("phone", "999").replace("C1", "C4", 1)  # spreadsheet row 5
+    rows.append(GOOD.replace("C1", "C2"))  # row 10: duplicate of row 3
+    errs = errors_of(csv_of(*rows))
+    assert any(e.startswith("row 5, field phone:") for e in errs)
+    assert "row 10, field camera_id: duplicate id 'C2' (first in row 3)" in errs
+
+
+def test_unknown_and_missing_columns():
+    errs = errors_of(csv_of(GOOD + ",x", header=HEADER.replace("vendor", "vendr") + ",colour"))
+    assert "row 1, field vendor: required column is missing" in errs
+    assert "row 1, field vendr: unknown column" in errs
+    assert "row 1, field colour: unknown column" in errs
+
+
+def test_bad_encoding_names_the_row():
+    data = csv_of(GOOD).replace("山田".encode(), "山田".encode("shift_jis"))
+    assert errors_of(data)[0].startswith("row 2, field (encoding): not UTF-8")
+
+
+def test_optional_columns_and_password_hidden():
+    header = HEADER + ",access,lat,lon,onvif_user,onvif_password"
+    (cam,) = parse_registry(csv_of(GOOD + ",pppoe,35.68,139.76,admin,s3cret", header=header))
+    assert cam.access == "pppoe" and cam.lat == 35.68
+    assert cam.onvif_password.reveal() == "s3cret"
+    assert "s3cret" not in repr(cam)
+
+
+def test_shared_fleet_parses(fleet11):
+    cams = parse_registry((fleet11 / "cameras.csv").read_bytes())
+    assert len(cams) == 132

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.settings import load_settings
+
+
+def test_defaults(tmp_path):
+    s = load_settings(None, env={})
+    assert s.probes.interval_s == 60 and s.probes.tcp_timeout_s == 5
+    assert s.timezone == "Asia/Tokyo"
+    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith("mimamori.db")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[probes]\nintervl_s = 3\n", "probes.intervl_s: unknown key"),
+        ("colour = 'red'\n", "colour: unknown key"),
+        ("[probes]\ninterval_s = -1\n", "probes.interval_s: Input should be greater than 0"),
+        ("timezone = 'Mars/Olympus'\n", "unknown time zone"),
+        ("secret_key = 'abc'\n", "secrets come from the environment only"),
+        ("probes = [", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, toml, message):
+    p = tmp_path / "mimamori.toml"
+    p.write_text(toml)
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, env={})
+    assert message in str(e.value)
+    assert str(p) in str(e.value)
+
+
+def test_environment_overrides_file(tmp_path):
+    p = tmp_path / "mimamori.toml"
+    p.write_text("[probes]\ninterval_s = 30\ntcp_timeout_s = 2\n")
+    s = load_settings(
+        p, env={"MIMAMORI_DATABASE_URL": "postgresql+psycopg://u@h/db", "MIMAMORI_PROBES__INTERVAL_S": "15"}
+    )
+    assert s.effective_database_url == "postgresql+psycopg://u@h/db"
+    assert s.probes.interval_s == 15 and s.probes.tcp_timeout_s == 2
+
+
+def test_config_path_from_environment(tmp_path):
+    p = tmp_path / "x.toml"
+    p.write_text("timezone = 'UTC'\n")
+    assert load_settings(None, env={"MIMAMORI_CONFIG": str(p)}).timezone == "UTC"
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_secret_key_not_in_repr():
+    s = load_settings(None, env={"MIMAMORI_SECRET_KEY": "topsecretvalue"})
+    assert "topsecretvalue" not in repr(s)
