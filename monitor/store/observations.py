@@ -98,9 +98,8 @@ def iter_records(
     session: Session, since: datetime, until: datetime, batch: int = 5000
 ) -> Iterator[Observation | ReferenceObservation]:
     """Stored raw observations in time order (references first within one instant), as domain values."""
-    refs = session.execute(
-        select(ReferenceRow.t, ReferenceRow.reference, ReferenceRow.reachable)
-        .where(ReferenceRow.t >= since, ReferenceRow.t < until)
+    refs = session.scalars(
+        select(ReferenceRow).where(ReferenceRow.t >= since, ReferenceRow.t < until)
         .order_by(ReferenceRow.t, ReferenceRow.id)
     ).all()
     ri = 0

@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` and `make test`. Each makes its own virtual
+# environment and installs the Debian packages it needs when they are missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly ffmpeg
+
+.PHONY: demo test lint deps venv bench-probes bench-replay scores clean
+
+$(BIN)/mimamori: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(BIN)/mimamori
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check monitor recorder notify templates tests benchmarks
+	$(BIN)/lint-imports
+
+test: deps venv lint
+	$(BIN)/pytest -q
+
+demo: deps venv
+	$(BIN)/mimamori demo
+
+bench-probes: deps venv
+	$(BIN)/python benchmarks/bench_probes.py
+
+bench-replay: venv
+	$(BIN)/python benchmarks/bench_replay.py
+
+scores: venv
+	$(BIN)/python benchmarks/score_scenarios.py
+
+clean:
+	rm -rf $(VENV) data build *.egg-info
