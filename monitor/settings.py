@@ -121,14 +121,48 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
         raise ConfigError(f"{cfg_path}: configuration file not found")
     try:
         if env is None:
-            return Settings(**data)
-        saved = dict(os.environ)
-        try:
-            os.environ.clear()
-            os.environ.update(env)
-            return Settings(**data)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            settings = Settings(**data)
+        else:
+            saved = dict(os.environ)
+            try:
+                os.environ.clear()
+                os.environ.update(env)
+                settings = Settings(**data)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
     except ValidationError as e:
         raise ConfigError(_explain(e, str(cfg_path))) from None
+    try:  # the policy sections are validated now too, not at first use
+        classifier_policy(settings)
+        escalation_policy(settings)
+    except ConfigError as e:
+        raise ConfigError(f"{cfg_path}: {e}") from None
+    return settings
+
+
+def _build_policy(cls, section: str, values: dict[str, Any], extra: dict[str, Any] | None = None):
+    from dataclasses import fields
+
+    from pydantic import TypeAdapter
+
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError("\n".join(f"{section}.{k}: unknown key" for k in unknown))
+    try:
+        return TypeAdapter(cls).validate_python({**(extra or {}), **values})
+    except ValidationError as e:
+        raise ConfigError(_explain(e, section)) from None
+
+
+def classifier_policy(s: Settings):
+    from .policy import ClassifierPolicy
+
+    return _build_policy(ClassifierPolicy, "classifier", s.classifier)
+
+
+def escalation_policy(s: Settings):
+    from .policy import EscalationPolicy
+
+    return _build_policy(EscalationPolicy, "escalation", s.escalation, {"tz": s.timezone})

@@ -57,3 +57,21 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 def test_secret_key_not_in_repr():
     s = load_settings(None, env={"MIMAMORI_SECRET_KEY": "topsecretvalue"})
     assert "topsecretvalue" not in repr(s)
+
+
+def test_policy_sections_validated_at_start(tmp_path):
+    from datetime import time, timedelta
+
+    from monitor.settings import classifier_policy, escalation_policy
+
+    p = tmp_path / "mimamori.toml"
+    p.write_text("timezone = 'Asia/Tokyo'\n[escalation]\nquiet_start = '22:00'\nowner_delay = 'PT20M'\n"
+                 "[classifier]\nopen_after_bad_intervals = 4\n")
+    s = load_settings(p, env={})
+    assert escalation_policy(s).quiet_start == time(22, 0)
+    assert escalation_policy(s).owner_delay == timedelta(minutes=20)
+    assert escalation_policy(s).tz == "Asia/Tokyo"
+    assert classifier_policy(s).open_after_bad_intervals == 4
+    p.write_text("[classifier]\nopen_after_bad_intervalz = 4\n")
+    with pytest.raises(ConfigError, match="classifier.open_after_bad_intervalz: unknown key"):
+        load_settings(p, env={})
