@@ -1,0 +1,83 @@
+"""What the decision core decided, in the store: incidents, queued notifications, the core's state.
+
+The core's state is checkpointed in the same transaction as the decisions it produced, so a restart
+resumes exactly where the last committed round left off and nothing is decided (or sent) twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import EngineStateRow, IncidentRow, NotificationRow
+
+STATE_NAME = "fleet"
+
+
+def notification_key(d: dict) -> str:
+    return f"{d['incident']}:{d['kind']}:{d['audience']}:{d.get('camera') or '-'}"
+
+
+def load_state(session: Session) -> tuple[datetime, dict] | None:
+    row = session.get(EngineStateRow, STATE_NAME)
+    return None if row is None else (row.t, row.state)
+
+
+def save_step(session: Session, t: datetime, state: dict, decisions: Sequence[dict]) -> None:
+    """Apply one round's decisions and the state that follows them, in the caller's transaction."""
+    row = session.get(EngineStateRow, STATE_NAME)
+    if row is None:
+        session.add(EngineStateRow(name=STATE_NAME, t=t, state=state))
+    else:
+        row.t, row.state = t, state
+    for d in decisions:
+        when = datetime.fromisoformat(d["t"])
+        if d["type"] == "incident":
+            _apply_incident(session, d, when)
+        elif d["type"] == "notification":
+            _queue_notification(session, d, when)
+
+
+def _apply_incident(session: Session, d: dict, when: datetime) -> None:
+    row = session.get(IncidentRow, d["id"])
+    if row is None:
+        row = IncidentRow(id=d["id"], cause=d.get("cause", ""), state="open", cameras=[], scope={},
+                          evidence={}, opened_at=when, updated_at=when)
+        session.add(row)
+    if d["state"] == "closed":
+        row.state, row.closed_at = "closed", when
+    else:
+        row.state = "open"
+        row.cause = d.get("cause", row.cause)
+        row.cameras = list(d.get("cameras") or row.cameras)
+        row.scope = dict(d.get("scope") or row.scope)
+        row.evidence = dict(d.get("evidence") or row.evidence)
+    row.updated_at = when
+    session.flush()
+
+
+def _queue_notification(session: Session, d: dict, when: datetime) -> None:
+    key = notification_key(d)
+    if session.scalar(select(NotificationRow.id).where(NotificationRow.key == key)) is not None:
+        return  # decided before (e.g. replayed after a crash): at most once
+    session.add(NotificationRow(
+        key=key, incident_id=d["incident"], audience=d["audience"], kind=d["kind"],
+        camera_id=d.get("camera"), channel=d.get("channel"), due_at=when, status="queued", created_at=when,
+    ))
+
+
+def list_incidents(session: Session, *, open_only: bool = False) -> Iterable[IncidentRow]:
+    q = select(IncidentRow).order_by(IncidentRow.opened_at)
+    if open_only:
+        q = q.where(IncidentRow.state == "open")
+    return session.scalars(q).all()
+
+
+def list_notifications(session: Session, *, status: str | None = None) -> Iterable[NotificationRow]:
+    q = select(NotificationRow).order_by(NotificationRow.due_at, NotificationRow.id)
+    if status:
+        q = q.where(NotificationRow.status == status)
+    return session.scalars(q).all()
