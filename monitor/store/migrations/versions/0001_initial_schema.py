@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 22:45:36.242709
 """
-from alembic import op
 import sqlalchemy as sa
-import monitor.store.types
+from alembic import op
 
+import monitor.store.types
 
 revision = '0001'
 down_revision = None
