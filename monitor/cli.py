@@ -194,3 +194,16 @@ def simulate(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     sim_main(cameras=cameras, csv_out=out, fps=fps)
+
+
+@app.command()
+def demo(
+    cameras: Annotated[int, typer.Option(help="simulated cameras")] = 6,
+    rounds: Annotated[int, typer.Option(help="probe rounds before the demo ends")] = 6,
+    interval: Annotated[float, typer.Option(help="seconds between rounds")] = 8.0,
+    data_dir: Annotated[Path, typer.Option(help="fresh folder for the demo's SQLite database")] = Path("data/demo"),
+) -> None:
+    """Simulated cameras on loopback, monitored live in SQLite, with faults injected on the way."""
+    from .demo import run_demo
+
+    run_demo(cameras=cameras, rounds=rounds, interval_s=interval, data_dir=data_dir, say=typer.echo)
