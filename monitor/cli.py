@@ -162,7 +162,7 @@ def probe(
     import asyncio
 
     from .app import open_store
-    from .service import probe_once
+    from .service import probe_once_and_close
 
     s = settings()
     store = open_store(s)
@@ -171,7 +171,7 @@ def probe(
         cams = [c for c in cams if c.camera_id == camera]
         if not cams:
             raise fail(f"unknown camera {camera!r}")
-    for rec in asyncio.run(probe_once(s, cams)):
+    for rec in asyncio.run(probe_once_and_close(s, cams)):
         typer.echo(json.dumps(obsformat.to_dict(replace(rec, t=rec.t.astimezone(s.tz))), ensure_ascii=False))
 
 

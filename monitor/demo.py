@@ -18,6 +18,7 @@ from pathlib import Path
 from .app import open_store
 from .domain import Observation
 from .health import observation_state
+from .probes.onvif import close_shared
 from .registry import load_cameras
 from .service import ProbeService
 from .settings import ProbeSettings, Settings
@@ -51,6 +52,13 @@ def _faults(fleet: SimulatedFleet) -> dict[int, list[tuple[str, Callable[[], Non
 
 
 async def _rounds(svc: ProbeService, fleet: SimulatedFleet, rounds: int, interval_s: float, say: Say) -> None:
+    try:
+        await _play(svc, fleet, rounds, interval_s, say)
+    finally:
+        await close_shared()
+
+
+async def _play(svc: ProbeService, fleet: SimulatedFleet, rounds: int, interval_s: float, say: Say) -> None:
     faults = _faults(fleet)
     for n in range(rounds):
         for text, act in faults.get(n, []):

@@ -15,7 +15,8 @@ from .app import Store, open_store
 from .clock import Clock, SystemClock
 from .domain import Camera, Observation, ReferenceObservation
 from .health import observation_state
-from .probes.frames import RtspSamplingSource
+from .probes.frames import FrameStatsSource, RtspSamplingSource
+from .probes.onvif import close_shared
 from .probes.round import ProbeConfig, probe_round, reference_round
 from .settings import Settings
 from .store.observations import prune_raw, record_round
@@ -32,14 +33,32 @@ def probe_config(s: Settings) -> ProbeConfig:
     )
 
 
+def sampling_source(s: Settings) -> RtspSamplingSource:
+    """RTSP sampling for cameras the recorder is not pulling, on its own bounded thread pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(s.probes.concurrency, 64))
+    return RtspSamplingSource(open_timeout_s=s.probes.tcp_timeout_s,
+                              executor=ThreadPoolExecutor(workers, thread_name_prefix="rtsp-sample"))
+
+
 async def probe_once(
-    s: Settings, cameras: Sequence[Camera], *, clock: Clock | None = None, spread_s: float = 0.0
+    s: Settings, cameras: Sequence[Camera], *, clock: Clock | None = None, spread_s: float = 0.0,
+    frames: FrameStatsSource | None = None,
 ) -> list[Record]:
     """One round: reference checks, then every camera; all records carry the round's time."""
     now = (clock or SystemClock()).now().replace(microsecond=0)
     refs = await reference_round([(r.name, r.host, r.port) for r in s.references], now, s.probes.tcp_timeout_s)
-    obs = await probe_round(list(cameras), now, probe_config(s), RtspSamplingSource(), spread_s=spread_s)
+    frames = frames or sampling_source(s)
+    obs = await probe_round(list(cameras), now, probe_config(s), frames, spread_s=spread_s)
     return [*refs, *obs]
+
+
+async def probe_once_and_close(s: Settings, cameras: Sequence[Camera]) -> list[Record]:
+    try:
+        return await probe_once(s, cameras)
+    finally:
+        await close_shared()
 
 
 def summarise(records: Sequence[Record], cameras: dict[str, Camera]) -> str:
@@ -62,6 +81,7 @@ class ProbeService:
         self.store = store
         self.clock = clock or SystemClock()
         self.cameras: dict[str, Camera] = {}
+        self.frames: FrameStatsSource = sampling_source(s)
         self.reload_registry()
 
     def reload_registry(self) -> None:
@@ -69,7 +89,8 @@ class ProbeService:
 
     async def round(self) -> list[Record]:
         spread = self.settings.probes.interval_s * self.settings.probes.spread
-        records = await probe_once(self.settings, list(self.cameras.values()), clock=self.clock, spread_s=spread)
+        records = await probe_once(self.settings, list(self.cameras.values()), clock=self.clock, spread_s=spread,
+                                   frames=self.frames)
         await asyncio.to_thread(self._store_round, records)
         t = records[0].t.astimezone(self.settings.tz) if records else self.clock.now()
         log.info("round %s: %s", t.isoformat(timespec="seconds"), summarise(records, self.cameras))
@@ -101,6 +122,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         sched.shutdown(wait=False)
+        await close_shared()
         log.info("stopped")
 
 

@@ -1,7 +1,8 @@
 """Pytest fixtures with real simulated camera peers (GStreamer RTSP + ONVIF responder on loopback).
 
 Loaded by ``tests/conftest.py`` through ``pytest_plugins = ["tests.peers"]``. Tests that use them are
-marked ``@pytest.mark.peers``; they are skipped where Debian's gi/GStreamer RTSP server is missing.
+marked ``@pytest.mark.peers``. They fail, never skip, where Debian's gi/GStreamer RTSP server is missing:
+`make test` installs it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _gst_rtsp_available() -> bool:
 def sim_fleet() -> Iterator[SimulatedFleet]:
     """A small 15 fps fleet shared by the whole session; tests borrow cameras with ``peer_camera``."""
     if not _gst_rtsp_available():
-        pytest.skip(f"{GI_PYTHON} has no gi/GstRtspServer")
+        pytest.fail(f"{GI_PYTHON} has no gi/GstRtspServer: run `make deps` (Debian gstreamer1.0-rtsp, python3-gi)")
     with SimulatedFleet(PEER_CAMERAS, fps=15.0) as fleet:
         fleet._lease = itertools.cycle(fleet.sims)  # type: ignore[attr-defined]
         yield fleet
