@@ -61,6 +61,9 @@ async def _get_shared() -> _Shared:
     s = _shared.get(loop)
     if s is None or s.session.closed:
         document = await _cached_document(DEVICE_WSDL)
+        s = _shared.get(loop)  # another probe may have built it while we awaited the document
+        if s is not None and not s.session.closed:
+            return s
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, force_close=True),
             timeout=aiohttp.ClientTimeout(total=120),
