@@ -207,3 +207,68 @@ def demo(
     from .demo import run_demo
 
     run_demo(cameras=cameras, rounds=rounds, interval_s=interval, data_dir=data_dir, say=typer.echo)
+
+
+@app.command()
+def replay(
+    registry: Annotated[Path, typer.Option(help="cameras.csv of the fleet")],
+    observations: Annotated[Path, typer.Option(help="observations.jsonl(.gz), scenario format, in time order")],
+    out: Annotated[Path, typer.Option(help="decisions.jsonl to write")],
+) -> None:
+    """Run recorded observations through the live decision core on a virtual clock."""
+    from .decide import policies_of
+    from .errors import RegistryError
+    from .replay import replay_files
+
+    s = settings()
+    tmp = out.with_name(out.name + ".part")
+    try:
+        stats = replay_files(registry, observations, tmp, policies_of(s))
+    except RegistryError as e:
+        tmp.unlink(missing_ok=True)
+        for err in e.errors:
+            typer.echo(str(err), err=True)
+        raise fail(f"{registry}: {len(e.errors)} error(s)") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(out)
+    typer.echo(f"{stats.observations} observations in {stats.intervals} intervals -> {stats.decisions} decisions "
+               f"({stats.incidents} incidents, {stats.notifications} notifications) in {stats.seconds:.1f} s "
+               f"({stats.observations_per_second:,.0f} observations/s); wrote {out}")
+
+
+incidents_app = typer.Typer(help="Incidents the decision core opened.", no_args_is_help=True)
+notifications_app = typer.Typer(help="Notifications the policy decided.", no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(notifications_app, name="notifications")
+
+
+@incidents_app.command("list")
+def incidents_list(open_only: Annotated[bool, typer.Option("--open", help="only open incidents")] = False) -> None:
+    """One line per incident, with its cause, scope and cameras."""
+    from .app import open_store
+    from .store.decisions import list_incidents
+
+    s = settings()
+    store = open_store(s)
+    with store.sessions() as session:
+        for i in list_incidents(session, open_only=open_only):
+            when = i.opened_at.astimezone(s.tz).isoformat(timespec="minutes")
+            closed = i.closed_at.astimezone(s.tz).isoformat(timespec="minutes") if i.closed_at else ""
+            typer.echo(f"{i.id}\t{i.state}\t{i.cause}\t{json.dumps(i.scope, ensure_ascii=False)}\t"
+                       f"{len(i.cameras)} camera(s)\t{when}\t{closed}")
+
+
+@notifications_app.command("list")
+def notifications_list(status: Annotated[str | None, typer.Option(help="queued, sent, …")] = None) -> None:
+    """One line per decided notification (no contact details are shown)."""
+    from .app import open_store
+    from .store.decisions import list_notifications
+
+    s = settings()
+    store = open_store(s)
+    with store.sessions() as session:
+        for n in list_notifications(session, status=status):
+            typer.echo(f"{n.due_at.astimezone(s.tz).isoformat(timespec='minutes')}\t{n.status}\t{n.audience}\t"
+                       f"{n.kind}\t{n.camera_id or '-'}\t{n.channel or '-'}\t{n.incident_id}")

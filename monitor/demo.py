@@ -20,7 +20,7 @@ from .domain import Observation
 from .health import observation_state
 from .probes.onvif import close_shared
 from .registry import load_cameras
-from .service import ProbeService
+from .service import ProbeService, describe
 from .settings import ProbeSettings, Settings
 from .simulate.fleet import SimulatedFleet
 from .store.cameras import apply_registry
@@ -65,12 +65,14 @@ async def _play(svc: ProbeService, fleet: SimulatedFleet, rounds: int, interval_
             say(f"  >> fault injected: {text}")
             await asyncio.to_thread(act)
         started = time.monotonic()
-        records = await svc.round()
+        records, decisions = await svc.round()
         obs = sorted((r for r in records if isinstance(r, Observation)), key=lambda o: o.camera)
         local = obs[0].t.astimezone(svc.settings.tz).strftime("%H:%M:%S") if obs else "?"
         say(f"round {n + 1}/{rounds} at {local}:")
         for o in obs:
             say(_row(o, svc.cameras[o.camera].expected_fps))
+        for d in decisions:
+            say(f"  => {describe(d)}")
         if n + 1 < rounds:
             await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
 

@@ -13,13 +13,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .app import Store, open_store
 from .clock import Clock, SystemClock
+from .decide import DecisionLoop, policies_of
 from .domain import Camera, Observation, ReferenceObservation
 from .health import observation_state
 from .probes.frames import FrameStatsSource, RtspSamplingSource
 from .probes.onvif import close_shared
 from .probes.round import ProbeConfig, probe_round, reference_round
 from .settings import Settings
-from .store.observations import prune_raw, record_round
+from .store.observations import prune_raw
 
 log = logging.getLogger("mimamori.service")
 Record = Observation | ReferenceObservation
@@ -73,6 +74,23 @@ def summarise(records: Sequence[Record], cameras: dict[str, Camera]) -> str:
     return ", ".join(parts)
 
 
+class _Fixed:
+    def __init__(self, t):
+        self.t = t
+
+    def now(self):
+        return self.t
+
+
+def describe(d: dict) -> str:
+    """One line for an operator's log: what was decided, never any contact detail."""
+    if d["type"] == "incident":
+        cams = d.get("cameras") or []
+        return f"incident {d['id']} {d['state']}: {d.get('cause', '')} {len(cams) or ''} camera(s) {d.get('scope', '')}"
+    who = d.get("camera") or f"{d.get('count', '')} camera(s)"
+    return f"{d['audience']} {d['kind']} for {who} via {d.get('channel', '-')} (incident {d['incident']})"
+
+
 class ProbeService:
     """Holds the registry in memory (rebuilt from the store) and runs rounds."""
 
@@ -82,25 +100,26 @@ class ProbeService:
         self.clock = clock or SystemClock()
         self.cameras: dict[str, Camera] = {}
         self.frames: FrameStatsSource = sampling_source(s)
+        self.decisions = DecisionLoop(store.sessions, policies_of(s), s.probes.interval_s)
         self.reload_registry()
 
     def reload_registry(self) -> None:
         self.cameras = {c.camera_id: c for c in self.store.cameras()}
 
-    async def round(self) -> list[Record]:
+    async def round(self) -> tuple[list[Record], list[dict]]:
+        """Probe every camera, store what was seen, and decide on it."""
+        now = self.clock.now().replace(microsecond=0)
         spread = self.settings.probes.interval_s * self.settings.probes.spread
-        records = await probe_once(self.settings, list(self.cameras.values()), clock=self.clock, spread_s=spread,
-                                   frames=self.frames)
-        await asyncio.to_thread(self._store_round, records)
-        t = records[0].t.astimezone(self.settings.tz) if records else self.clock.now()
-        log.info("round %s: %s", t.isoformat(timespec="seconds"), summarise(records, self.cameras))
-        return records
-
-    def _store_round(self, records: Sequence[Record]) -> None:
+        records = await probe_once(self.settings, list(self.cameras.values()), clock=_Fixed(now),
+                                   spread_s=spread, frames=self.frames)
         obs = [r for r in records if isinstance(r, Observation)]
         refs = [r for r in records if isinstance(r, ReferenceObservation)]
-        with self.store.sessions.begin() as session:
-            record_round(session, obs, refs, self.cameras, self.settings.probes.interval_s)
+        decisions = await asyncio.to_thread(self.decisions.round, self.cameras, obs, refs, now)
+        log.info("round %s: %s", now.astimezone(self.settings.tz).isoformat(timespec="seconds"),
+                 summarise(records, self.cameras))
+        for d in decisions:
+            log.info("decision: %s", describe(d))
+        return records, decisions
 
     def prune(self) -> None:
         before = self.clock.now() - timedelta(days=self.settings.store.raw_retention_days)

@@ -1,0 +1,51 @@
+"""The live service's decision loop: the same `engine.step` as replay, state checkpointed in the store.
+
+Each round's observations, the decisions they lead to and the core's next state are committed in
+one transaction, so a restart (or a crash) resumes from the last committed round and never decides,
+and so never queues, anything twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from .domain import Camera, Observation, ReferenceObservation
+from .engine import EngineState, Policies, engine_state_from_json, engine_state_to_json, step
+from .settings import Settings, classifier_policy, escalation_policy
+from .store.decisions import load_state, save_step
+from .store.observations import record_round
+
+
+def policies_of(s: Settings) -> Policies:
+    return Policies(classifier=classifier_policy(s), escalation=escalation_policy(s))
+
+
+class DecisionLoop:
+    def __init__(self, sessions: sessionmaker[Session], policies: Policies, interval_s: float):
+        self.sessions = sessions
+        self.policies = policies
+        self.interval_s = interval_s
+        with sessions() as s:
+            loaded = load_state(s)
+        self.state = engine_state_from_json(loaded[1]) if loaded else EngineState()
+        self.last_t: datetime | None = loaded[0] if loaded else None
+
+    def round(
+        self,
+        cameras: Mapping[str, Camera],
+        observations: Sequence[Observation],
+        references: Sequence[ReferenceObservation],
+        now: datetime,
+    ) -> list[dict]:
+        """Store one round and decide on it; returns the decision records (scenario format)."""
+        if self.last_t is not None and now <= self.last_t:
+            return []  # this round was stored and decided before a restart: nothing twice
+        result = step(self.state, cameras, observations, references, now, self.policies)
+        with self.sessions.begin() as session:
+            record_round(session, observations, references, cameras, self.interval_s)
+            save_step(session, now, engine_state_to_json(result.state), result.decisions)
+        self.state, self.last_t = result.state, now
+        return result.decisions
