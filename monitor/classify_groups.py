@@ -1,0 +1,417 @@
+"""One classification round over the incidents: shared causes by synchrony, and the bookkeeping.
+
+`Round` holds mutable working copies of the open incidents for the length of one call of
+`classify_fleet` and turns them back into frozen `Incident`s and `IncidentChange`s at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .classify_state import (
+    T_CONG,
+    T_CONG_OFF,
+    T_CONG_SINCE,
+    T_DOWN,
+    T_DOWN_SINCE,
+    T_FRAMES,
+    T_UP,
+    ChangeKind,
+    Departure,
+    FleetIndex,
+    FleetState,
+    Incident,
+    IncidentChange,
+    Track,
+)
+from .domain import Cause
+from .policy import ClassifierPolicy
+
+SHARED_OUTAGE = (Cause.MONITOR_OUTAGE, Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)
+_GROUP_CAUSE = {"area": Cause.AREA_OUTAGE, "isp": Cause.ISP_OUTAGE, "ispa": Cause.ISP_OUTAGE}
+
+
+def scope_of(group: str) -> dict[str, Any]:
+    kind, _, val = group.partition(":")
+    if kind == "ispa":
+        isp, _, area = val.partition("/")
+        return {"isp": isp, "area": area}
+    if kind == "monitor":
+        return {"monitor": True}
+    if kind == "cam":
+        return {"camera": val}
+    if kind in ("line", "lcong"):
+        return {"line": val}
+    return {kind: val}
+
+
+class _Work:
+    """A mutable incident for the length of one round."""
+
+    __slots__ = ("id", "key", "group", "cause", "scope", "opened", "members", "peak", "evidence",
+                 "fail_run", "recovery_at", "new", "changed", "closed", "departed")
+
+    def __init__(self, *, id: str, group: str, cause: Cause, opened: int, members: dict[str, int],
+                 peak: int = 0, evidence: Mapping[str, Any] | None = None, fail_run: int = 0,
+                 recovery_at: int = 0, new: bool = False):
+        self.id, self.group, self.cause, self.opened = id, group, cause, opened
+        self.key = f"{cause}|{group}"
+        self.scope = scope_of(group)
+        self.members = members
+        self.peak, self.evidence = peak, dict(evidence or {})
+        self.fail_run, self.recovery_at = fail_run, recovery_at
+        self.new, self.changed, self.closed = new, False, False
+        self.departed: list[tuple[str, Departure]] = []
+
+    @classmethod
+    def of(cls, i: Incident) -> _Work:
+        return cls(id=i.id, group=i.key.partition("|")[2], cause=i.cause, opened=i.opened,
+                   members=dict(i.members), peak=i.peak, evidence=i.evidence, fail_run=i.fail_run,
+                   recovery_at=i.recovery_at)
+
+    def rescope(self, cause: Cause, group: str) -> None:
+        self.cause, self.group = cause, group
+        self.key, self.scope = f"{cause}|{group}", scope_of(group)
+        self.changed = True
+
+    def join(self, cam: str, since: int) -> None:
+        if cam not in self.members:
+            self.members[cam] = since
+            self.changed = True
+
+    def leave(self, cam: str, why: Departure) -> None:
+        if self.members.pop(cam, None) is not None:
+            self.departed.append((cam, why))
+            self.changed = True
+            if not self.members and not self.group_based:
+                self.closed = True
+
+    @property
+    def group_based(self) -> bool:
+        return self.cause.upstream
+
+    def frozen(self, tracks: Mapping[str, Track]) -> Incident:
+        if self.cause is Cause.LOCAL_OUTAGE:
+            impaired = frozenset(c for c in self.members if tracks[c][T_DOWN])
+        elif self.cause is Cause.CAMERA_FAULT:
+            impaired = frozenset(c for c in self.members if not tracks[c][T_FRAMES])
+        else:
+            impaired = frozenset()
+        return Incident(id=self.id, key=self.key, cause=self.cause, scope=self.scope, opened=self.opened,
+                        members=dict(self.members), peak=self.peak, evidence=self.evidence,
+                        fail_run=self.fail_run, recovery_at=self.recovery_at, impaired=impaired)
+
+
+class Round:
+    def __init__(self, state: FleetState, index: FleetIndex, tracks: Mapping[str, Track],
+                 observed: list[str], now: int, policy: ClassifierPolicy, ref_bad: int, refs_now: bool):
+        self.index, self.tracks, self.observed, self.now, self.policy = index, tracks, observed, now, policy
+        self.observed_set = set(observed)
+        self.ref_bad, self.refs_now = ref_bad, refs_now
+        self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
+        self.next_id = state.next_id
+        self.stragglers: list[tuple[str, int]] = []
+        # Cameras still congested when their shared congestion closed: explained until they clear.
+        self.congestion_explained = {c for c in state.congestion_explained if tracks.get(c, (0,) * 15)[T_CONG]}
+        sync = int(policy.sync_window.total_seconds())
+        self.sync = sync
+        self.long_down: set[str] = set()
+        self.fresh: list[str] = []
+        for cam in observed:
+            tr = tracks[cam]
+            if tr[T_DOWN]:
+                if now - tr[T_DOWN_SINCE] > sync:
+                    self.long_down.add(cam)
+                elif tr[T_DOWN] >= policy.sync_min_down_intervals:
+                    self.fresh.append(cam)
+
+    # ---- lookups ---------------------------------------------------------------------------
+    def open_of(self, *causes: Cause) -> list[_Work]:
+        return [w for w in self.works.values() if w.cause in causes and not w.closed]
+
+    def members_of(self, *causes: Cause) -> set[str]:
+        out: set[str] = set()
+        for w in self.open_of(*causes):
+            out.update(w.members)
+        return out
+
+    def by_key(self, key: str) -> _Work | None:
+        for w in self.works.values():
+            if w.key == key and not w.closed:
+                return w
+        return None
+
+    def _new(self, cause: Cause, group: str, evidence: Mapping[str, Any]) -> _Work:
+        w = _Work(id=f"I{self.next_id}", group=group, cause=cause, opened=self.now, members={},
+                  evidence=evidence, new=True)
+        self.next_id += 1
+        self.works[w.id] = w
+        return w
+
+    def _denominator(self, group: str, *, include_down: bool = False) -> int:
+        obs, long_down = self.observed_set, (() if include_down else self.long_down)
+        return sum(1 for c in self.index.groups.get(group, ()) if c in obs and c not in long_down)
+
+    def _min_lines(self, group: str) -> int:
+        """sync_min_lines, or every line of a group that has fewer (never fewer than two)."""
+        p = self.policy
+        have = self._lines(self.index.groups.get(group, ()))
+        return max(p.sync_min_lines_small_group, min(p.sync_min_lines, have))
+
+    def _lines(self, cams: Iterable[str]) -> int:
+        info = self.index.info
+        return len({info[c][2] for c in cams})
+
+    # ---- local incidents --------------------------------------------------------------------
+    def join_local(self, cause: Cause, keyval: str, cam: str, since: int, evidence: Mapping[str, Any]) -> None:
+        prefix = {Cause.LOCAL_OUTAGE: "line", Cause.CAMERA_FAULT: "cam", Cause.LOCAL_CONGESTION: "lcong"}[cause]
+        group = f"{prefix}:{keyval}"
+        w = self.by_key(f"{cause}|{group}") or self._new(cause, group, evidence)
+        w.join(cam, since)
+
+    # ---- shared outages -----------------------------------------------------------------------
+    def shared_outages(self) -> None:
+        p, tracks = self.policy, self.tracks
+        min_down = p.sync_min_down_intervals
+        for w in self.open_of(*SHARED_OUTAGE):
+            scope = self.index.info.keys() if w.cause is Cause.MONITOR_OUTAGE else self.index.groups.get(w.group, ())
+            for cam in scope:
+                tr = tracks.get(cam)
+                if tr is not None and tr[T_DOWN] >= min_down:
+                    w.join(cam, tr[T_DOWN_SINCE])
+            for cam in list(w.members):
+                tr = tracks.get(cam)
+                if tr is not None and tr[T_UP] >= p.close_after_good_intervals:
+                    w.leave(cam, Departure.RECOVERED)
+            down_now = sum(1 for c in w.members if tracks[c][T_DOWN])
+            self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True)
+
+        fresh = self.fresh
+        if fresh and not self.open_of(Cause.MONITOR_OUTAGE):
+            self._maybe_monitor(fresh)
+        if self.open_of(Cause.MONITOR_OUTAGE):
+            self._absorb_local()
+            return
+        # Cameras of a young ISP-in-area outage still count: a wider group may explain them better.
+        explained = set()
+        for w in self.open_of(*SHARED_OUTAGE):
+            if not (w.group.startswith("ispa:") and self.now - w.opened <= self.sync):
+                explained.update(w.members)
+        free = [c for c in fresh if c not in explained]
+        if len(free) >= p.sync_min_lines:
+            assigned = self._open_groups(free, ("area", "isp"), p.outage_fraction, set())
+            in_ispa = self.members_of(*SHARED_OUTAGE)
+            self._open_groups([c for c in free if c not in assigned and c not in in_ispa], ("ispa",),
+                              p.outage_fraction, assigned)
+        self._absorb_local()
+
+    def _keep_or_close(self, w: _Work, affected: int, close_after: int, *, stragglers: bool,
+                       still_shared: bool = False) -> None:
+        w.peak = max(w.peak, affected)
+        if still_shared or affected >= max(1.0, self.policy.group_keep_fraction * w.peak):
+            w.fail_run, w.recovery_at = 0, 0
+            return
+        w.fail_run += 1
+        if w.fail_run == 1:
+            w.recovery_at = self.now
+        if w.fail_run >= close_after:
+            if stragglers:
+                self.stragglers += [(c, w.recovery_at) for c in w.members if self.tracks[c][T_DOWN]]
+            w.closed = True
+            w.evidence = {**w.evidence, "peak": w.peak, "recovered_at_fraction": self.policy.group_keep_fraction}
+
+    def _maybe_monitor(self, fresh: list[str]) -> None:
+        p, info = self.policy, self.index.info
+        denom = len(self.observed) - len(self.long_down)
+        if denom <= 0:
+            return
+        frac = len(fresh) / denom
+        areas = {info[c][0] for c in fresh}
+        isps = {info[c][1] for c in fresh}
+        spans = len(areas) >= min(2, len(self.index.areas)) and len(isps) >= min(2, len(self.index.isps))
+        by_refs = self.ref_bad >= p.reference_bad_intervals and frac >= p.monitor_fraction_with_references
+        by_fleet = frac >= p.monitor_fraction and spans and self._lines(fresh) >= p.sync_min_lines
+        if not (by_refs or by_fleet):
+            return
+        w = self._new(Cause.MONITOR_OUTAGE, "monitor", {
+            "down_together": len(fresh), "observed": denom, "fraction": round(frac, 3),
+            "threshold_fraction": p.monitor_fraction_with_references if by_refs else p.monitor_fraction,
+            "reference_bad_intervals": self.ref_bad, "areas": len(areas), "isps": len(isps),
+            "inferred_from": "references" if by_refs else "fleet_synchrony",
+        })
+        for cam, tr in self.tracks.items():
+            if tr[T_DOWN] >= 1 and cam in self.observed_set:
+                w.join(cam, tr[T_DOWN_SINCE])
+        w.peak = len(w.members)
+
+    def _open_groups(self, free: list[str], kinds: tuple[str, ...], threshold: float,
+                     taken: set[str]) -> set[str]:
+        """Open shared outages for groups (areas, ISPs, ISP-in-area) where enough failed together."""
+        p, info = self.policy, self.index.info
+        cands = []
+        for kind in kinds:
+            by: dict[str, list[str]] = {}
+            for c in free:
+                a, isp = info[c][0], info[c][1]
+                g = {"area": f"area:{a}", "isp": f"isp:{isp}", "ispa": f"ispa:{isp}/{a}"}[kind]
+                by.setdefault(g, []).append(c)
+            for g, cams in by.items():
+                if self._lines(cams) < self._min_lines(g):
+                    continue
+                denom = self._denominator(g)
+                frac = len(cams) / denom if denom else 0.0
+                if frac >= threshold:
+                    cands.append((-frac, kinds.index(kind), g, cams, denom))
+        cands.sort(key=lambda x: (x[0], x[1]))
+        # The same ISP failing together in several areas at once is that ISP, not several local nodes.
+        per_isp: dict[str, list[tuple]] = {}
+        for cand in cands:
+            if cand[2].startswith("ispa:"):
+                per_isp.setdefault(cand[2][5:].partition("/")[0], []).append(cand)
+        for isp, group in per_isp.items():
+            if len(group) > 1:
+                cams = [c for cand in group for c in cand[3]]
+                cands = [c for c in cands if c not in group] + [(group[0][0], 0, f"isp:{isp}", cams,
+                                                                 self._denominator(f"isp:{isp}"))]
+        assigned: set[str] = set()
+        for negf, _, g, cams, denom in cands:
+            rest = [c for c in cams if c not in assigned and c not in taken]
+            if 2 * len(rest) < len(cams):
+                continue
+            cause = _GROUP_CAUSE[g.partition(":")[0]]
+            ev = {"down_together": len(cams), "lines": self._lines(cams), "observed": denom,
+                  "fraction": round(-negf, 3), "threshold_fraction": threshold,
+                  "min_lines": p.sync_min_lines, "window_s": self.sync}
+            w = self._merge_or_new(cause, g, ev)
+            scope_cams = set(self.index.groups.get(g, ()))
+            for c in scope_cams:
+                tr = self.tracks.get(c)
+                if tr is not None and tr[T_DOWN] >= p.sync_min_down_intervals:
+                    w.join(c, tr[T_DOWN_SINCE])
+            w.peak = max(w.peak, sum(1 for c in w.members if self.tracks[c][T_DOWN]))
+            assigned.update(cams)
+        return assigned
+
+    def _merge_or_new(self, cause: Cause, group: str, evidence: Mapping[str, Any]) -> _Work:
+        """A young shared incident whose cameras all lie inside the new, wider group becomes that group."""
+        scope_cams = set(self.index.groups.get(group, ()))
+        family = SHARED_OUTAGE if cause in SHARED_OUTAGE else (Cause.ISP_CONGESTION,)
+        if group.startswith("ispa:"):
+            isp = group[5:].partition("/")[0]
+            for w in self.open_of(Cause.ISP_OUTAGE):
+                if w.group.startswith(f"ispa:{isp}/") and self.now - w.opened <= self.sync:
+                    w.rescope(cause, f"isp:{isp}")  # a second area of the same ISP: it is the ISP
+                    w.evidence = {**evidence, "widened_from": w.evidence}
+                    return w
+        for w in self.open_of(*family):
+            if w.cause is Cause.MONITOR_OUTAGE or w.group == group:
+                continue
+            if self.now - w.opened <= self.sync and set(w.members) <= scope_cams:
+                w.rescope(cause, group)
+                w.evidence = {**evidence, "widened_from": w.evidence}
+                return w
+        return self._new(cause, group, evidence)
+
+    def _absorb_local(self) -> None:
+        """Cameras of a local incident that began with a shared outage belong to the shared one."""
+        local = self.open_of(Cause.LOCAL_OUTAGE, Cause.CAMERA_FAULT)
+        if not local:
+            return
+        absorb = int(self.policy.absorb_window.total_seconds())
+        for w in self.open_of(*SHARED_OUTAGE):
+            horizon = w.opened - absorb
+            for lw in local:
+                for cam, since in list(lw.members.items()):
+                    if cam in w.members and since >= horizon:
+                        lw.leave(cam, Departure.RECLASSIFIED)
+
+    # ---- shared congestion --------------------------------------------------------------------
+    def shared_congestion(self) -> None:
+        p, tracks = self.policy, self.tracks
+        for w in self.open_of(Cause.ISP_CONGESTION):
+            for cam in self.index.groups.get(w.group, ()):
+                tr = tracks.get(cam)
+                if tr is not None and tr[T_CONG]:
+                    w.join(cam, self.now)
+            for cam in list(w.members):
+                tr = tracks.get(cam)
+                if tr is not None and tr[T_CONG_OFF] >= p.congestion_leave_intervals:
+                    w.leave(cam, Departure.RECOVERED)
+            hit = [c for c in w.members if tracks[c][T_CONG]]
+            denom = self._denominator(w.group, include_down=True)
+            threshold = p.congestion_fraction if w.group.startswith("isp:") else p.congestion_fraction_in_area
+            still = bool(denom) and len(hit) / denom >= threshold and self._lines(hit) >= p.sync_min_lines
+            self._keep_or_close(w, len(hit), p.congestion_close_after_intervals, stragglers=False,
+                                still_shared=still)
+            if w.closed:
+                self.congestion_explained.update(hit)
+
+        # A congested camera that then went down still took part in the congestion (its slow-state
+        # is frozen while it is down); a long outage ends that.
+        max_down = p.congestion_leave_intervals
+        congested = [c for c in self.observed if tracks[c][T_CONG] and tracks[c][T_DOWN] <= max_down]
+        if len(congested) >= p.sync_min_lines:
+            wide = {w.group for w in self.open_of(Cause.ISP_CONGESTION) if w.group.startswith("isp:")}
+            cand = [c for c in congested if f"isp:{self.index.info[c][1]}" not in wide]
+            self._open_congestion(cand, "isp", p.congestion_fraction)
+            explained = self.members_of(Cause.ISP_CONGESTION)
+            self._open_congestion([c for c in congested if c not in explained], "ispa",
+                                  p.congestion_fraction_in_area)
+        self._absorb_local_congestion()
+
+    def _open_congestion(self, cams: list[str], kind: str, threshold: float) -> None:
+        p, info = self.policy, self.index.info
+        by: dict[str, list[str]] = {}
+        for c in cams:
+            g = f"isp:{info[c][1]}" if kind == "isp" else f"ispa:{info[c][1]}/{info[c][0]}"
+            by.setdefault(g, []).append(c)
+        for g, group_cams in by.items():
+            lines = self._lines(group_cams)
+            if lines < p.sync_min_lines:
+                continue
+            denom = self._denominator(g, include_down=True)
+            frac = len(group_cams) / denom if denom else 0.0
+            if frac < threshold:
+                continue
+            ev = {"congested": len(group_cams), "lines": lines, "observed": denom, "fraction": round(frac, 3),
+                  "threshold_fraction": threshold, "min_lines": p.sync_min_lines,
+                  "fps_ratio_below": p.congestion_fps_ratio, "gap_s_above": p.congestion_gap_s}
+            w = self._merge_or_new(Cause.ISP_CONGESTION, g, ev)
+            for c in group_cams:
+                w.join(c, self.tracks[c][T_CONG_SINCE])
+            w.peak = max(w.peak, len(group_cams))
+
+    def _absorb_local_congestion(self) -> None:
+        local = self.open_of(Cause.LOCAL_CONGESTION)
+        if not local:
+            return
+        win = int(self.policy.congestion_sync_window.total_seconds())
+        for w in self.open_of(Cause.ISP_CONGESTION):
+            for lw in local:
+                for cam, since in list(lw.members.items()):
+                    if cam in w.members and since >= w.opened - win:
+                        lw.leave(cam, Departure.RECLASSIFIED)
+
+    # ---- results --------------------------------------------------------------------------------
+    def frozen_incidents(self) -> dict[str, Incident]:
+        return {i: w.frozen(self.tracks) for i, w in self.works.items() if not w.closed}
+
+    def changes(self) -> list[IncidentChange]:
+        out: list[IncidentChange] = []
+        for w in self.works.values():
+            if w.new and w.closed and not w.departed:
+                continue
+            if w.new:
+                out.append(IncidentChange(t=self.now, kind=ChangeKind.OPEN, incident=w.frozen(self.tracks)))
+                if w.closed:
+                    out.append(IncidentChange(t=self.now, kind=ChangeKind.CLOSED, incident=w.frozen(self.tracks),
+                                              departed=tuple(w.departed)))
+            elif w.closed:
+                rest = tuple((c, Departure.RECOVERED) for c in w.members)
+                out.append(IncidentChange(t=self.now, kind=ChangeKind.CLOSED, incident=w.frozen(self.tracks),
+                                          departed=tuple(w.departed) + rest))
+            elif w.changed:
+                out.append(IncidentChange(t=self.now, kind=ChangeKind.UPDATE, incident=w.frozen(self.tracks),
+                                          departed=tuple(w.departed)))
+        return out

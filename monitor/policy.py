@@ -1,0 +1,104 @@
+"""Thresholds and delays of the classifier and of the escalation ladder, as data.
+
+Every number the decision core uses lives here with a default; nothing is a literal in the code.
+The settings layer constructs these once at start-up and passes them down.
+
+Counts are in probe intervals (one observation per camera per interval, 60 s by default);
+durations are `timedelta`s so that they stay right if the probe interval changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time, timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassifierPolicy:
+    # --- one camera: hysteresis -------------------------------------------------------------
+    open_after_bad_intervals: int = 3
+    """Consecutive down (or no-frame) intervals before a local incident opens; one bad probe never does."""
+    close_after_good_intervals: int = 3
+    """Consecutive good intervals before a camera leaves an incident."""
+    flap_window: timedelta = timedelta(minutes=60)
+    """Down-runs starting this close together count as one flapping episode."""
+    flap_threshold: int = 3
+    """A camera with this many down-runs inside the flap window is flapping..."""
+    close_after_good_intervals_flapping: int = 15
+    """...and must then stay good this long before it leaves its incident (damping)."""
+    open_after_bad_intervals_congested: int = 4
+    """A camera that is congested needs a longer solid outage before it counts as a local outage,
+    because a deep congestion can drop frames and probes for a few intervals in a row."""
+
+    # --- one camera: congestion -------------------------------------------------------------
+    congestion_fps_ratio: float = 0.6
+    """fps below this share of the camera's expected_fps means frames are not keeping up."""
+    congestion_gap_s: float = 2.0
+    """A longest inter-frame gap above this (seconds) means frames arrive in bursts."""
+    congestion_rtt_min_ms: float = 120.0
+    congestion_rtt_factor: float = 4.0
+    """RTT counts as climbing above max(congestion_rtt_min_ms, factor x the camera's own baseline)."""
+    rtt_baseline_alpha: float = 0.05
+    """EWMA weight of the per-camera RTT baseline, updated on clean intervals only."""
+    congestion_window: int = 5
+    congestion_on_count: int = 3
+    """A camera becomes congested when this many of the last `congestion_window` intervals were slow..."""
+    congestion_off_count: int = 1
+    """...and stops being congested when no more than this many were."""
+    local_congestion_open_intervals: int = 10
+    """Consecutive congested intervals before a local_congestion incident opens."""
+    congestion_leave_intervals: int = 10
+    """Consecutive non-congested intervals before a camera leaves a congestion incident."""
+
+    # --- synchrony across an area, an ISP, an ISP within an area, the fleet ---------------------
+    sync_window: timedelta = timedelta(minutes=10)
+    """Cameras that went down within this window of each other failed 'together'."""
+    absorb_window: timedelta = timedelta(minutes=5)
+    """A local outage that began at most this long before a shared outage opened is part of it."""
+    sync_min_down_intervals: int = 2
+    """A camera must be down this many intervals in a row to count towards a shared outage."""
+    sync_min_lines: int = 3
+    """A shared cause needs at least this many distinct household lines (one household is local)..."""
+    sync_min_lines_small_group: int = 2
+    """...or, in an area or ISP with fewer lines than that, all of them and never fewer than this."""
+    outage_fraction: float = 0.5
+    """Share of a group's (area's, ISP's) cameras that must fail together for a shared outage."""
+    congestion_fraction: float = 0.3
+    """Share of an ISP's cameras that must be congested at once for an ISP congestion."""
+    congestion_fraction_in_area: float = 0.5
+    """Share of an ISP's cameras within one area for a congestion confined to that area."""
+    congestion_sync_window: timedelta = timedelta(minutes=40)
+    """A local congestion that began this shortly before an ISP congestion opened is part of it."""
+    group_keep_fraction: float = 0.5
+    """A shared incident stays on while at least this share of its peak is still affected."""
+    group_close_after_intervals: int = 2
+    """Consecutive intervals below the keep fraction before a shared outage closes."""
+    congestion_close_after_intervals: int = 10
+    """The same for a congestion, which is noisier."""
+
+    # --- the monitor itself ---------------------------------------------------------------------
+    monitor_fraction: float = 0.8
+    """Without reference checks: this share of the whole fleet failing together is the monitor."""
+    monitor_fraction_with_references: float = 0.3
+    """With every reference check failing, this share of the fleet down is enough."""
+    reference_bad_intervals: int = 2
+    """Consecutive intervals with all reference checks failing before they count."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationPolicy:
+    tz: str = "Asia/Tokyo"
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    """Owners are contacted only outside [quiet_start, quiet_end) local time."""
+    remote_reboot_after: timedelta = timedelta(0)
+    """Camera fault: ONVIF SystemReboot this long after the fault is confirmed."""
+    owner_delay: timedelta = timedelta(minutes=15)
+    """Owner reboot request this long after the local fault began (confirmation + margin)."""
+    reminder_after: timedelta = timedelta(hours=12)
+    """Owner reminder this long after the reboot request, if still down."""
+    vendor_after: timedelta = timedelta(hours=24)
+    """Vendor dispatch this long after the local fault began, if still down."""
+    vendor_respects_quiet_hours: bool = False
+    thank_owner_on_recovery: bool = True
+    operator_notices_for_upstream: bool = True
