@@ -1,0 +1,142 @@
+"""Table-driven cases for the classifier: one per cause, plus hysteresis, stragglers and restarts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitor.classify import classify_fleet
+from monitor.classify_state import FleetState, state_from_json, state_to_json
+from monitor.domain import Camera, Cause, Observation, ReferenceObservation
+from monitor.policy import ClassifierPolicy
+
+JST = timezone(timedelta(hours=9))
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=JST)
+AREAS, ISPS = ["A1", "A2", "A3", "A4"], ["ocn", "sonet", "nuro"]
+# 24 cameras: 6 per area, 8 per ISP, each on its own line except C01/C02 (one household).
+CAMERAS = {
+    f"C{i:02d}": Camera(camera_id=f"C{i:02d}", area=AREAS[i % 4], isp=ISPS[i % 3],
+                        line_id="L01" if i in (1, 2) else f"L{i:02d}", expected_fps=10.0)
+    for i in range(24)
+}
+CAMERAS["C02"] = Camera(camera_id="C02", area=CAMERAS["C01"].area, isp=CAMERAS["C01"].isp, line_id="L01",
+                        expected_fps=10.0)
+POLICY = ClassifierPolicy()
+
+
+def ok(cam: str, t: datetime) -> Observation:
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=20.0, onvif_ok=True, fps=9.9, max_gap_s=0.2)
+
+
+def down(cam: str, t: datetime) -> Observation:
+    return Observation(t=t, camera=cam, reachable=False, rtt_ms=None, onvif_ok=False, fps=0.0, max_gap_s=60.0)
+
+
+def no_frames(cam: str, t: datetime) -> Observation:
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=20.0, onvif_ok=True, fps=0.0, max_gap_s=60.0)
+
+
+def slow(cam: str, t: datetime) -> Observation:
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=350.0, onvif_ok=True, fps=1.2, max_gap_s=40.0)
+
+
+def run(bad: dict, minutes: int, *, refs_bad=range(0), with_refs=True, state=None):
+    """bad: camera -> (kind, first minute, last minute exclusive). Returns the state and, per minute,
+    which causes each camera is in."""
+    state = state or FleetState()
+    seen = []
+    for m in range(minutes):
+        t = T0 + timedelta(minutes=m)
+        obs = []
+        for cam in CAMERAS:
+            kind, a, b = bad.get(cam, (ok, 0, 0))
+            obs.append(kind(cam, t) if a <= m < b else ok(cam, t))
+        refs = [ReferenceObservation(t=t, reference="gw", reachable=m not in refs_bad)] if with_refs else []
+        state, _ = classify_fleet(state, CAMERAS, obs, refs, t, POLICY)
+        per_cam: dict[str, set] = {}
+        for inc in state.incidents.values():
+            for c in inc.members:
+                per_cam.setdefault(c, set()).add(inc.cause)
+        seen.append(per_cam)
+    return state, seen
+
+
+def area_cams(area):
+    return [c for c, cam in CAMERAS.items() if cam.area == area]
+
+
+def isp_cams(isp):
+    return [c for c, cam in CAMERAS.items() if cam.isp == isp]
+
+
+CASES = [
+    # name, bad spec, minute to look at, camera, expected cause
+    ("local outage", {"C05": (down, 2, 40)}, 20, "C05", Cause.LOCAL_OUTAGE),
+    ("household line: both cameras", {"C01": (down, 2, 40), "C02": (down, 2, 40)}, 20, "C02",
+     Cause.LOCAL_OUTAGE),
+    ("camera fault", {"C07": (no_frames, 2, 40)}, 20, "C07", Cause.CAMERA_FAULT),
+    ("local congestion", {"C09": (slow, 2, 60)}, 30, "C09", Cause.LOCAL_CONGESTION),
+    ("isp congestion", {c: (slow, 2, 60) for c in isp_cams("sonet")}, 30, isp_cams("sonet")[0],
+     Cause.ISP_CONGESTION),
+    ("area outage", {c: (down, 2, 40) for c in area_cams("A2")}, 20, area_cams("A2")[0], Cause.AREA_OUTAGE),
+    ("isp outage", {c: (down, 2, 40) for c in isp_cams("nuro")}, 20, isp_cams("nuro")[1], Cause.ISP_OUTAGE),
+    ("monitor outage", {c: (down, 2, 20) for c in CAMERAS}, 10, "C03", Cause.MONITOR_OUTAGE),
+]
+
+
+@pytest.mark.parametrize("name,bad,minute,cam,cause", CASES, ids=[c[0] for c in CASES])
+def test_cause(name, bad, minute, cam, cause):
+    _, seen = run(bad, minute + 1, refs_bad=range(2, 20) if cause is Cause.MONITOR_OUTAGE else range(0))
+    assert seen[minute].get(cam) == {cause}
+
+
+def test_shared_outage_never_yields_local_incidents():
+    _, seen = run({c: (down, 2, 40) for c in area_cams("A2")}, 45)
+    assert all(Cause.LOCAL_OUTAGE not in causes for m in seen for causes in m.values())
+
+
+def test_monitor_outage_without_references_from_whole_fleet_simultaneity():
+    _, seen = run({c: (down, 2, 20) for c in CAMERAS}, 11, with_refs=False)
+    assert seen[10]["C03"] == {Cause.MONITOR_OUTAGE}
+    assert seen[3]["C03"] == {Cause.MONITOR_OUTAGE}  # the second bad interval already tells
+
+
+@pytest.mark.parametrize("pattern", [[5], [5, 9], [5, 6], [5, 7, 9, 11]])
+def test_lone_bad_probes_never_open_an_incident(pattern):
+    state = FleetState()
+    for m in range(20):
+        t = T0 + timedelta(minutes=m)
+        obs = [down(c, t) if (c == "C05" and m in pattern) else ok(c, t) for c in CAMERAS]
+        state, changes = classify_fleet(state, CAMERAS, obs, [], t, POLICY)
+        assert not changes
+
+
+def test_straggler_after_area_recovery_becomes_local_from_recovery():
+    cams = area_cams("A3")
+    bad = {c: (down, 2, 40) for c in cams}
+    bad[cams[0]] = (down, 2, 120)
+    state, seen = run(bad, 60)
+    assert seen[20][cams[0]] == {Cause.AREA_OUTAGE}
+    assert seen[50][cams[0]] == {Cause.LOCAL_OUTAGE}
+    (inc,) = [i for i in state.incidents.values() if i.cause is Cause.LOCAL_OUTAGE]
+    assert inc.members[cams[0]] == int((T0 + timedelta(minutes=40)).timestamp())  # from the recovery on
+    assert inc.evidence["still_down_after_shared_recovery"] is True
+
+
+def test_missing_observation_is_no_data_not_down():
+    state = FleetState()
+    for m in range(15):
+        t = T0 + timedelta(minutes=m)
+        obs = [ok(c, t) for c in CAMERAS if not (c == "C05" and m >= 3)]
+        state, changes = classify_fleet(state, CAMERAS, obs, [], t, POLICY)
+        assert not changes
+
+
+def test_state_survives_json_mid_incident():
+    state, _ = run({"C05": (down, 2, 40)}, 10)
+    text = json.dumps(state_to_json(state))
+    again = state_from_json(json.loads(text))
+    assert again == state
+    assert again.incidents and next(iter(again.incidents.values())).evidence["down_intervals"] >= 3
