@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,7 @@ import pytest
 from monitor.replay import replay_files
 
 from .scenario_gen import Spec, generate
-
-SCORER = Path(__file__).parents[2] / "../shared/tools/score_replay.py"
+from .scoring import check_targets, load_scorer
 
 FLEETS = [
     Spec(seed=11, cameras=50, areas=4, isps=3, days=2),
@@ -21,20 +19,9 @@ FLEETS = [
 ]
 
 
-def load_scorer():
-    if not SCORER.exists():
-        pytest.skip("shared/tools/score_replay.py is not available")
-    spec = importlib.util.spec_from_file_location("score_replay", SCORER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.parametrize("spec", FLEETS, ids=[f"seed{s.seed}-{s.cameras}cams{'-noref' * (not s.references)}"
                                               for s in FLEETS])
 def test_generated_fleet_meets_targets(spec: Spec, tmp_path: Path):
-    from .test_replay_scenarios import check_targets
-
     sr = load_scorer()
     generate(tmp_path, spec)
     out = tmp_path / "decisions.jsonl"

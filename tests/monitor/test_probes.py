@@ -116,12 +116,8 @@ async def test_tcp_rtt_ipv4_name_and_refused():
 
 
 async def test_tcp_rtt_ipv6():
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6")
-    try:
-        server, port = await _listener(socket.AF_INET6, "::1")
-    except OSError:
-        pytest.skip("no IPv6 loopback")
+    assert socket.has_ipv6, "IPv6 is required (cameras may be registered by IPv6 address)"
+    server, port = await _listener(socket.AF_INET6, "::1")
     async with server:
         assert await tcp_connect_rtt("::1", port, 1.0) is not None
         assert await tcp_connect_rtt("[::1]", port, 1.0) is not None
