@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly ffmpeg
 
-.PHONY: demo test lint deps venv bench-probes bench-replay scores clean
+PRISM := .prism/node_modules/.bin/prism
+
+.PHONY: demo test lint deps venv prism bench-probes bench-replay scores clean
 
 $(BIN)/mimamori: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +27,19 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Prism serves Twilio's own OpenAPI spec as a validating mock for the notify tests (Node 20 + npm).
+$(PRISM):
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --silent --no-save --no-audit --no-fund --prefix .prism @stoplight/prism-cli@5.14.2
+
+prism: $(PRISM)
+
 lint: venv
 	$(BIN)/ruff check monitor recorder notify templates tests benchmarks
 	$(BIN)/lint-imports
 
-test: deps venv lint
+test: deps venv prism lint
 	$(BIN)/pytest -q
 
 demo: deps venv

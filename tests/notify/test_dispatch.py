@@ -35,8 +35,8 @@ class Clock:
 
 
 @pytest.fixture
-def sessions(notify_db_url):
-    engine = create_engine(notify_db_url)
+def sessions(db_url):
+    engine = create_engine(db_url)
     NotifyBase.metadata.create_all(engine)
     yield sessionmaker(engine, expire_on_commit=False)
     engine.dispose()

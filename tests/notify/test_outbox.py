@@ -18,8 +18,8 @@ OWNER = Recipient(name="山田 花子", phone="+819012345678", email="hanako@exa
 
 
 @pytest.fixture
-def sessions(notify_db_url):
-    engine = create_engine(notify_db_url)
+def sessions(db_url):
+    engine = create_engine(db_url)
     NotifyBase.metadata.create_all(engine)
     yield sessionmaker(engine, expire_on_commit=False)
     engine.dispose()

@@ -1,0 +1,276 @@
+"""One worker thread per camera: PyAV pulls RTSP over TCP and remuxes, without decoding, to segments.
+
+Everything that can block runs inside the worker thread, bounded by explicit timeouts: the RTSP
+socket timeout, and PyAV's open and read timeouts (a camera that accepts the connection and then
+says nothing would otherwise hang ``demux`` for ever). A session ends on a read timeout, end of
+stream or an error; the worker then waits an exponential backoff with jitter and reconnects.
+
+Packets without pts/dts (and the final flush packet) are skipped; packets before the first keyframe
+are dropped; packets sharing one dts (parameter sets sent apart from their IDR) are joined into one
+access unit. A timestamp that goes back by less than ``max_timestamp_jump_s`` is nudged forward; one
+that goes back further, or runs ahead of the wall clock by more than that, closes the segment and
+waits for the next keyframe.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+
+from recorder.domain import SegmentRecord
+from recorder.errors import ConfigError, StreamError, StreamTimeout
+from recorder.segments import SegmentWriter
+from recorder.stats import FrameStatsAccumulator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backoff:
+    """Reconnect delays: `initial_s` doubling per failed attempt up to `cap_s`, less up to `jitter`."""
+
+    initial_s: float = 1.0
+    cap_s: float = 60.0
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not (0 < self.initial_s <= self.cap_s) or not 0 <= self.jitter < 1:
+            raise ConfigError("backoff needs 0 < initial_s <= cap_s and 0 <= jitter < 1")
+
+
+def backoff_delay(attempt: int, backoff: Backoff, rand: float) -> float:
+    """Delay before reconnect number `attempt` (0-based); `rand` in [0, 1) spreads cameras apart."""
+    base = min(backoff.cap_s, backoff.initial_s * 2 ** min(attempt, 32))
+    return base * (1 - backoff.jitter * rand)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestSettings:
+    segment_s: float = 60.0
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    backoff: Backoff = field(default_factory=Backoff)
+    max_timestamp_jump_s: float = 10.0
+    healthy_after_s: float = 30.0  # a session this long resets the backoff
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerState:
+    connected: bool
+    sessions: int
+    reconnects: int
+    discontinuities: int
+    last_error: str | None
+    last_segment: SegmentRecord | None
+
+
+class _Pipeline:
+    """Per-session packet handling: skip, join, keyframe gate, jump detection, segment cutting."""
+
+    def __init__(self, worker: CameraWorker, template: av.video.stream.VideoStream):
+        self.w = worker
+        self.template = template
+        self.tb = template.time_base
+        self.pending: av.Packet | None = None
+        self.pending_at = 0.0
+        self.writer: SegmentWriter | None = None
+        self.synced = False  # a keyframe has been seen since the session began or the last jump
+        self.seg_dts0 = 0
+        self.seg_wall0 = 0.0
+        self.last: tuple[int, float] | None = None  # (dts, wall time) of the previous frame
+        self.duration = 0
+        self.frames = 0
+
+    def feed(self, pkt: av.Packet, at: float) -> None:
+        if pkt.dts is None or pkt.pts is None or pkt.size == 0:
+            return
+        if self.pending is not None and pkt.dts == self.pending.dts:
+            self.pending = _join(self.pending, pkt)
+            return
+        if self.pending is not None:
+            self._emit(self.pending, self.pending_at, pkt.dts)
+        self.pending, self.pending_at = pkt, at
+
+    def finish(self) -> None:
+        try:
+            if self.pending is not None:
+                self._emit(self.pending, self.pending_at, None)
+        finally:
+            self.pending = None
+            self._close_segment()
+
+    def _emit(self, pkt: av.Packet, at: float, next_dts: int | None) -> None:
+        w = self.w
+        self.frames += 1
+        w.stats.frame(w.camera_id, at, pkt.size)
+        if self.last is not None:
+            last_dts, last_at = self.last
+            step = float((pkt.dts - last_dts) * self.tb)
+            jump = w.settings.max_timestamp_jump_s
+            if -jump < step <= 0:  # a small step back (camera clock jitter): nudge it on, as ffmpeg does
+                pkt.dts = last_dts + 1
+                pkt.pts = max(pkt.pts, pkt.dts)
+            elif step <= -jump or step - (at - last_at) > jump:
+                log.warning("%s: timestamp jump of %.3f s; starting a new segment", w.camera_id, step)
+                w._count("discontinuities")
+                self._close_segment()
+                self.synced = False
+        self.last = (pkt.dts, at)
+        if next_dts is not None and next_dts > pkt.dts:
+            self.duration = next_dts - pkt.dts
+        pkt.duration = self.duration
+        if not self.synced:
+            if not pkt.is_keyframe:
+                return
+            self.synced = True
+        if (
+            self.writer is not None
+            and pkt.is_keyframe
+            and self.writer.stream_seconds >= w.settings.segment_s
+        ):
+            self._close_segment()
+        if self.writer is None:
+            self.writer = SegmentWriter(w.root, w.camera_id, datetime.fromtimestamp(at, UTC), self.template)
+            self.seg_dts0, self.seg_wall0 = pkt.dts, at
+        # the segment's wall-clock start: the earliest arrival less the frame's offset into the segment,
+        # so frames buffered while the stream was being opened (or delayed on the way) do not skew it
+        self.seg_wall0 = min(self.seg_wall0, at - float((pkt.dts - self.seg_dts0) * self.tb))
+        self.writer.write(pkt)
+
+    def _close_segment(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            record = writer.close(start=datetime.fromtimestamp(self.seg_wall0, UTC))
+            if record is not None:
+                self.w._segment_done(record)
+
+
+def _join(a: av.Packet, b: av.Packet) -> av.Packet:
+    joined = av.Packet(bytes(a) + bytes(b))
+    joined.pts, joined.dts, joined.time_base = a.pts, a.dts, a.time_base
+    joined.is_keyframe = a.is_keyframe or b.is_keyframe
+    return joined
+
+
+class CameraWorker:
+    """Pulls one camera until stopped. `on_segment` is called (in this thread) for each segment."""
+
+    def __init__(
+        self,
+        *,
+        camera_id: str,
+        url: str,
+        root: Path,
+        settings: IngestSettings,
+        stats: FrameStatsAccumulator,
+        on_segment: Callable[[SegmentRecord], None],
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ):
+        self.camera_id = camera_id
+        self.url = url
+        self.root = root
+        self.settings = settings
+        self.stats = stats
+        self._on_segment = on_segment
+        self._clock = clock
+        self._rand = rand
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._state = WorkerState(
+            connected=False, sessions=0, reconnects=0, discontinuities=0, last_error=None, last_segment=None
+        )
+        self._session_frames = 0
+        self._thread = threading.Thread(target=self._run, name=f"rec-{camera_id}", daemon=True)
+
+    def start(self) -> None:
+        self.stats.track(self.camera_id, self._clock())
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def state(self) -> WorkerState:
+        with self._lock:
+            return self._state
+
+    def _set(self, **values) -> None:
+        with self._lock:
+            self._state = replace(self._state, **values)
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._state = replace(self._state, **{name: getattr(self._state, name) + 1})
+
+    def _segment_done(self, record: SegmentRecord) -> None:
+        self._set(last_segment=record)
+        try:
+            self._on_segment(record)
+        except Exception:  # the file is safe on disk; start-up reconciliation will index it
+            log.exception("%s: indexing segment %s failed", self.camera_id, record.path)
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            started = self._clock()
+            self._session_frames = 0
+            try:
+                self._session()
+            except (av.error.FFmpegError, StreamError, OSError) as e:
+                log.info("%s: session ended: %s", self.camera_id, e)
+                self._set(last_error=f"{type(e).__name__}: {e}")
+            except Exception as e:  # keep the worker alive whatever PyAV throws
+                log.exception("%s: unexpected error in session", self.camera_id)
+                self._set(last_error=f"{type(e).__name__}: {e}")
+            if self._stop.is_set():
+                break
+            if self._session_frames and self._clock() - started >= self.settings.healthy_after_s:
+                attempt = 0
+            delay = backoff_delay(attempt, self.settings.backoff, self._rand())
+            attempt += 1
+            self._count("reconnects")
+            self._stop.wait(delay)
+
+    def _session(self) -> None:
+        s = self.settings
+        options = {"rtsp_transport": "tcp", "timeout": str(int(s.read_timeout_s * 1_000_000))}
+        container = av.open(self.url, options=options, timeout=(s.open_timeout_s, s.read_timeout_s))
+        pipeline: _Pipeline | None = None
+        try:
+            if not container.streams.video:
+                raise StreamError("no video stream")
+            stream = container.streams.video[0]
+            self._set(connected=True)
+            self._count("sessions")
+            self.stats.set_connected(self.camera_id, True)
+            pipeline = _Pipeline(self, stream)
+            for pkt in container.demux(stream):
+                if self._stop.is_set():
+                    break
+                pipeline.feed(pkt, self._clock())
+            else:
+                raise StreamError("end of stream")
+        except av.error.ExitError as e:
+            raise StreamTimeout(f"no data within {s.read_timeout_s} s") from e
+        finally:
+            self._set(connected=False)
+            self.stats.set_connected(self.camera_id, False)
+            try:
+                if pipeline is not None:
+                    self._session_frames = pipeline.frames
+                    pipeline.finish()
+            finally:
+                container.close()

@@ -1,0 +1,181 @@
+"""The `Recorder`: one worker thread per camera, start-up reconciliation, and a janitor thread.
+
+Threads, not processes: each worker spends its time blocked in PyAV's socket reads and muxing, which
+run with the GIL released. Measured with benchmarks/bench_recorder.py at 50 streams the whole recorder
+used about 12 CPU-s per stream-hour (a third of a percent of a core per camera) and under 4 MiB of
+RSS per stream, so the GIL is far from the limit, while every extra process would add its own ~35 MiB
+interpreter, database pool and frame accumulator. Shard across replicas rather than processes.
+
+`start`, `stop` and `status` block (database, joins): call them from asyncio via `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from recorder.domain import SegmentRecord, check_camera_id
+from recorder.errors import ConfigError
+from recorder.index import SegmentIndex
+from recorder.ingest import Backoff, CameraWorker, IngestSettings
+from recorder.janitor import JanitorResult, run_janitor
+from recorder.reconcile import ReconcileReport, reconcile
+from recorder.retention import RetentionPolicy
+from recorder.stats import FrameStatsAccumulator, RecorderFrameSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecorderConfig:
+    root: Path
+    segment_s: float = 60.0
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    backoff: Backoff = field(default_factory=Backoff)
+    max_timestamp_jump_s: float = 10.0
+    healthy_after_s: float = 30.0
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    janitor_interval_s: float = 300.0
+    stats_horizon_s: float = 900.0
+
+    def __post_init__(self) -> None:
+        for name in ("segment_s", "open_timeout_s", "read_timeout_s", "janitor_interval_s", "stats_horizon_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+
+    def ingest_settings(self) -> IngestSettings:
+        return IngestSettings(
+            segment_s=self.segment_s, open_timeout_s=self.open_timeout_s, read_timeout_s=self.read_timeout_s,
+            backoff=self.backoff, max_timestamp_jump_s=self.max_timestamp_jump_s,
+            healthy_after_s=self.healthy_after_s,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraStatus:
+    camera_id: str
+    connected: bool
+    fps: float
+    sessions: int
+    reconnects: int
+    last_error: str | None
+    last_segment_path: str | None
+    last_segment_end: datetime | None
+    retention_held: timedelta | None  # how far back this camera's indexed footage reaches
+
+
+class Recorder:
+    def __init__(
+        self,
+        config: RecorderConfig,
+        session_factory: sessionmaker[Session],
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self.index = SegmentIndex(session_factory)
+        self.stats = FrameStatsAccumulator(horizon_s=config.stats_horizon_s)
+        self.frame_source = RecorderFrameSource(self.stats, clock)
+        self._clock = clock
+        self._workers: dict[str, CameraWorker] = {}
+        self._janitor_stop = threading.Event()
+        self._janitor: threading.Thread | None = None
+        self.reconcile_report: ReconcileReport | None = None
+        self.last_janitor: JanitorResult | None = None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def start(self, cameras: Iterable[tuple[str, str]]) -> None:
+        """Reconcile the directory (first call only), then pull each (camera_id, rtsp_url) not yet
+        pulled. Cameras already running are left alone; use `stop_cameras` to drop some."""
+        cameras = [(check_camera_id(c), url) for c, url in cameras]
+        if self.reconcile_report is None:
+            self.reconcile_report = reconcile(self.config.root, self.index)
+            log.info("recorder reconciled: %s", self.reconcile_report)
+        settings = self.config.ingest_settings()
+        for camera_id, url in cameras:
+            if camera_id in self._workers:
+                continue
+            worker = CameraWorker(
+                camera_id=camera_id, url=url, root=self.config.root, settings=settings, stats=self.stats,
+                on_segment=self._index_segment, clock=self._clock,
+            )
+            self._workers[camera_id] = worker
+            worker.start()
+        if self._janitor is None:
+            self._janitor_stop.clear()
+            self._janitor = threading.Thread(target=self._janitor_loop, name="rec-janitor", daemon=True)
+            self._janitor.start()
+
+    def _index_segment(self, record: SegmentRecord) -> None:
+        self.index.add(record)
+
+    def stop_cameras(self, camera_ids: Iterable[str]) -> None:
+        workers = [self._workers.pop(c) for c in camera_ids if c in self._workers]
+        for w in workers:
+            w.stop()
+        self._join(workers)
+
+    def stop(self) -> None:
+        """Stop every worker (each finishes and indexes its open segment) and the janitor."""
+        self._janitor_stop.set()
+        self.stop_cameras(list(self._workers))
+        if self._janitor is not None:
+            self._janitor.join()
+            self._janitor = None
+
+    def _join(self, workers: list[CameraWorker]) -> None:
+        deadline = time.monotonic() + self.config.open_timeout_s + self.config.read_timeout_s + 10
+        for w in workers:
+            if not w.join(max(0.0, deadline - time.monotonic())):
+                log.error("recorder worker %s did not stop in time", w.camera_id)
+            self.stats.untrack(w.camera_id)
+
+    @property
+    def cameras(self) -> list[str]:
+        return sorted(self._workers)
+
+    def run_janitor(self) -> JanitorResult:
+        result = run_janitor(self.config.root, self.index, self.config.retention, self._now())
+        self.last_janitor = result
+        return result
+
+    def _janitor_loop(self) -> None:
+        while True:
+            try:
+                self.run_janitor()
+            except Exception:
+                log.exception("recorder janitor pass failed")
+            if self._janitor_stop.wait(self.config.janitor_interval_s):
+                return
+
+    def status(self, window_s: float = 60.0) -> dict[str, CameraStatus]:
+        now = self._clock()
+        oldest = self.index.oldest_start_by_camera()
+        out = {}
+        for camera_id, w in sorted(self._workers.items()):
+            st = w.state
+            fs = self.stats.window(camera_id, now, window_s)
+            seg = st.last_segment
+            if seg is None:
+                last = self.index.last_segment(camera_id)
+                seg_path, seg_end = (last.path, last.end) if last else (None, None)
+            else:
+                seg_path, seg_end = seg.path, seg.end
+            first = oldest.get(camera_id)
+            out[camera_id] = CameraStatus(
+                camera_id=camera_id, connected=st.connected, fps=fs.fps if fs else 0.0,
+                sessions=st.sessions, reconnects=st.reconnects, last_error=st.last_error,
+                last_segment_path=seg_path, last_segment_end=seg_end,
+                retention_held=(datetime.fromtimestamp(now, UTC) - first) if first else None,
+            )
+        return out
