@@ -4,9 +4,12 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from monitor.store.models import Base
+from notify.outbox import NotifyBase
+from recorder.index import RecorderBase
 
 config = context.config
-target_metadata = Base.metadata
+# One database, three owners: the monitor's tables, the notify outbox (ntf_*) and the recorder's (rec_*).
+target_metadata = [Base.metadata, NotifyBase.metadata, RecorderBase.metadata]
 
 conn = config.attributes.get("connection")
 if conn is None:  # alembic CLI use: `alembic -x url=... upgrade head`
