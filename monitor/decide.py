@@ -7,7 +7,7 @@ and so never queues, anything twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,8 +23,15 @@ def policies_of(s: Settings) -> Policies:
     return Policies(classifier=classifier_policy(s), escalation=escalation_policy(s))
 
 
+AfterStep = Callable[[Session, Sequence[dict], Mapping[str, Camera], datetime], object]
+
+
 class DecisionLoop:
-    def __init__(self, sessions: sessionmaker[Session], policies: Policies, interval_s: float):
+    """``after_step`` runs inside the round's transaction (the outbox enqueues there)."""
+
+    def __init__(self, sessions: sessionmaker[Session], policies: Policies, interval_s: float,
+                 after_step: AfterStep | None = None):
+        self.after_step = after_step
         self.sessions = sessions
         self.policies = policies
         self.interval_s = interval_s
@@ -47,5 +54,7 @@ class DecisionLoop:
         with self.sessions.begin() as session:
             record_round(session, observations, references, cameras, self.interval_s)
             save_step(session, now, engine_state_to_json(result.state), result.decisions)
+            if self.after_step is not None and result.decisions:
+                self.after_step(session, result.decisions, cameras, now)
         self.state, self.last_t = result.state, now
         return result.decisions

@@ -11,13 +11,18 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from notify.dispatch import Dispatcher, RetryPolicy
+from notify.outbox import Outbox
+from notify.render import Renderer
+
 from .app import Store, open_store
 from .clock import Clock, SystemClock
 from .decide import DecisionLoop, policies_of
+from .delivery import Delivery, build_channels, describe_channels, person_recipient
 from .domain import Camera, Observation, ReferenceObservation
 from .health import observation_state
 from .probes.frames import FrameStatsSource, RtspSamplingSource
-from .probes.onvif import close_shared
+from .probes.onvif import close_shared, onvif_reboot
 from .probes.round import ProbeConfig, probe_round, reference_round
 from .settings import Settings
 from .store.observations import prune_raw
@@ -100,7 +105,15 @@ class ProbeService:
         self.clock = clock or SystemClock()
         self.cameras: dict[str, Camera] = {}
         self.frames: FrameStatsSource = sampling_source(s)
-        self.decisions = DecisionLoop(store.sessions, policies_of(s), s.probes.interval_s)
+        policies = policies_of(s)
+        renderer = Renderer()
+        self.delivery = Delivery(settings=s, renderer=renderer, escalation=policies.escalation,
+                                 outbox=Outbox(store.sessions))
+        self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue)
+        self.channels = build_channels(s)
+        self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
+                                     operators=[person_recipient(p) for p in s.notify.operators])
+        self._actions: set[asyncio.Task] = set()
         self.reload_registry()
 
     def reload_registry(self) -> None:
@@ -119,7 +132,30 @@ class ProbeService:
                  summarise(records, self.cameras))
         for d in decisions:
             log.info("decision: %s", describe(d))
+            if d["type"] == "notification" and d["audience"] == "camera" and d["kind"] == "remote_reboot":
+                task = asyncio.create_task(self.remote_reboot(d["camera"], d["incident"]))
+                self._actions.add(task)
+                task.add_done_callback(self._actions.discard)
         return records, decisions
+
+    async def remote_reboot(self, camera_id: str, incident: str) -> None:
+        """ONVIF SystemReboot, decided once per incident by the policy; the outcome goes to the log."""
+        cam = self.cameras.get(camera_id)
+        if cam is None or not cam.onvif_url or cam.onvif_password is None:
+            log.info("remote reboot of %s (incident %s) skipped: no ONVIF credentials", camera_id, incident)
+            return
+        try:
+            await onvif_reboot(cam.onvif_url, cam.onvif_user, cam.onvif_password.reveal(),
+                               self.settings.probes.onvif_timeout_s)
+            log.info("remote reboot of %s requested (incident %s)", camera_id, incident)
+        except Exception as e:  # noqa: BLE001 - a refused reboot is an outcome to report, not a crash
+            log.warning("remote reboot of %s failed (incident %s): %s", camera_id, incident, e)
+
+    async def dispatch(self) -> None:
+        report = await self.dispatcher.adispatch_due()
+        if report.sent or report.retried or report.fell_back or report.failed:
+            log.info("delivery: %d sent, %d to retry, %d fell back, %d failed", report.sent, report.retried,
+                     report.fell_back, report.failed)
 
     def prune(self) -> None:
         before = self.clock.now() - timedelta(days=self.settings.store.raw_retention_days)
@@ -133,10 +169,13 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
     now = svc.clock.now()
     sched.add_job(svc.round, "interval", seconds=s.probes.interval_s, next_run_time=now,
                   id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
+    sched.add_job(svc.dispatch, "interval", seconds=s.notify.dispatch_every_s, id="dispatch", max_instances=1,
+                  coalesce=True)
     sched.add_job(svc.reload_registry, "interval", minutes=5, id="reload-registry")
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
     sched.start()
-    log.info("probing %d cameras every %gs", len(svc.cameras), s.probes.interval_s)
+    log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
+             describe_channels(svc.channels))
     try:
         await stop.wait()
     finally:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import ConfigError
 
 CONFIG_ENV = "MIMAMORI_CONFIG"
+SECRET_KEYS = ("secret_key", "twilio_auth_token", "smtp_password")
 DEFAULT_CONFIG = Path("mimamori.toml")
 
 
@@ -44,6 +45,50 @@ class StoreSettings(_Section):
     raw_retention_days: float = Field(3.0, gt=0, description="days of raw observations kept")
 
 
+class CitySettings(_Section):
+    """Who the owners are told to contact; shown in every owner message."""
+
+    name: str = "見守り市"
+    name_en: str = "Mimamori City"
+    phone: str = "03-0000-0000"
+    email: str = "bouhan@city.example.jp"
+
+
+class Person(_Section):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    webhook_url: str | None = None
+    lang: str = Field("ja", pattern="^(ja|en)$")
+
+
+class TwilioSettings(_Section):
+    account_sid: str = Field(..., pattern="^AC[0-9a-fA-F]{32}$")
+    from_number: str = Field(..., pattern=r"^\+[1-9][0-9]{6,14}$")
+    status_callback_url: str | None = None
+    api_base_url: str | None = Field(None, description="only for tests against a local Twilio mock")
+
+
+class SmtpSettings(_Section):
+    host: str
+    port: int = Field(587, gt=0, lt=65536)
+    security: str = Field("starttls", pattern="^(starttls|tls|none)$")
+    username: str | None = None
+    from_addr: str
+    from_name: str = "見守り（防犯カメラ見守りサービス）"
+    ca_file: Path | None = Field(None, description="trust this CA (a city relay with its own certificate)")
+
+
+class NotifySettings(_Section):
+    outbox_dir: Path | None = Field(None, description="messages are written here when a provider is not set")
+    operators: list[Person] = []
+    vendors: dict[str, Person] = {}
+    twilio: TwilioSettings | None = None
+    smtp: SmtpSettings | None = None
+    dispatch_every_s: float = Field(5.0, gt=0)
+    owner_deadline_h: float = Field(12.0, gt=0, description="give up on an owner message after this long")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -58,6 +103,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir")
     timezone: str = "Asia/Tokyo"
     secret_key: SecretStr | None = Field(None, description="Fernet key for camera passwords (env only)")
+    twilio_auth_token: SecretStr | None = Field(None, description="env MIMAMORI_TWILIO_AUTH_TOKEN only")
+    smtp_password: SecretStr | None = Field(None, description="env MIMAMORI_SMTP_PASSWORD only")
+    city: CitySettings = CitySettings()
+    notify: NotifySettings = NotifySettings()
     probes: ProbeSettings = ProbeSettings()
     references: list[ReferenceTarget] = []
     store: StoreSettings = StoreSettings()
@@ -115,8 +164,9 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
             data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{cfg_path}: not valid TOML: {e}") from None
-        if "secret_key" in data:
-            raise ConfigError(f"{cfg_path}: secret_key: secrets come from the environment only")
+        for key in SECRET_KEYS:
+            if key in data:
+                raise ConfigError(f"{cfg_path}: {key}: secrets come from the environment only")
     elif explicit:
         raise ConfigError(f"{cfg_path}: configuration file not found")
     try:

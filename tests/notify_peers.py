@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+
+from notify.channels._twilio import BaseUrlHttpClient
 
 REPO = Path(__file__).resolve().parents[1]
 TWILIO_SPEC = REPO.parent / "shared" / "contracts" / "twilio_api_v2010.json"
@@ -60,27 +61,16 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
 # -- Twilio under Prism ------------------------------------------------------------------------
 
 
-class RedirectingHttpClient(TwilioHttpClient):
-    """The twilio library's own HTTP client, with ``https://api.twilio.com`` sent to Prism."""
+class RedirectingHttpClient(BaseUrlHttpClient):
+    """notify's base-URL client (``https://api.twilio.com`` sent to Prism), recording each request."""
 
     def __init__(self, base_url: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, **kwargs)
         self.requests: list[tuple[str, str, dict]] = []
 
-    def request(
-        self,
-        method,
-        url,
-        params=None,
-        data=None,
-        headers=None,
-        auth=None,
-        timeout=None,
-        allow_redirects=False,
-    ):
-        url = url.replace("https://api.twilio.com", self.base_url, 1)
-        self.requests.append((method, url, dict(data or {})))
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):
+        self.requests.append((method, url.replace("https://api.twilio.com", self.base_url, 1), dict(data or {})))
         return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
 
 

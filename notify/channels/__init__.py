@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from notify.channels.email import EmailChannel, SmtpConfig, SmtpSecurity
+from notify.channels.folder import FolderChannel
 from notify.channels.sms import SmsChannel
 from notify.channels.voice import VoiceChannel
 from notify.channels.webhook import WebhookChannel
@@ -33,6 +34,7 @@ __all__ = [
     "CHANNELS",
     "Channel",
     "EmailChannel",
+    "FolderChannel",
     "SmsChannel",
     "SmtpConfig",
     "SmtpSecurity",

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
 
 from notify.message import DeliveryError
 
@@ -42,3 +43,19 @@ def call_twilio(fn: Callable[[], T]) -> T:
         raise DeliveryError(f"cannot reach Twilio: {type(e).__name__}", permanent=False) from None
     except requests.RequestException as e:
         raise DeliveryError(f"Twilio request failed: {type(e).__name__}", permanent=False) from None
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """The twilio library's own HTTP client, with ``https://api.twilio.com`` sent to another base URL.
+
+    For a Twilio-compatible endpoint that is not Twilio's (a local contract mock in tests).
+    """
+
+    def __init__(self, base_url: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):
+        url = url.replace("https://api.twilio.com", self.base_url, 1)
+        return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)

@@ -1,0 +1,135 @@
+"""Decided notifications reach the outbox in the decision's transaction, and the dispatcher delivers
+them exactly once: to a folder (no provider configured), and to real peers (Prism serving Twilio's
+spec, aiosmtpd with STARTTLS and AUTH)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitor.decide import DecisionLoop, policies_of
+from monitor.delivery import Delivery, build_channels, person_recipient
+from monitor.domain import Camera, Contact, Observation
+from monitor.settings import Settings
+from monitor.store.db import make_engine, session_factory, upgrade
+from notify.dispatch import Dispatcher, RetryPolicy
+from notify.outbox import Outbox
+from notify.render import Renderer
+from notify.sms_text import sms_segments
+from tests.notify_peers import SMTP_PASSWORD, SMTP_USER, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
+from tests.notify_peers import prism, smtp_peer, smtp_tls  # noqa: F401
+
+JST = timezone(timedelta(hours=9))
+MORNING = datetime(2026, 11, 2, 9, 0, tzinfo=JST)  # a Monday: owners may be contacted
+
+
+class Clock:
+    def __init__(self, t):
+        self.t = t
+
+    def now(self):
+        return self.t
+
+
+def fleet(contact=Contact.SMS) -> dict[str, Camera]:
+    return {f"C{i:03d}": Camera(camera_id=f"C{i:03d}", area=f"A{i // 6}", isp=("nuro", "flets")[i % 2],
+                                line_id=f"L{i}", expected_fps=15.0, contact=contact, phone="+819012345678",
+                                email=f"owner{i}@example.com", owner_name=f"設置者{i}", address=f"見守り市本町{i}-1",
+                                vendor="vendor-1") for i in range(12)}
+
+
+def observations(t, cams, down: set[str]):
+    return [Observation(t=t, camera=c, reachable=c not in down, rtt_ms=None if c in down else 10.0,
+                        onvif_ok=c not in down, fps=None if c in down else 15.0,
+                        max_gap_s=None if c in down else 0.1) for c in cams]
+
+
+@pytest.fixture
+def sessions(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def service_parts(settings, sessions, clock):
+    policies = policies_of(settings)
+    renderer = Renderer()
+    delivery = Delivery(settings=settings, renderer=renderer, escalation=policies.escalation, outbox=Outbox(sessions))
+    loop = DecisionLoop(sessions, policies, 60, after_step=delivery.enqueue)
+    dispatcher = Dispatcher(sessions, build_channels(settings), RetryPolicy(), clock, renderer=renderer,
+                            operators=[person_recipient(p) for p in settings.notify.operators])
+    return loop, dispatcher
+
+
+def play(settings, sessions, cams, down_of, minutes, *, restart_at=()):
+    clock = Clock(MORNING)
+    loop, dispatcher = service_parts(settings, sessions, clock)
+    for k in range(minutes):
+        if k in restart_at:
+            loop, dispatcher = service_parts(settings, sessions, clock)
+        clock.t = MORNING + timedelta(minutes=k)
+        loop.round(cams, observations(clock.t, cams, down_of(k)), [], clock.t)
+        dispatcher.dispatch_due()
+    return Outbox(sessions).all()
+
+
+def folder_settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path, notify={"outbox_dir": str(tmp_path / "outbox"),
+                                               "operators": [{"name": "市民安全課", "email": "ops@city.example.jp"}]})
+
+
+def test_household_outage_one_japanese_sms_in_the_folder_even_across_restarts(sessions, tmp_path):
+    s = folder_settings(tmp_path)
+    items = play(s, sessions, fleet(), lambda k: {"C004"} if k >= 5 else set(), 60, restart_at=(25, 26, 40))
+    files = sorted((tmp_path / "outbox").glob("*.json"))
+    sent = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    reboot = [m for m in sent if m["kind"] == "owner.reboot_request"]
+    assert len(reboot) == 1, sent
+    (m,) = reboot
+    assert m["channel"] == "sms" and m["to"]["address"] == "+819012345678"
+    assert "C004" in m["text"] and "03-0000-0000" in m["text"]
+    assert sms_segments(m["text"]) == ("UCS-2", 1)
+    assert all(i.status == "sent" for i in items)
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+
+
+def test_area_outage_reaches_no_owner_and_the_operator_once(sessions, tmp_path):
+    s = folder_settings(tmp_path)
+    area = {f"C{i:03d}" for i in range(6)}  # all of A0, on several lines and both ISPs
+    play(s, sessions, fleet(), lambda k: area if 5 <= k < 40 else set(), 60)
+    sent = [json.loads(f.read_text(encoding="utf-8")) for f in (tmp_path / "outbox").glob("*.json")]
+    assert not [m for m in sent if m["kind"].startswith("owner.")], sent
+    kinds = sorted(m["kind"] for m in sent)
+    assert kinds == ["operator.incident_closed", "operator.incident_opened"]
+    assert all(m["to"]["address"] == "ops@city.example.jp" and m["channel"] == "email" for m in sent)
+
+
+def test_real_peers_twilio_sms_and_smtp_mail(sessions, tmp_path, prism, smtp_peer, smtp_tls, monkeypatch):  # noqa: F811
+    s = Settings(
+        data_dir=tmp_path, twilio_auth_token=TWILIO_AUTH_TOKEN, smtp_password=SMTP_PASSWORD,
+        notify={
+            "operators": [{"name": "市民安全課", "email": "ops@city.example.jp"}],
+            "twilio": {"account_sid": TWILIO_ACCOUNT_SID, "from_number": "+815012345678",
+                       "api_base_url": prism.base_url},
+            "smtp": {"host": "127.0.0.1", "port": smtp_peer.port, "username": SMTP_USER,
+                     "from_addr": "mimamori@city.example.jp", "ca_file": str(smtp_tls.cert)},
+        },
+    )
+    cams = fleet()
+    area = {f"C{i:03d}" for i in range(6)}
+    items = play(s, sessions, cams, lambda k: ({"C010"} if k >= 3 else set()) | (area if 30 <= k < 50 else set()), 60)
+    by_kind = {}
+    for i in items:
+        by_kind.setdefault(str(i.message.kind), []).append(i)
+    (sms,) = by_kind["owner.reboot_request"]
+    assert sms.status == "sent" and sms.message.channel == "sms" and sms.provider_id  # Prism answered with a SID
+    mails = [email.message_from_bytes(raw, policy=email.policy.default) for raw in smtp_peer.messages]
+    subjects = [m["subject"] for m in mails]
+    assert len(mails) == 2 and all(m["to"].addresses[0].addr_spec == "ops@city.example.jp" for m in mails)
+    assert sorted(subjects) == ["【復旧】地域の停電・回線断：地区 A0（6台）", "【障害発生】地域の停電・回線断：地区 A0（6台）"]
+    assert not (tmp_path / "outbox").exists()  # nothing fell back to the folder
