@@ -21,7 +21,6 @@ from notify.outbox import Outbox
 from notify.render import Renderer
 from notify.sms_text import sms_segments
 from tests.notify_peers import SMTP_PASSWORD, SMTP_USER, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
-from tests.notify_peers import prism, smtp_peer, smtp_tls  # noqa: F401
 
 JST = timezone(timedelta(hours=9))
 MORNING = datetime(2026, 11, 2, 9, 0, tzinfo=JST)  # a Monday: owners may be contacted
@@ -109,7 +108,7 @@ def test_area_outage_reaches_no_owner_and_the_operator_once(sessions, tmp_path):
     assert all(m["to"]["address"] == "ops@city.example.jp" and m["channel"] == "email" for m in sent)
 
 
-def test_real_peers_twilio_sms_and_smtp_mail(sessions, tmp_path, prism, smtp_peer, smtp_tls, monkeypatch):  # noqa: F811
+def test_real_peers_twilio_sms_and_smtp_mail(sessions, tmp_path, prism, smtp_peer, smtp_tls):
     s = Settings(
         data_dir=tmp_path, twilio_auth_token=TWILIO_AUTH_TOKEN, smtp_password=SMTP_PASSWORD,
         notify={
@@ -131,5 +130,6 @@ def test_real_peers_twilio_sms_and_smtp_mail(sessions, tmp_path, prism, smtp_pee
     mails = [email.message_from_bytes(raw, policy=email.policy.default) for raw in smtp_peer.messages]
     subjects = [m["subject"] for m in mails]
     assert len(mails) == 2 and all(m["to"].addresses[0].addr_spec == "ops@city.example.jp" for m in mails)
-    assert sorted(subjects) == ["【復旧】地域の停電・回線断：地区 A0（6台）", "【障害発生】地域の停電・回線断：地区 A0（6台）"]
+    assert sorted(subjects) == ["【復旧】地域の停電・回線断：地区 A0（6台）",
+                                "【障害発生】地域の停電・回線断：地区 A0（6台）"]
     assert not (tmp_path / "outbox").exists()  # nothing fell back to the folder

@@ -1,7 +1,1 @@
-"""Fixtures for the notify tests. The peers live in tests/notify_peers.py; the databases (SQLite and
-PostgreSQL, one parametrised fixture ``db_url``) come from tests/conftest.py.
-"""
-
-from __future__ import annotations
-
-from tests.notify_peers import prism, smtp_peer, smtp_tls, webhook_peer  # noqa: F401
+"""The notify tests use the peers of tests/notify_peers.py and the `db_url` fixture of tests/conftest.py."""
