@@ -261,14 +261,66 @@ def incidents_list(open_only: Annotated[bool, typer.Option("--open", help="only 
 
 
 @notifications_app.command("list")
-def notifications_list(status: Annotated[str | None, typer.Option(help="queued, sent, …")] = None) -> None:
-    """One line per decided notification (no contact details are shown)."""
+def notifications_list(status: Annotated[str | None, typer.Option(help="queued, sent, delivered, failed, …")] = None,
+                       ) -> None:
+    """The outbox: one line per message, with its delivery status (names only, no phone numbers)."""
+    from notify.outbox import Outbox
+
+    from .app import open_store
+
+    s = settings()
+    store = open_store(s)
+    for i in Outbox(store.sessions).all():
+        if status and i.status != status:
+            continue
+        err = f"\t{i.last_error}" if i.last_error else ""
+        typer.echo(f"{i.id}\t{i.created_at.astimezone(s.tz).isoformat(timespec='minutes')}\t{i.status}\t"
+                   f"{i.message.kind}\t{i.message.channel}\t{i.recipient.name}\tattempts={i.attempts}{err}")
+
+
+@notifications_app.command("retry")
+def notifications_retry(row_id: int, hours: Annotated[float, typer.Option(help="new deadline")] = 12.0) -> None:
+    """Queue a failed or undelivered message again."""
+    from datetime import UTC, timedelta
+
+    from notify.outbox import Outbox
+
+    from .app import open_store
+
+    store = open_store(settings())
+    now = datetime.now(UTC)
+    if not Outbox(store.sessions).requeue(row_id, now=now, deadline=now + timedelta(hours=hours)):
+        raise fail(f"message {row_id} is not failed or undelivered (see `mimamori notifications list`)")
+    typer.echo(f"message {row_id} queued again")
+
+
+@notifications_app.command("decided")
+def notifications_decided() -> None:
+    """What the escalation policy decided, when (the decision log, before delivery)."""
     from .app import open_store
     from .store.decisions import list_notifications
 
     s = settings()
     store = open_store(s)
     with store.sessions() as session:
-        for n in list_notifications(session, status=status):
-            typer.echo(f"{n.due_at.astimezone(s.tz).isoformat(timespec='minutes')}\t{n.status}\t{n.audience}\t"
+        for n in list_notifications(session):
+            typer.echo(f"{n.due_at.astimezone(s.tz).isoformat(timespec='minutes')}\t{n.audience}\t"
                        f"{n.kind}\t{n.camera_id or '-'}\t{n.channel or '-'}\t{n.incident_id}")
+
+
+messages_app = typer.Typer(help="Message templates.", no_args_is_help=True)
+app.add_typer(messages_app, name="messages")
+
+
+@messages_app.command("preview")
+def messages_preview(
+    kind: Annotated[str, typer.Option(help="e.g. reboot_request, reminder, recovered_thanks, congestion_notice, "
+                                           "dispatch, dispatch_cancel, incident_opened, delivery_failed")],
+    lang: Annotated[str, typer.Option(help="ja or en")] = "ja",
+    channel: Annotated[str, typer.Option(help="sms, voice or email")] = "sms",
+    camera: Annotated[str | None, typer.Option(help="fill in this camera's details")] = None,
+) -> None:
+    """Print a rendered message; for SMS also its encoding and `segments: N`."""
+    from .preview import preview
+
+    typer.echo(preview(settings(), kind=kind, lang=lang, channel=channel, camera_id=camera))

@@ -331,6 +331,18 @@ class Outbox:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def requeue(self, row_id: int, *, now: datetime, deadline: datetime) -> bool:
+        """An operator's retry of a row that failed or was not delivered: queued again, from now."""
+        with self._sessions.begin() as s:
+            result = s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id,
+                       OutboxRow.status.in_([str(OutboxStatus.FAILED), str(OutboxStatus.UNDELIVERED)]))
+                .values(status=str(OutboxStatus.QUEUED), attempts=0, next_attempt_at=now, deadline=deadline,
+                        claimed_by=None, claimed_at=None)
+            )
+            return result.rowcount == 1
+
     def get(self, row_id: int) -> OutboxItem | None:
         with self._sessions() as s:
             row = s.get(OutboxRow, row_id)

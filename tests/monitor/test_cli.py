@@ -145,3 +145,22 @@ def test_observations_export_is_scenario_format(env, db_url, fleet11, tmp_path):
     # same content as the source, record for record (order within one instant may differ)
     key = lambda r: (r.t, getattr(r, "camera", ""), getattr(r, "reference", ""))  # noqa: E731
     assert sorted(map(parse_line, lines), key=key) == sorted(recs, key=key)
+
+
+@pytest.mark.parametrize(("kind", "lang", "channel", "expect"), [
+    ("reboot_request", "ja", "sms", "segments: 1"),
+    ("reboot_request", "en", "sms", "segments: 1"),
+    ("reminder", "ja", "sms", "segments: 1"),
+    ("reboot_request", "ja", "voice", "ルーター"),
+    ("incident_opened", "ja", "email", "subject: 【障害発生】"),
+])
+def test_messages_preview(env, kind, lang, channel, expect):
+    p = run(["messages", "preview", "--kind", kind, "--lang", lang, "--channel", channel], env)
+    assert expect in p.stdout
+    if channel == "sms":
+        assert ("encoding: UCS-2" if lang == "ja" else "encoding: GSM-7") in p.stdout
+
+
+def test_messages_preview_unknown_kind_fails(env):
+    p = run(["messages", "preview", "--kind", "fax", "--lang", "ja", "--channel", "sms"], env, check=False)
+    assert p.returncode != 0 and "unknown kind 'fax'" in p.stderr
