@@ -198,15 +198,15 @@ def simulate(
 
 @app.command()
 def demo(
-    cameras: Annotated[int, typer.Option(help="simulated cameras")] = 6,
-    rounds: Annotated[int, typer.Option(help="probe rounds before the demo ends")] = 6,
-    interval: Annotated[float, typer.Option(help="seconds between rounds")] = 8.0,
+    cameras: Annotated[int, typer.Option(help="simulated cameras (areas of ten)")] = 16,
+    rounds: Annotated[int, typer.Option(help="rounds (virtual minutes) before the demo ends")] = 30,
+    pace: Annotated[float, typer.Option(help="real seconds per round")] = 4.0,
     data_dir: Annotated[Path, typer.Option(help="fresh folder for the demo's SQLite database")] = Path("data/demo"),
 ) -> None:
-    """Simulated cameras on loopback, monitored live in SQLite, with faults injected on the way."""
+    """Simulated cameras on loopback, monitored and escalated live in SQLite, with faults injected on the way."""
     from .demo import run_demo
 
-    run_demo(cameras=cameras, rounds=rounds, interval_s=interval, data_dir=data_dir, say=typer.echo)
+    run_demo(cameras=cameras, rounds=rounds, pace_s=pace, data_dir=data_dir, say=typer.echo)
 
 
 @app.command()

@@ -1,102 +1,150 @@
 """`mimamori demo`: the embedded default made visible.
 
 Starts simulated cameras (real GStreamer RTSP and ONVIF SOAP on 127.0.0.1), imports their registry
-into a fresh SQLite database, and runs the service's own probe rounds against them, breaking some
-cameras on purpose along the way. Finishes by itself and leaves no process behind.
+into a fresh SQLite database, and runs the service's own rounds against them: real probes, the
+live decision loop, the outbox and its dispatcher. Time is compressed, not faked in the network:
+each real round of a few seconds stands for one probe interval (one minute) on a virtual clock that
+starts on a weekday morning, so an owner's reboot request (due ~15 minutes after an outage) shows
+up after about fifteen rounds. Faults are injected on the way. Messages go to a folder, since no
+provider credentials are set. Finishes by itself and leaves no process behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .app import open_store
+from .clock import VirtualClock
 from .domain import Observation
 from .health import observation_state
 from .probes.onvif import close_shared
 from .registry import load_cameras
 from .service import ProbeService, describe
-from .settings import ProbeSettings, Settings
+from .settings import NotifySettings, Person, ProbeSettings, Settings
 from .simulate.fleet import SimulatedFleet
 from .store.cameras import apply_registry
 
 Say = Callable[[str], None]
+Step = tuple[str, Callable[[], object]]
 
 
-def _row(o: Observation, expected: float) -> str:
-    def f(v, fmt):
-        return "-" if v is None else format(v, fmt)
+def _script(fleet: SimulatedFleet) -> dict[int, list[Step]]:
+    """What happens when (round number -> faults), on the fleet's own cameras."""
+    cams = fleet.cameras
+    a01 = [c.camera_id for c in cams if c.area == "A01"]
+    a02 = [c.camera_id for c in cams if c.area == "A02"]
+    home, stalled, busy = a01[1], a01[2], a01[3]
 
-    state = observation_state(o, expected).value
-    return (f"  {o.camera}  reachable={'yes' if o.reachable else 'NO ':3}  rtt={f(o.rtt_ms, '6.1f')} ms  "
-            f"onvif={'ok' if o.onvif_ok else '--'}  fps={f(o.fps, '5.1f')}  max_gap={f(o.max_gap_s, '4.1f')} s  "
-            f"{state}")
+    def each(ids, *acts):
+        return lambda: [act(i) for i in ids for act in acts]
 
-
-def _faults(fleet: SimulatedFleet) -> dict[int, list[tuple[str, Callable[[], None]]]]:
-    ids = [c.camera_id for c in fleet.cameras]
-    a, b, c = ids[1], ids[2], ids[3]
     return {
-        2: [(f"{a}: the household's router is switched off (camera unreachable)",
-             lambda: (fleet.stop(a), fleet.onvif_down(a))),
-            (f"{b}: the camera answers but sends no frames (stalled)", lambda: fleet.stall(b)),
-            (f"{c}: the household's line is congested (3 fps instead of 15)", lambda: fleet.throttle(c, 3))],
-        4: [(f"{a}: the owner switched the router back on", lambda: (fleet.start(a), fleet.onvif_up(a))),
-            (f"{b}, {c}: back to normal", lambda: (fleet.normal(b), fleet.normal(c)))],
+        2: [(f"{home}: the household's router is switched off (camera and ONVIF unreachable)",
+             each([home], fleet.stop, fleet.onvif_down)),
+            (f"{stalled}: the camera still answers ONVIF but sends no frames", each([stalled], fleet.stall))],
+        4: [(f"{busy}: the household's line is saturated (3 fps instead of 15)",
+             lambda: fleet.throttle(busy, 3))],
+        6: [(f"area A02 ({len(a02)} cameras): a power cut takes the whole district down",
+             each(a02, fleet.stop, fleet.onvif_down))],
+        13: [("area A02: power is back", each(a02, fleet.start, fleet.onvif_up))],
+        20: [(f"{stalled}: the owner power-cycled the camera", each([stalled], fleet.normal)),
+             (f"{busy}: the household's line is quiet again", each([busy], fleet.normal))],
+        24: [(f"{home}: the owner switched the router back on", each([home], fleet.start, fleet.onvif_up))],
     }
 
 
-async def _rounds(svc: ProbeService, fleet: SimulatedFleet, rounds: int, interval_s: float, say: Say) -> None:
-    try:
-        await _play(svc, fleet, rounds, interval_s, say)
-    finally:
-        await close_shared()
+def _sent(folder: Path, seen: set[str]) -> list[dict]:
+    out = []
+    for f in sorted(folder.glob("*.json")) if folder.exists() else []:
+        if f.name not in seen:
+            seen.add(f.name)
+            out.append(json.loads(f.read_text(encoding="utf-8")))
+    return out
 
 
-async def _play(svc: ProbeService, fleet: SimulatedFleet, rounds: int, interval_s: float, say: Say) -> None:
-    faults = _faults(fleet)
+def _summary(svc: ProbeService, obs: list[Observation]) -> str:
+    states = Counter(observation_state(o, svc.cameras[o.camera].expected_fps).value for o in obs)
+    bad = [f"{o.camera}:{observation_state(o, svc.cameras[o.camera].expected_fps).value}" for o in obs
+           if observation_state(o, svc.cameras[o.camera].expected_fps).value != "up"]
+    return f"{states.get('up', 0)} up, {states.get('degraded', 0)} degraded, {states.get('down', 0)} down" + (
+        f"  ({' '.join(bad)})" if bad else "")
+
+
+async def _play(svc: ProbeService, clock: VirtualClock, script: dict[int, list[Step]], rounds: int,
+                pace_s: float, outbox: Path, say: Say) -> Counter:
+    seen: set[str] = set()
+    totals: Counter = Counter()
     for n in range(rounds):
-        for text, act in faults.get(n, []):
-            say(f"  >> fault injected: {text}")
+        for text, act in script.get(n, []):
+            say(f"  >> {text}")
             await asyncio.to_thread(act)
         started = time.monotonic()
         records, decisions = await svc.round()
-        obs = sorted((r for r in records if isinstance(r, Observation)), key=lambda o: o.camera)
-        local = obs[0].t.astimezone(svc.settings.tz).strftime("%H:%M:%S") if obs else "?"
-        say(f"round {n + 1}/{rounds} at {local}:")
-        for o in obs:
-            say(_row(o, svc.cameras[o.camera].expected_fps))
+        await svc.dispatch()
+        obs = [r for r in records if isinstance(r, Observation)]
+        say(f"{clock.now().astimezone(svc.settings.tz):%H:%M}  {_summary(svc, obs)}")
         for d in decisions:
-            say(f"  => {describe(d)}")
-        if n + 1 < rounds:
-            await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+            say(f"    decided: {describe(d)}")
+        for m in _sent(outbox, seen):
+            totals[m["kind"]] += 1
+            first = m["text"].strip().splitlines()[0]
+            say(f"    sent {m['channel']} to {m['to']['name']}: {m['subject'] or first}")
+        clock.advance(timedelta(seconds=svc.settings.probes.interval_s))
+        await asyncio.sleep(max(0.0, pace_s - (time.monotonic() - started)))
+    return totals
 
 
-def run_demo(*, cameras: int, rounds: int, interval_s: float, data_dir: Path, say: Say = print) -> Path:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def demo_settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        probes=ProbeSettings(interval_s=60, sample_s=3.0, tcp_timeout_s=2.0, onvif_timeout_s=2.0, spread=0.0),
+        notify=NotifySettings(outbox_dir=data_dir / "outbox",
+                              operators=[Person(name="市民安全課", email="anzen@city.example.jp")],
+                              vendors={"vendor-1": Person(name="保守センター", email="support@vendor.example.jp")}),
+    )
+
+
+def run_demo(*, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: Say = print) -> Path:
+    import onvif.client  # noqa: F401  # it calls logging.basicConfig(level=INFO) on import; undo that below
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
-    settings = Settings(
-        data_dir=data_dir,
-        probes=ProbeSettings(interval_s=interval_s, sample_s=3.0, tcp_timeout_s=2.0, onvif_timeout_s=3.0,
-                             spread=0.2),
-    )
+    settings = demo_settings(data_dir)
+    local_now = datetime.now(settings.tz)
+    start = (local_now + timedelta(days=(7 - local_now.weekday()) % 7 or 7)).replace(
+        hour=10, minute=0, second=0, microsecond=0)  # next Monday 10:00: owners may be contacted
+    clock = VirtualClock(start.astimezone(UTC))
     say(f"starting {cameras} simulated cameras on 127.0.0.1 (GStreamer RTSP + ONVIF SOAP)…")
     with SimulatedFleet(cameras, fps=15.0) as fleet:
         csv_path = fleet.write_csv(data_dir / "cameras.csv")
         store = open_store(settings)
         with store.sessions.begin() as session:
             diff = apply_registry(session, load_cameras(csv_path), store.box, datetime.now(UTC))
-        say(f"imported {len(diff.added)} cameras from {csv_path} into {settings.effective_database_url}")
-        svc = ProbeService(settings, store)
-        asyncio.run(_rounds(svc, fleet, rounds, interval_s, say))
+        say(f"imported {len(diff.added)} cameras into {settings.effective_database_url}")
+        say(f"each round below is one real probe of every camera; the clock moves one minute per round, "
+            f"from {start:%a %Y-%m-%d %H:%M} (Asia/Tokyo)")
+        svc = ProbeService(settings, store, clock=clock)
+
+        async def main() -> Counter:
+            try:
+                return await _play(svc, clock, _script(fleet), rounds, pace_s, data_dir / "outbox", say)
+            finally:
+                await close_shared()
+
+        totals = asyncio.run(main())
         store.engine.dispose()
-    say(f"done; the database is {data_dir / 'mimamori.db'} (try: mimamori --config … cameras list)")
+    say("")
+    say("what was sent: " + (", ".join(f"{k} × {v}" for k, v in sorted(totals.items())) or "nothing"))
+    say(f"messages are in {data_dir / 'outbox'} (no SMS or e-mail provider is configured, so nothing left "
+        f"this machine); the database is {data_dir / 'mimamori.db'}")
     return data_dir / "mimamori.db"

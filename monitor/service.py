@@ -185,7 +185,10 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
 
 
 def run_service(s: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import onvif.client  # noqa: F401  # it calls logging.basicConfig(level=INFO) on import; ours wins below
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     store = open_store(s)
 
     async def main() -> None:
