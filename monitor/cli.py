@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import obsformat
+from .cli_tickets import tickets_app
 from .errors import MimamoriError
 from .settings import Settings, load_settings
 
@@ -23,6 +24,7 @@ obs_app = typer.Typer(help="Stored observations.", no_args_is_help=True)
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(db_app, name="db")
 app.add_typer(obs_app, name="observations")
+app.add_typer(tickets_app, name="tickets")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]
 

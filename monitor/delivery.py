@@ -27,6 +27,8 @@ from .policy import EscalationPolicy
 from .settings import Person, Settings
 from .store.decisions import notification_key
 from .store.models import IncidentRow
+from .ticketing import cancel_for, open_for, ticket_context
+from .tickets import Ticket
 
 log = logging.getLogger("mimamori.delivery")
 
@@ -84,7 +86,8 @@ class Delivery:
         c = self.settings.city
         return {"city_name": c.name if lang is Lang.JA else c.name_en, "city_phone": c.phone, "city_email": c.email}
 
-    def context(self, d: Mapping, lang: Lang, cam: Camera | None, inc: IncidentRow | None, now: datetime) -> dict:
+    def context(self, d: Mapping, lang: Lang, cam: Camera | None, inc: IncidentRow | None, now: datetime,
+                ticket: Ticket | None = None) -> dict:
         ctx = self.city(lang) | {"incident_id": d["incident"]}
         started = inc.opened_at if inc is not None else now
         if cam is not None:
@@ -96,6 +99,9 @@ class Delivery:
                                   else "outage detected"}],
                     "steps_taken": [], "last_probes": [], "recovered_at": _when(now, self.tz, lang),
                     "dispatched_at": _when(now, self.tz, lang), "ticket_state": "open"}
+            if ticket is not None:
+                ctx |= ticket_context(ticket, lang, lambda t: _when(t, self.tz, lang))
+                ctx["dispatched_at"] = _when(ticket.created_at, self.tz, lang)
         if d["audience"] == "operator":
             cause = d.get("cause") or (inc.cause if inc is not None else "")
             scope = scope_text(inc.scope if inc is not None else {}, lang)
@@ -141,8 +147,9 @@ class Delivery:
             cam = cameras.get(d.get("camera") or "")
             inc = session.get(IncidentRow, d["incident"])
             kind = Kind(f"{d['audience']}.{d['kind']}")
+            ticket = self._ticket(session, d, cam, now)
             for i, rcpt in enumerate(self.recipients(d, cam)):
-                ctx = self.context(d, rcpt.lang, cam, inc, now)
+                ctx = self.context(d, rcpt.lang, cam, inc, now, ticket)
                 message = self._render(kind, rcpt, ctx)
                 if message is None:
                     log.error("no channel can carry %s to recipient %d of incident %s", kind, i, d["incident"])
@@ -152,6 +159,17 @@ class Delivery:
                                    deadline=self.deadline(d["audience"], now), session=session)
                 new += r.created
         return new
+
+    def _ticket(self, session: Session, d: Mapping, cam: Camera | None, now: datetime) -> Ticket | None:
+        """A dispatch opens the vendor's ticket; a cancellation cancels it (both idempotent)."""
+        if d["audience"] != "vendor" or cam is None:
+            return None
+        if d["kind"] == "dispatch":
+            return open_for(session, d, cam, now, self.tz)
+        if d["kind"] == "dispatch_cancel":
+            cancelled = cancel_for(session, d, cam, now)
+            return cancelled[0] if cancelled else None
+        return None
 
     def _render(self, kind: Kind, rcpt: Recipient, ctx: dict):
         for channel in rcpt.reachable_channels():

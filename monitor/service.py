@@ -163,6 +163,23 @@ class ProbeService:
             prune_raw(session, before)
 
 
+async def start_web(s: Settings, store: Store, svc: ProbeService):
+    """The status board, vendor ticket API, Twilio status callbacks and /metrics on [web] host:port."""
+    from .web import make_app, start_server
+    from .web_status import store_status_source
+
+    def on_twilio_status(provider_id: str, status: str, error_code: str | None) -> None:
+        svc.dispatcher.mark_delivery_status(provider_id, status, error_code=error_code)  # blocking: run in a thread
+
+    token = s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None
+    if token is None:
+        log.warning("MIMAMORI_TWILIO_AUTH_TOKEN is not set: Twilio status callbacks will be refused")
+    app = make_app(sessions=store.sessions, tz=s.tz, twilio_auth_token=token, public_base_url=s.web.public_base_url,
+                   on_twilio_status=on_twilio_status, status_source=store_status_source(store.sessions, svc.clock.now),
+                   now=svc.clock.now)
+    return await start_server(app, s.web.host, s.web.port)
+
+
 async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
     svc = ProbeService(s, store)
     sched = AsyncIOScheduler(timezone=s.tz)
@@ -174,11 +191,14 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
     sched.add_job(svc.reload_registry, "interval", minutes=5, id="reload-registry")
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
     sched.start()
+    web_runner = await start_web(s, store, svc) if s.web.enabled else None
     log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
              describe_channels(svc.channels))
     try:
         await stop.wait()
     finally:
+        if web_runner is not None:
+            await web_runner.cleanup()
         sched.shutdown(wait=False)
         await close_shared()
         log.info("stopped")

@@ -89,6 +89,16 @@ class NotifySettings(_Section):
     owner_deadline_h: float = Field(12.0, gt=0, description="give up on an owner message after this long")
 
 
+class WebSettings(_Section):
+    """The service's own HTTP server: status board, vendor ticket API, Twilio callbacks, /metrics."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="listen address; 0.0.0.0 or :: to serve beyond this machine")
+    port: int = Field(8080, ge=0, lt=65536, description="listen port (0: any free port)")
+    public_base_url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+                                 description="this server as Twilio reaches it; callbacks are signed over it")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -110,6 +120,7 @@ class Settings(BaseSettings):
     probes: ProbeSettings = ProbeSettings()
     references: list[ReferenceTarget] = []
     store: StoreSettings = StoreSettings()
+    web: WebSettings = WebSettings()
     classifier: dict[str, Any] = {}
     escalation: dict[str, Any] = {}
 
