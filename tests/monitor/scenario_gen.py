@@ -51,6 +51,12 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
+def _faulted(events: list[dict], cameras: list[str], s: int, e: int) -> bool:
+    """Whether any of ``cameras`` already has a household fault overlapping [s, e)."""
+    return any(ev["cause"] in ("local_outage", "camera_fault") and set(ev["cameras"]) & set(cameras)
+               and ev["s"] < e and s < ev["e"] for ev in events)
+
+
 def generate(out: Path | str, spec: Spec) -> dict:
     rng = random.Random(spec.seed)
     out = Path(out)
@@ -94,15 +100,20 @@ def generate(out: Path | str, spec: Spec) -> dict:
                 add("isp_congestion", hit, s, s + rng.randrange(150, 330), scope,
                     depth=rng.uniform(*spec.congestion_depth), ramp=rng.randrange(5, 30))
         # Household outages at any hour (some inside congestion evenings), a few camera faults.
+        # A household already down cannot fail again: one fault per camera at a time (a second
+        # event inside the first would be the same outage in the truth, not a new one).
         for _ in range(_poisson(rng, spec.local_outages_per_day)):
             line = rng.choice(lines)[0]
             s = base + rng.randrange(0, 1440)
             dur = rng.choice([3, 4, 15, 45, 90, 240, 600, 2400])
-            add("local_outage", by_line[line], s, s + dur, {"line": line})
+            if not _faulted(events, by_line[line], s, s + dur):
+                add("local_outage", by_line[line], s, s + dur, {"line": line})
         if rng.random() < 0.7:
             c = rng.choice(cams)["camera_id"]
             s = base + rng.randrange(0, 1440)
-            add("camera_fault", [c], s, s + rng.choice([40, 200, 500]), {"camera": c})
+            dur = rng.choice([40, 200, 500])
+            if not _faulted(events, [c], s, s + dur):
+                add("camera_fault", [c], s, s + dur, {"camera": c})
         # A household saturating its own line in the evening, on an ISP that is calm that evening.
         busy = {e["scope"]["isp"] for e in events if e["cause"] == "isp_congestion" and base <= e["s"] < base + 1440}
         calm = [ln for ln in lines if ln[2] not in busy]
