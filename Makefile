@@ -6,11 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly ffmpeg \
-	chromium fonts-noto-cjk
+	chromium fonts-noto-cjk fonts-ipafont-gothic libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 
 PRISM := .prism/node_modules/.bin/prism
 
-.PHONY: demo test lint deps venv prism bench-probes bench-replay scores clean
+.PHONY: demo test lint deps venv prism bench-probes bench-replay bench-report bench-recorder scores report-images clean
 
 $(BIN)/mimamori: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ bench-probes: deps venv
 
 bench-replay: venv
 	$(BIN)/python benchmarks/bench_replay.py
+
+bench-report: deps venv
+	$(BIN)/python benchmarks/bench_report.py
+
+bench-recorder: deps venv
+	$(BIN)/python benchmarks/bench_recorder.py
+
+report-images: deps venv
+	$(BIN)/python -m monitor.report.images ../shared/scenarios/fleet-11 docs
 
 scores: venv
 	$(BIN)/python benchmarks/score_scenarios.py

@@ -12,6 +12,7 @@ from .secrets import PasswordBox, load_key
 from .settings import Settings
 from .store import cameras as camera_repo
 from .store.db import make_engine, session_factory, upgrade
+from .store.report_models import track_incident_spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,4 +31,5 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade(engine)
     key = load_key(settings.data_dir, settings.secret_key.get_secret_value() if settings.secret_key else None)
-    return Store(engine=engine, sessions=session_factory(engine), box=PasswordBox(key))
+    # incident spans (who was in which incident, under which cause, when) follow every incident row written
+    return Store(engine=engine, sessions=track_incident_spans(session_factory(engine)), box=PasswordBox(key))

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import obsformat
+from .cli_report import report_app
 from .cli_tickets import tickets_app
 from .errors import MimamoriError
 from .settings import Settings, load_settings
@@ -25,6 +26,7 @@ app.add_typer(cameras_app, name="cameras")
 app.add_typer(db_app, name="db")
 app.add_typer(obs_app, name="observations")
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(report_app, name="report")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]
 
@@ -180,9 +182,12 @@ def probe(
 @app.command()
 def run() -> None:
     """Start the service: probe every camera each interval and store what is seen, until stopped."""
+    import os
+
     from .service import run_service
 
-    run_service(settings())
+    config = _State.config or os.environ.get("MIMAMORI_CONFIG")
+    run_service(settings(), str(config) if config else None)
 
 
 @app.command()
@@ -215,7 +220,9 @@ def demo(
 def replay(
     registry: Annotated[Path, typer.Option(help="cameras.csv of the fleet")],
     observations: Annotated[Path, typer.Option(help="observations.jsonl(.gz), scenario format, in time order")],
-    out: Annotated[Path, typer.Option(help="decisions.jsonl to write")],
+    out: Annotated[Path | None, typer.Option(help="decisions.jsonl to write")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="also store what was seen (rollups, intervals, incidents) "
+                                                        "in this database, through the live service's path")] = None,
 ) -> None:
     """Run recorded observations through the live decision core on a virtual clock."""
     from .decide import policies_of
@@ -223,21 +230,28 @@ def replay(
     from .replay import replay_files
 
     s = settings()
-    tmp = out.with_name(out.name + ".part")
-    try:
-        stats = replay_files(registry, observations, tmp, policies_of(s))
-    except RegistryError as e:
-        tmp.unlink(missing_ok=True)
-        for err in e.errors:
-            typer.echo(str(err), err=True)
-        raise fail(f"{registry}: {len(e.errors)} error(s)") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(out)
-    typer.echo(f"{stats.observations} observations in {stats.intervals} intervals -> {stats.decisions} decisions "
-               f"({stats.incidents} incidents, {stats.notifications} notifications) in {stats.seconds:.1f} s "
-               f"({stats.observations_per_second:,.0f} observations/s); wrote {out}")
+    if out is None and db is None:
+        raise fail("give --out FILE, --db URL, or both")
+    if out is not None:
+        tmp = out.with_name(out.name + ".part")
+        try:
+            stats = replay_files(registry, observations, tmp, policies_of(s))
+        except RegistryError as e:
+            tmp.unlink(missing_ok=True)
+            for err in e.errors:
+                typer.echo(str(err), err=True)
+            raise fail(f"{registry}: {len(e.errors)} error(s)") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(out)
+        typer.echo(f"{stats.observations} observations in {stats.intervals} intervals -> {stats.decisions} "
+                   f"decisions ({stats.incidents} incidents, {stats.notifications} notifications) in "
+                   f"{stats.seconds:.1f} s ({stats.observations_per_second:,.0f} observations/s); wrote {out}")
+    if db is not None:
+        from .cli_report import replay_into_database
+
+        typer.echo(replay_into_database(registry, observations, db, s))
 
 
 incidents_app = typer.Typer(help="Incidents the decision core opened.", no_args_is_help=True)

@@ -180,9 +180,25 @@ async def start_web(s: Settings, store: Store, svc: ProbeService):
     return await start_server(app, s.web.host, s.web.port)
 
 
-async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
+def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: ProbeService,
+                     config_path: str | None) -> None:
+    """The persistent Monday job (SQLAlchemy job store in the service's database); a start-up run and a
+    half-hourly retry send a report missed while the service was down, once (the sent-report claim)."""
+    from .report.delivery import delivery_from_settings, schedule_weekly_report
+
+    schedule_weekly_report(sched, s.tz, s.report.send_at, config_path=config_path)
+    weekly = delivery_from_settings(s, store.sessions, clock=svc.clock.now)
+    sched.add_job(weekly.send_due, "date", run_date=svc.clock.now(), id="weekly-report-startup")
+    sched.add_job(weekly.send_due, "interval", minutes=30, id="weekly-report-retry", coalesce=True)
+
+
+async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str | None = None) -> None:
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
     svc = ProbeService(s, store)
-    sched = AsyncIOScheduler(timezone=s.tz)
+    sched = AsyncIOScheduler(timezone=s.tz, jobstores={
+        "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
     now = svc.clock.now()
     sched.add_job(svc.round, "interval", seconds=s.probes.interval_s, next_run_time=now,
                   id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
@@ -190,6 +206,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
                   coalesce=True)
     sched.add_job(svc.reload_registry, "interval", minutes=5, id="reload-registry")
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
+    schedule_reports(sched, s, store, svc, config_path)
     sched.start()
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
     log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
@@ -204,7 +221,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event) -> None:
         log.info("stopped")
 
 
-def run_service(s: Settings) -> None:
+def run_service(s: Settings, config_path: str | None = None) -> None:
     import onvif.client  # noqa: F401  # it calls logging.basicConfig(level=INFO) on import; ours wins below
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
@@ -216,6 +233,6 @@ def run_service(s: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(s, store, stop)
+        await serve(s, store, stop, config_path)
 
     asyncio.run(main())

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .report.config import ReportSettings
 
 CONFIG_ENV = "MIMAMORI_CONFIG"
 SECRET_KEYS = ("secret_key", "twilio_auth_token", "smtp_password")
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
     references: list[ReferenceTarget] = []
     store: StoreSettings = StoreSettings()
     web: WebSettings = WebSettings()
+    report: ReportSettings = ReportSettings()
     classifier: dict[str, Any] = {}
     escalation: dict[str, Any] = {}
 

@@ -68,7 +68,8 @@ class StateIntervalRow(Base):
     """A stretch of time during which one camera was up, degraded or down (with a cause once known)."""
 
     __tablename__ = "state_intervals"
-    __table_args__ = (Index("ix_state_intervals_camera_start", "camera_id", "start"),)
+    __table_args__ = (Index("ix_state_intervals_camera_start", "camera_id", "start"),
+                      Index("ix_state_intervals_open", "end", "camera_id"))  # every round looks up the open ones
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     camera_id: Mapped[str] = mapped_column(String(64))

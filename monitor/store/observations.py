@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..domain import Camera, Observation, ReferenceObservation
@@ -41,51 +43,60 @@ def record_round(
 
 
 def _update_rollups(session, observations, cameras, interval_s) -> None:
-    shares = [(o.camera, rollup_share(o, cameras[o.camera].expected_fps, interval_s)) for o in observations]
-    keys = {(cid, s.hour) for cid, s in shares}
-    if not keys:
+    """One upsert per round: each (camera, hour) row gains this round's counts (INSERT … ON CONFLICT)."""
+    acc: dict[tuple[str, datetime], dict] = {}
+    for o in observations:
+        sh = rollup_share(o, cameras[o.camera].expected_fps, interval_s)
+        row = acc.setdefault((o.camera, sh.hour), {"camera_id": o.camera, "hour": sh.hour, "probes_ok": 0,
+                                                   "probes_failed": 0, "frames_received": 0.0,
+                                                   "frames_expected": 0.0, "max_gap_s": None})
+        row["probes_ok" if sh.probe_ok else "probes_failed"] += 1
+        row["frames_received"] += sh.frames_received
+        row["frames_expected"] += sh.frames_expected
+        if sh.max_gap_s is not None:
+            row["max_gap_s"] = sh.max_gap_s if row["max_gap_s"] is None else max(row["max_gap_s"], sh.max_gap_s)
+    if not acc:
         return
-    rows = {
-        (r.camera_id, r.hour): r
-        for r in session.scalars(
-            select(HourlyRollupRow).where(tuple_(HourlyRollupRow.camera_id, HourlyRollupRow.hour).in_(keys))
-        )
-    }
-    for cid, s in shares:
-        row = rows.get((cid, s.hour))
-        if row is None:
-            row = HourlyRollupRow(camera_id=cid, hour=s.hour, probes_ok=0, probes_failed=0,
-                                  frames_received=0.0, frames_expected=0.0, max_gap_s=None)
-            session.add(row)
-            rows[(cid, s.hour)] = row
-        row.probes_ok += int(s.probe_ok)
-        row.probes_failed += int(not s.probe_ok)
-        row.frames_received += s.frames_received
-        row.frames_expected += s.frames_expected
-        if s.max_gap_s is not None:
-            row.max_gap_s = s.max_gap_s if row.max_gap_s is None else max(row.max_gap_s, s.max_gap_s)
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    t = HourlyRollupRow.__table__
+    stmt = upsert(t)
+    new, old = stmt.excluded.max_gap_s, t.c.max_gap_s
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.camera_id, t.c.hour],
+        set_={
+            "probes_ok": t.c.probes_ok + stmt.excluded.probes_ok,
+            "probes_failed": t.c.probes_failed + stmt.excluded.probes_failed,
+            "frames_received": t.c.frames_received + stmt.excluded.frames_received,
+            "frames_expected": t.c.frames_expected + stmt.excluded.frames_expected,
+            "max_gap_s": case((old.is_(None), new), (new.is_(None), old), (new > old, new), else_=old),
+        },
+    )
+    session.execute(stmt, list(acc.values()))
 
 
 def _update_intervals(session, observations, cameras) -> None:
+    """Close a camera's open interval and open the next one only when its state changes (Core, no ORM)."""
     ids = {o.camera for o in observations}
     if not ids:
         return
-    open_rows = {
-        r.camera_id: r
-        for r in session.scalars(
-            select(StateIntervalRow).where(StateIntervalRow.end.is_(None), StateIntervalRow.camera_id.in_(ids))
-        )
-    }
+    t = StateIntervalRow.__table__
+    current = {cam: (iid, state) for iid, cam, state in session.execute(
+        select(t.c.id, t.c.camera_id, t.c.state).where(t.c.end.is_(None), t.c.camera_id.in_(ids)))}
+    closes: list[dict] = []
+    opens: list[dict] = []
     for o in sorted(observations, key=lambda o: o.t):
         state = observation_state(o, cameras[o.camera].expected_fps).value
-        cur = open_rows.get(o.camera)
-        if cur is not None and cur.state == state:
+        cur = current.get(o.camera)
+        if cur is not None and cur[1] == state:
             continue
         if cur is not None:
-            cur.end = o.t
-        new = StateIntervalRow(camera_id=o.camera, state=state, start=o.t, end=None)
-        session.add(new)
-        open_rows[o.camera] = new
+            closes.append({"iid": cur[0], "end_t": o.t})
+        opens.append({"camera_id": o.camera, "state": state, "cause": None, "start": o.t, "end": None})
+        current[o.camera] = (None, state)  # opened below; a second change in one round is not expected
+    if closes:
+        session.execute(update(t).where(t.c.id == bindparam("iid")).values(end=bindparam("end_t")), closes)
+    if opens:
+        session.execute(insert(t), opens)
 
 
 def prune_raw(session: Session, before: datetime) -> int:

@@ -130,5 +130,6 @@ def test_migrations_match_the_models(db_url):
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
         diffs = compare_metadata(ctx, [Base.metadata, NotifyBase.metadata, RecorderBase.metadata])
+    diffs = [d for d in diffs if not (d[0] == "remove_table" and d[1].name == "apscheduler_jobs")]  # its own table
     engine.dispose()
     assert diffs == []
