@@ -217,9 +217,22 @@ class Round:
             w.recovery_at = self.now
         if w.fail_run >= close_after:
             if stragglers:
-                self.stragglers += [(c, w.recovery_at) for c in w.members if self.tracks[c][T_DOWN]]
+                self.stragglers += [(c, self._straggler_since(w, c)) for c in w.members if self.tracks[c][T_DOWN]]
             w.closed = True
             w.evidence = {**w.evidence, "peak": w.peak, "recovered_at_fraction": self.policy.group_keep_fraction}
+
+    def _straggler_since(self, w: _Work, cam: str) -> int:
+        """When a camera still down after a shared outage became a local fault.
+
+        After an area or ISP outage: from the recovery on (it went down with the others). After the
+        monitor's own outage, which hid everything: from its own down run if that began before the
+        blind spot did (most members' start), since the household fault was already there then."""
+        since = self.tracks[cam][T_DOWN_SINCE]
+        if w.cause is Cause.MONITOR_OUTAGE and w.members:
+            starts = sorted(w.members.values())
+            if since < starts[len(starts) // 2]:
+                return since
+        return w.recovery_at
 
     def _maybe_monitor(self, fresh: list[str]) -> None:
         p, info = self.policy, self.index.info

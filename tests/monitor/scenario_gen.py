@@ -148,6 +148,13 @@ def generate(out: Path | str, spec: Spec) -> dict:
         for sh in shared:
             if sh["s"] <= ev["s"] < sh["e"] and set(ev["cameras"]) <= set(sh["cameras"]):
                 ev["s"] = sh["e"]
+    # After the shifts above, keep one household fault per camera at a time (the earlier one wins).
+    kept: list[dict] = []
+    for ev in sorted(events, key=lambda e: e["s"]):
+        if ev["cause"] in ("local_outage", "camera_fault") and _faulted(kept, ev["cameras"], ev["s"], ev["e"]):
+            continue
+        kept.append(ev)
+    events[:] = kept
     per_cam: dict[str, list[dict]] = {}
     for ev in events:
         for cid in ev["cameras"]:

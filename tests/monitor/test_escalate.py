@@ -159,3 +159,34 @@ def test_escalation_state_round_trips():
     from monitor.escalate import escalation_from_json, escalation_to_json
 
     assert escalation_from_json(escalation_to_json(EscalationState())) == EscalationState()
+
+
+def test_night_household_outage_still_on_when_a_morning_power_cut_hits_is_asked_at_eight():
+    """The household fault was there first (03:30); a district power cut 07:10-09:00 does not hide it."""
+    area = [c for c in INDEX.info if INDEX.info[c][0] == "A2"]
+    home = area[0]
+
+    def status(cam, t):
+        if cam == home and day(3, 30) <= t < day(13):
+            return DOWN
+        return DOWN if cam in area and day(7, 10) <= t < day(9) else OK
+
+    out = simulate(day(3), day(14), status)
+    (req,) = notes(out, "owner", "reboot_request")
+    assert req["camera"] == home and at(req) == day(8)
+    assert not [d for d in notes(out, "owner", "reboot_request") if d["camera"] != home]
+
+
+def test_household_outage_just_before_a_monitor_outage_dates_from_its_own_start():
+    """The monitor's own outage hides everything for a while; the household that went down a minute
+    before it is asked within the usual delay of its own start, not of the monitor's recovery."""
+    home = next(iter(INDEX.info))
+
+    def status(cam, t):
+        if day(14, 55) <= t < day(15, 13):
+            return DOWN
+        return DOWN if cam == home and day(14, 54) <= t < day(18) else OK
+
+    out = simulate(day(14), day(19), status)
+    (req,) = notes(out, "owner", "reboot_request")
+    assert req["camera"] == home and at(req) <= day(15, 24)
