@@ -163,13 +163,14 @@ def escalate(
         held = []
 
     # 3. The ladder of every camera in an open local incident.
-    # Power or ISP down: a household fault that began during it waits (rebooting would not help, and it
-    # may be the shared outage itself). One that was already there before the shared outage does not.
-    covered_since: dict[str, int] = {}
+    # Power or ISP down: every household ladder in it waits, even one whose fault was there before. Its
+    # fault may have been fixed meanwhile without anyone being able to see it, and an owner asked to
+    # reboot during a district power cut is an owner bothered for nothing. It goes on once the shared
+    # outage recovers, if the camera is still down then.
+    covered: set[str] = set()
     for inc in incidents.values():
         if inc.cause in (Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
-            for cam in inc.members:
-                covered_since[cam] = min(inc.opened, covered_since.get(cam, inc.opened))
+            covered.update(inc.members)
     live_keys = set()
     for inc in incidents.values():
         if not inc.cause.owner_fault:
@@ -183,8 +184,8 @@ def escalate(
                 inherited = {kind: ts for other in ladders.values() if other.camera == cam
                              for kind, ts in other.sent.items() if kind != Kind.REMOTE_REBOOT}
                 lad = Ladder(incident=inc.id, camera=cam, cause=inc.cause, since=since, sent=inherited)
-            covered = cam in covered_since and since >= covered_since[cam]
-            lad = _climb(lad, cam, covered, cam in inc.impaired, quiet, now_s, policy, note, owner_channel(cam))
+            lad = _climb(lad, cam, cam in covered, cam in inc.impaired, quiet, now_s, policy, note,
+                         owner_channel(cam))
             ladders[k] = lad
     # Ladders of incidents that vanished without a departure record (should not happen): drop quietly.
     ladders = {k: v for k, v in ladders.items() if k in live_keys}
