@@ -38,7 +38,7 @@ from notify.message import DeliveryError
 from ..store.models import HourlyRollupRow
 from ..store.report_models import SentReportRow
 from .maths import Ticket, WeeklyReport, weekly_report
-from .queries import load_cameras, load_week
+from .queries import load_cameras, load_tickets, load_week
 from .render import RenderedReport, render_report
 from .week import IsoWeek
 
@@ -160,6 +160,7 @@ class SendResult:
 def build_report(session: Session, week: IsoWeek, tz: ZoneInfo, now: datetime, *, chronic_below_pct: float = 95.0,
                  tickets: Sequence[Ticket] = ()) -> WeeklyReport:
     """Load ``week`` and the week before from the store and do the maths."""
+    tickets = tickets or load_tickets(session)
     cams = load_cameras(session)
     current = load_week(session, week, tz, cameras=cams, tickets=tickets)
     previous = load_week(session, week.previous(), tz, cameras=cams, tickets=tickets)

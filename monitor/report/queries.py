@@ -70,3 +70,12 @@ def load_week(
     return WeekInputs(week=week, cameras=tuple(cams), rollups=tuple(rollups), cause_spans=tuple(spans),
                       state_spans=tuple(states), owner_requests=tuple(requests), tickets=tuple(tickets),
                       observed_until=last_round)
+
+
+def load_tickets(session: Session) -> list[Ticket]:
+    """Vendor tickets as the report counts them: opened, and closed (resolved, or cancelled because the
+    camera recovered first), whichever week that falls in."""
+    from ..store.ticket_models import TicketRow
+
+    rows = session.execute(select(TicketRow.number, TicketRow.camera_id, TicketRow.created_at, TicketRow.closed_at))
+    return [Ticket(number=n, camera=c, opened_at=o, closed_at=cl) for n, c, o, cl in rows]

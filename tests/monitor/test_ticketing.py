@@ -76,4 +76,20 @@ def test_long_household_outage_one_ticket_mailed_then_cancelled(db_url, fleet11,
     assert cams["C0066"].address in dispatch["text"] and "設置者へ再起動を依頼" in dispatch["text"]
     owner = sorted(m["kind"] for m in sent if m["kind"].startswith("owner.") and "C0066" in m["text"])
     assert owner == ["owner.reboot_request", "owner.recovered_thanks", "owner.reminder"]
+
+    # and the weekly report counts it: one ticket opened and closed that week
+    from zoneinfo import ZoneInfo
+
+    from cryptography.fernet import Fernet
+
+    from monitor.report.delivery import build_report
+    from monitor.report.week import IsoWeek
+    from monitor.secrets import PasswordBox
+    from monitor.store.cameras import apply_registry
+
+    with sessions.begin() as session:  # the report lists the registry's cameras
+        apply_registry(session, list(cams.values()), PasswordBox(Fernet.generate_key()), clock.t)
+    with sessions() as session:
+        report = build_report(session, IsoWeek.parse("2026-W45"), ZoneInfo("Asia/Tokyo"), clock.t)
+    assert (report.fleet.tickets_opened, report.fleet.tickets_closed) == (1, 1)
     engine.dispose()
