@@ -75,3 +75,17 @@ def test_policy_sections_validated_at_start(tmp_path):
     p.write_text("[classifier]\nopen_after_bad_intervalz = 4\n")
     with pytest.raises(ConfigError, match="classifier.open_after_bad_intervalz: unknown key"):
         load_settings(p, env={})
+
+
+def test_the_readme_example_configuration_is_valid(tmp_path):
+    """The README's mimamori.toml is what operators copy: it must load as it stands."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (example,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[probes]" in b]
+    p = tmp_path / "mimamori.toml"
+    p.write_text(example, encoding="utf-8")
+    s = load_settings(p, env={})
+    assert s.notify.vendors["vendor-1"].email == "desk@vendor.example.jp"
+    assert s.report.operators == ["anzen@city.example.jp"]
