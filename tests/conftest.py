@@ -58,5 +58,16 @@ def db_url(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def sessions(db_url):
+    """Sessions on a freshly migrated database, on each backend (packages with their own tables override it)."""
+    from monitor.store.db import make_engine, session_factory, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
 def fleet11() -> Path:
     return SHARED / "scenarios" / "fleet-11"

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from monitor.decide import DecisionLoop
 from monitor.domain import Camera, Contact, Observation
 from monitor.engine import Policies
 from monitor.replay import replay
-from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.decisions import list_incidents, list_notifications
 
 JST = timezone(timedelta(hours=9))
@@ -35,14 +32,6 @@ def rounds(n: int, down: str, down_from: int):
             obs.append(Observation(t=t, camera=cid, reachable=not bad, rtt_ms=None if bad else 12.0,
                                    onvif_ok=not bad, fps=None if bad else 15.0, max_gap_s=None if bad else 0.1))
         yield t, obs
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_restart_mid_incident_decides_nothing_twice_and_matches_replay(sessions):

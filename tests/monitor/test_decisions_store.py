@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.decisions import list_incidents, list_notifications, load_state, save_step
 
 JST = timezone(timedelta(hours=9))
 T = datetime(2026, 11, 2, 9, 0, tzinfo=JST)
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def inc(state, t, **kw):

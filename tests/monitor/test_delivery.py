@@ -9,13 +9,10 @@ import email.policy
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from monitor.decide import DecisionLoop, policies_of
 from monitor.delivery import Delivery, build_channels, person_recipient
 from monitor.domain import Camera, Contact, Observation
 from monitor.settings import Settings
-from monitor.store.db import make_engine, session_factory, upgrade
 from notify.dispatch import Dispatcher, RetryPolicy
 from notify.outbox import Outbox
 from notify.render import Renderer
@@ -45,14 +42,6 @@ def observations(t, cams, down: set[str]):
     return [Observation(t=t, camera=c, reachable=c not in down, rtt_ms=None if c in down else 10.0,
                         onvif_ok=c not in down, fps=None if c in down else 15.0,
                         max_gap_s=None if c in down else 0.1) for c in cams]
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def service_parts(settings, sessions, clock):

@@ -133,14 +133,6 @@ def test_ticket_numbers():
 
 # -- the repository, on both backends --------------------------------------------------------------
 
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
 def cam(cid="C1", vendor="acme", **kw) -> Camera:
     base = dict(camera_id=cid, area="A01", isp="nuro", line_id=f"L-{cid}", expected_fps=10.0, vendor=vendor,
                 address="東京都千代田区1-2-3", owner_name="山田太郎", contact=Contact.SMS, phone="+819012345678",

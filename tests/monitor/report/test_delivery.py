@@ -7,7 +7,6 @@ from datetime import UTC, datetime, time, timedelta
 from email.policy import default
 from zoneinfo import ZoneInfo
 
-import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,7 +21,7 @@ from monitor.report.delivery import (
     weekly_trigger,
 )
 from monitor.report.week import IsoWeek
-from monitor.store.db import make_engine, session_factory, upgrade
+from monitor.store.db import make_engine, upgrade
 from monitor.store.models import CameraRow, HourlyRollupRow
 from monitor.store.report_models import SentReportRow
 from notify.channels.email import SmtpConfig
@@ -31,14 +30,6 @@ from tests.notify_peers import SMTP_PASSWORD, SMTP_USER
 TOKYO = ZoneInfo("Asia/Tokyo")
 W44, W45 = IsoWeek.parse("2026-W44"), IsoWeek.parse("2026-W45")
 OPERATORS = ["anzen@city.example.jp", "ops@city.example.jp"]
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def seed(sessions) -> None:
