@@ -8,13 +8,15 @@ segments) and (b) N processes of
 ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 60 ...`` writing the same kind
 of fragmented MP4. Reported per side: CPU seconds per stream-hour (rusage of the process tree),
 memory per stream (peak RSS summed over processes, and PSS sampled near the end, which does not
-count shared libraries once per process), and frames written against the frames the camera sent.
+count shared libraries once per process), frames written against the frames the camera sent, and how
+often the recorder reconnected (its session-end log lines go to stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -99,14 +101,17 @@ def run_child_recorder(root: str, urls: list[str]) -> None:
     RecorderBase.metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
     recorder = Recorder(RecorderConfig(root=Path(root) / "segments", segment_s=60), sessions)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="rec %(asctime)s %(name)s: %(message)s")
+    logging.getLogger("recorder.service").setLevel(logging.WARNING)  # not the start-up reconciliation
     signal.signal(signal.SIGTERM, lambda *_: None)
     recorder.start([(f"B{i:03d}", u) for i, u in enumerate(urls)])
     print("recording", flush=True)
     signal.sigwait({signal.SIGTERM})
+    reconnects = sum(st.reconnects for st in recorder.status().values())
     recorder.stop()
     with sessions() as s:
         frames = s.scalar(select(func.coalesce(func.sum(SegmentRow.frames), 0)))
-    print(json.dumps({"frames": frames}), flush=True)
+    print(json.dumps({"frames": frames, "reconnects": reconnects}), flush=True)
 
 
 def bench(n: int, seconds: float) -> dict:
@@ -140,7 +145,8 @@ def bench(n: int, seconds: float) -> dict:
             p.send_signal(signal.SIGINT)
         rec.send_signal(signal.SIGTERM)
         ff = [reap(p.pid) for p in ffmpegs]
-        rec_frames = json.loads(rec.stdout.readline())["frames"]
+        child = json.loads(rec.stdout.readline())
+        rec_frames, rec_reconnects = child["frames"], child["reconnects"]
         rec_cpu, rec_rss = reap(rec.pid)
         rec.stdout.close()
         ff_frames, ff_lost, ff_bad = frames_and_gaps(sorted((work / "ff").rglob("*.mp4")))
@@ -160,6 +166,7 @@ def bench(n: int, seconds: float) -> dict:
         "rec_pss_mib_per_stream": rec_pss / 1024 / n, "ff_pss_mib_per_stream": ff_pss / 1024 / n,
         "rec_frames": rec_frames, "ff_frames": ff_frames, "expected_frames": expected,
         "rec_lost": rec_lost, "ff_lost": ff_lost, "rec_bad": rec_bad, "ff_bad": ff_bad,
+        "rec_reconnects": rec_reconnects,
     }
 
 
@@ -174,8 +181,8 @@ def main() -> None:
     print("| N | steady CPU s/stream-h rec | ffmpeg | ratio | lifetime CPU s/stream-h rec | ffmpeg "
           "| peak RSS MiB/stream rec | ffmpeg | ratio | PSS MiB/stream rec | ffmpeg | ratio "
           "| frames written rec / ffmpeg (nominal) | frames lost inside recordings rec / ffmpeg "
-          "| unreadable files rec / ffmpeg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| unreadable files rec / ffmpeg | rec reconnects |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(x) for x in args.counts.split(",")):
         r = bench(n, args.seconds)
         print(f"| {n} | {r['rec_cpu_s_per_stream_h']:.1f} | {r['ff_cpu_s_per_stream_h']:.1f} | "
@@ -186,7 +193,8 @@ def main() -> None:
               f"{r['rec_pss_mib_per_stream']:.2f} | {r['ff_pss_mib_per_stream']:.2f} | "
               f"{r['rec_pss_mib_per_stream'] / max(r['ff_pss_mib_per_stream'], 1e-9):.2f} | "
               f"{r['rec_frames']} / {r['ff_frames']} ({r['expected_frames']:.0f}) | "
-              f"{r['rec_lost']} / {r['ff_lost']} | {r['rec_bad']} / {r['ff_bad']} |", flush=True)
+              f"{r['rec_lost']} / {r['ff_lost']} | {r['rec_bad']} / {r['ff_bad']} | {r['rec_reconnects']} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import obsformat
+from .cli_recorder import register as register_recorder_commands
 from .cli_report import report_app
 from .cli_tickets import tickets_app
 from .errors import MimamoriError
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(obs_app, name="observations")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(report_app, name="report")
+register_recorder_commands(app)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]
 

@@ -196,7 +196,11 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
+    from .recording import recorder_settings, start_recorder
+
     svc = ProbeService(s, store)
+    recorder = await start_recorder(s, store, svc.cameras.values())
+    svc.frames = recorder.frames(svc.frames)  # the recorder's own frame counts; RTSP sampling for the rest
     sched = AsyncIOScheduler(timezone=s.tz, jobstores={
         "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
     now = svc.clock.now()
@@ -204,8 +208,22 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
                   id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
     sched.add_job(svc.dispatch, "interval", seconds=s.notify.dispatch_every_s, id="dispatch", max_instances=1,
                   coalesce=True)
-    sched.add_job(svc.reload_registry, "interval", minutes=5, id="reload-registry")
+
+    async def reload_registry() -> None:
+        await asyncio.to_thread(svc.reload_registry)
+        await recorder.sync(svc.cameras.values())
+
+    def retention_notice() -> None:
+        notice = recorder.retention_notice(svc.clock.now())
+        if notice is not None:
+            log.warning("operator notice: %s", notice.text)
+
+    rs = recorder_settings(s)
+    sched.add_job(reload_registry, "interval", minutes=5, id="reload-registry")
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
+    sched.add_job(recorder.write_status, "interval", seconds=rs.status_interval_s, next_run_time=now,
+                  id="recorder-status", max_instances=1, coalesce=True)
+    sched.add_job(retention_notice, "interval", seconds=rs.janitor_interval_s, id="recorder-notice")
     schedule_reports(sched, s, store, svc, config_path)
     sched.start()
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
@@ -217,6 +235,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
         if web_runner is not None:
             await web_runner.cleanup()
         sched.shutdown(wait=False)
+        await recorder.stop()  # closes and indexes the open segments
         await close_shared()
         log.info("stopped")
 

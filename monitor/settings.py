@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .recording import RecorderSettings
 from .report.config import ReportSettings
 
 CONFIG_ENV = "MIMAMORI_CONFIG"
@@ -123,6 +124,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     web: WebSettings = WebSettings()
     report: ReportSettings = ReportSettings()
+    recorder: RecorderSettings = RecorderSettings()
     classifier: dict[str, Any] = {}
     escalation: dict[str, Any] = {}
 

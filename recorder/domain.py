@@ -48,6 +48,16 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CameraFootage:
+    """What the index holds for one camera."""
+
+    first_start: datetime
+    last_end: datetime
+    segments: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LawfulRequest:
     """A recorded lawful request for footage. `approver` is None until someone else approves it."""
 

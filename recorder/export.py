@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.audit import AuditLog
@@ -71,6 +72,12 @@ class LawfulRequests:
         with self._sessions() as s:
             row = s.get(LawfulRequestRow, reference)
             return _request(row) if row else None
+
+    def all(self) -> list[LawfulRequest]:
+        with self._sessions() as s:
+            rows = s.scalars(select(LawfulRequestRow).order_by(LawfulRequestRow.created_at,
+                                                               LawfulRequestRow.reference))
+            return [_request(r) for r in rows]
 
     def approve(self, reference: str, *, approver: str, now: datetime) -> LawfulRequest:
         with self._sessions.begin() as s:

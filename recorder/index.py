@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from recorder.domain import Segment, SegmentRecord
+from recorder.domain import CameraFootage, Segment, SegmentRecord
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -172,6 +172,18 @@ class SegmentIndex:
         with self._sessions() as s:
             row = s.scalars(q.order_by(SegmentRow.end.desc(), SegmentRow.id.desc()).limit(1)).first()
             return _segment(row) if row else None
+
+    def footage_by_camera(self) -> dict[str, CameraFootage]:
+        """Per camera: how far back its indexed footage reaches, where it ends, how much there is."""
+        q = select(
+            SegmentRow.camera_id, func.min(SegmentRow.start), func.max(SegmentRow.end), func.count(),
+            func.coalesce(func.sum(SegmentRow.bytes), 0),
+        ).group_by(SegmentRow.camera_id)
+        with self._sessions() as s:
+            return {
+                cam: CameraFootage(first_start=_aware(a), last_end=_aware(b), segments=n, bytes=int(nbytes))
+                for cam, a, b, n, nbytes in s.execute(q)
+            }
 
     def oldest_start_by_camera(self) -> dict[str, datetime]:
         q = select(SegmentRow.camera_id, func.min(SegmentRow.start)).group_by(SegmentRow.camera_id)

@@ -1,9 +1,10 @@
 """One worker thread per camera: PyAV pulls RTSP over TCP and remuxes, without decoding, to segments.
 
-Everything that can block runs inside the worker thread, bounded by explicit timeouts: the RTSP
-socket timeout, and PyAV's open and read timeouts (a camera that accepts the connection and then
-says nothing would otherwise hang ``demux`` for ever). A session ends on a read timeout, end of
-stream or an error; the worker then waits an exponential backoff with jitter and reconnects.
+Everything that can block runs inside the worker thread, bounded by explicit timeouts: PyAV's open
+timeout, FFmpeg's RTSP socket timeout (a camera that accepts the connection and then says nothing
+would otherwise hang ``demux`` for ever), and the recorder's watchdog for a session that stays busy
+without sending video (see recorder/watchdog.py). A session ends on a read timeout, end of stream or
+an error; the worker then waits an exponential backoff with jitter and reconnects.
 
 Packets without pts/dts (and the final flush packet) are skipped; packets before the first keyframe
 are dropped; packets sharing one dts (parameter sets sent apart from their IDR) are joined into one
@@ -14,6 +15,7 @@ waits for the next keyframe.
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import threading
@@ -29,8 +31,10 @@ from recorder.domain import SegmentRecord
 from recorder.errors import ConfigError, StreamError, StreamTimeout
 from recorder.segments import SegmentWriter
 from recorder.stats import FrameStatsAccumulator
+from recorder.watchdog import rtsp_endpoints, shut_down_connections
 
 log = logging.getLogger(__name__)
+_GENPTS = av.container.Flags.gen_pts.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,77 +77,94 @@ class WorkerState:
 
 
 class _Pipeline:
-    """Per-session packet handling: skip, join, keyframe gate, jump detection, segment cutting."""
+    """Per-session packet handling: skip, join, keyframe gate, jump detection, segment cutting.
+
+    This runs once per frame for every camera, in threads that share one GIL, so it is kept lean:
+    time bases as floats (not `Fraction` arithmetic), the stats counter and settings looked up once
+    per session, every packet property read once.
+    """
 
     def __init__(self, worker: CameraWorker, template: av.video.stream.VideoStream):
         self.w = worker
         self.template = template
-        self.tb = template.time_base
+        self.tb = float(template.time_base)
+        self.count_frame = worker.stats.counter(worker.camera_id)
+        self.jump = worker.settings.max_timestamp_jump_s
+        self.segment_s = worker.settings.segment_s
         self.pending: av.Packet | None = None
         self.pending_at = 0.0
+        self.pending_dts = 0
         self.writer: SegmentWriter | None = None
         self.synced = False  # a keyframe has been seen since the session began or the last jump
         self.seg_dts0 = 0
         self.seg_wall0 = 0.0
-        self.last: tuple[int, float] | None = None  # (dts, wall time) of the previous frame
+        self.last_dts: int | None = None  # dts and wall time of the previous frame
+        self.last_at = 0.0
         self.duration = 0
         self.frames = 0
 
     def feed(self, pkt: av.Packet, at: float) -> None:
-        if pkt.dts is None or pkt.pts is None or pkt.size == 0:
+        dts = pkt.dts
+        if dts is None or pkt.pts is None or pkt.size == 0:
             return
-        if self.pending is not None and pkt.dts == self.pending.dts:
-            self.pending = _join(self.pending, pkt)
-            return
-        if self.pending is not None:
-            self._emit(self.pending, self.pending_at, pkt.dts)
-        self.pending, self.pending_at = pkt, at
+        pending = self.pending
+        if pending is not None:
+            if dts == self.pending_dts:
+                self.pending = _join(pending, pkt)
+                return
+            self._emit(pending, self.pending_at, self.pending_dts, dts)
+        self.pending, self.pending_at, self.pending_dts = pkt, at, dts
 
     def finish(self) -> None:
         try:
             if self.pending is not None:
-                self._emit(self.pending, self.pending_at, None)
+                self._emit(self.pending, self.pending_at, self.pending_dts, None)
         finally:
             self.pending = None
             self._close_segment()
 
-    def _emit(self, pkt: av.Packet, at: float, next_dts: int | None) -> None:
-        w = self.w
+    def _emit(self, pkt: av.Packet, at: float, dts: int, next_dts: int | None) -> None:
         self.frames += 1
-        w.stats.frame(w.camera_id, at, pkt.size)
-        if self.last is not None:
-            last_dts, last_at = self.last
-            step = float((pkt.dts - last_dts) * self.tb)
-            jump = w.settings.max_timestamp_jump_s
+        self.count_frame(at, pkt.size)
+        last_dts = self.last_dts
+        if last_dts is not None:
+            step = (dts - last_dts) * self.tb
+            jump = self.jump
             if -jump < step <= 0:  # a small step back (camera clock jitter): nudge it on, as ffmpeg does
-                pkt.dts = last_dts + 1
-                pkt.pts = max(pkt.pts, pkt.dts)
-            elif step <= -jump or step - (at - last_at) > jump:
-                log.warning("%s: timestamp jump of %.3f s; starting a new segment", w.camera_id, step)
-                w._count("discontinuities")
+                dts = pkt.dts = last_dts + 1
+                if pkt.pts < dts:
+                    pkt.pts = dts
+            elif step <= -jump or step - (at - self.last_at) > jump:
+                log.warning("%s: timestamp jump of %.3f s; starting a new segment", self.w.camera_id, step)
+                self.w._count("discontinuities")
                 self._close_segment()
                 self.synced = False
-        self.last = (pkt.dts, at)
-        if next_dts is not None and next_dts > pkt.dts:
-            self.duration = next_dts - pkt.dts
+        self.last_dts, self.last_at = dts, at
+        if next_dts is not None and next_dts > dts:
+            self.duration = next_dts - dts
         pkt.duration = self.duration
-        if not self.synced:
+        writer = self.writer
+        if writer is None or not self.synced:
             if not pkt.is_keyframe:
                 return
             self.synced = True
-        if (
-            self.writer is not None
-            and pkt.is_keyframe
-            and self.writer.stream_seconds >= w.settings.segment_s
-        ):
+            if writer is None:
+                writer = self._open_segment(dts, at)
+        elif pkt.is_keyframe and writer.stream_seconds >= self.segment_s:
             self._close_segment()
-        if self.writer is None:
-            self.writer = SegmentWriter(w.root, w.camera_id, datetime.fromtimestamp(at, UTC), self.template)
-            self.seg_dts0, self.seg_wall0 = pkt.dts, at
+            writer = self._open_segment(dts, at)
         # the segment's wall-clock start: the earliest arrival less the frame's offset into the segment,
         # so frames buffered while the stream was being opened (or delayed on the way) do not skew it
-        self.seg_wall0 = min(self.seg_wall0, at - float((pkt.dts - self.seg_dts0) * self.tb))
-        self.writer.write(pkt)
+        start = at - (dts - self.seg_dts0) * self.tb
+        if start < self.seg_wall0:
+            self.seg_wall0 = start
+        writer.write(pkt)
+
+    def _open_segment(self, dts: int, at: float) -> SegmentWriter:
+        w = self.w
+        self.writer = SegmentWriter(w.root, w.camera_id, datetime.fromtimestamp(at, UTC), self.template)
+        self.seg_dts0, self.seg_wall0 = dts, at
+        return self.writer
 
     def _close_segment(self) -> None:
         writer, self.writer = self.writer, None
@@ -184,11 +205,16 @@ class CameraWorker:
         self._clock = clock
         self._rand = rand
         self._stop = threading.Event()
+        self._stopping = False  # what the packet loop checks: cheaper than Event.is_set() per frame
         self._lock = threading.Lock()
         self._state = WorkerState(
             connected=False, sessions=0, reconnects=0, discontinuities=0, last_error=None, last_segment=None
         )
         self._session_frames = 0
+        self._pipeline: _Pipeline | None = None  # set while the session is reading packets
+        self._session_started = 0.0
+        self._peers: set[tuple[str, int]] = set()
+        self._abort_reason: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"rec-{camera_id}", daemon=True)
 
     def start(self) -> None:
@@ -196,6 +222,7 @@ class CameraWorker:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -244,28 +271,63 @@ class CameraWorker:
             self._count("reconnects")
             self._stop.wait(delay)
 
+    def stalled_for(self, now: float) -> float | None:
+        """Seconds since this worker's session last received a frame (or began); None outside one.
+        Called from the recorder's watchdog thread."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            return None
+        return now - max(self._session_started, pipeline.pending_at)
+
+    @property
+    def aborting(self) -> bool:
+        return self._abort_reason is not None
+
+    def abort_session(self, reason: str) -> int:
+        """End the current session from another thread: shut down its connection to the camera, so
+        that the blocked read returns. Returns the number of connections shut down."""
+        self._abort_reason = reason
+        return shut_down_connections(self._peers)
+
     def _session(self) -> None:
         s = self.settings
+        # FFmpeg's socket timeout ends a session whose camera goes silent. PyAV's own read timeout is
+        # left off: it is an interrupt callback that takes the GIL on every socket read and poll of
+        # every camera. A session that stays busy without video is ended by the recorder's watchdog.
         options = {"rtsp_transport": "tcp", "timeout": str(int(s.read_timeout_s * 1_000_000))}
-        container = av.open(self.url, options=options, timeout=(s.open_timeout_s, s.read_timeout_s))
+        self._peers = rtsp_endpoints(self.url)
+        self._abort_reason = None
+        container = av.open(self.url, options=options, timeout=(s.open_timeout_s, None))
         pipeline: _Pipeline | None = None
         try:
             if not container.streams.video:
                 raise StreamError("no video stream")
             stream = container.streams.video[0]
+            # PyAV sets GENPTS, which queues every packet to invent missing pts; RTP carries them
+            container.flags &= ~_GENPTS
             self._set(connected=True)
             self._count("sessions")
             self.stats.set_connected(self.camera_id, True)
             pipeline = _Pipeline(self, stream)
+            self._session_started = self._clock()
+            self._pipeline = pipeline
+            feed, clock = pipeline.feed, self._clock
             for pkt in container.demux(stream):
-                if self._stop.is_set():
+                if self._stopping:
                     break
-                pipeline.feed(pkt, self._clock())
+                feed(pkt, clock())
             else:
                 raise StreamError("end of stream")
         except av.error.ExitError as e:
             raise StreamTimeout(f"no data within {s.read_timeout_s} s") from e
+        except (av.error.FFmpegError, StreamError) as e:
+            if self._abort_reason is not None:
+                raise StreamTimeout(self._abort_reason) from e
+            if getattr(e, "errno", None) == errno.ETIMEDOUT:
+                raise StreamTimeout(f"no data within {s.read_timeout_s} s") from e
+            raise
         finally:
+            self._pipeline = None
             self._set(connected=False)
             self.stats.set_connected(self.camera_id, False)
             try:

@@ -13,7 +13,6 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -124,25 +123,25 @@ class SegmentWriter:
         self.frames = 0
         self._first_dts: int | None = None
         self._last_end: int = 0
-        self._time_base: Fraction | None = None
+        self._tb = 0.0  # the packets' time base, as a float
 
     def write(self, packet: av.Packet) -> None:
         """Mux one packet (the first must be a keyframe); `packet.duration` should be set."""
-        if self._first_dts is None:
-            self._first_dts = packet.dts
-            self._time_base = packet.time_base
-        packet.pts -= self._first_dts
-        packet.dts -= self._first_dts
-        self._last_end = packet.dts + (packet.duration or 0)
+        first = self._first_dts
+        if first is None:
+            first = self._first_dts = packet.dts
+            self._tb = float(packet.time_base)
+        dts = packet.dts - first
+        packet.dts = dts
+        packet.pts -= first
+        self._last_end = dts + (packet.duration or 0)
         packet.stream = self._stream
-        self._out.mux(packet)
+        self._out.mux_one(packet)
         self.frames += 1
 
     @property
     def stream_seconds(self) -> float:
-        if self._time_base is None:
-            return 0.0
-        return float(self._last_end * self._time_base)
+        return self._last_end * self._tb
 
     def close(self, start: datetime | None = None) -> SegmentRecord | None:
         """Finish the file, publish it and describe it; None (file removed) if nothing was written.

@@ -1,10 +1,12 @@
 """The `Recorder`: one worker thread per camera, start-up reconciliation, and a janitor thread.
 
 Threads, not processes: each worker spends its time blocked in PyAV's socket reads and muxing, which
-run with the GIL released. Measured with benchmarks/bench_recorder.py at 50 streams the whole recorder
-used about 12 CPU-s per stream-hour (a third of a percent of a core per camera) and under 4 MiB of
-RSS per stream, so the GIL is far from the limit, while every extra process would add its own ~35 MiB
-interpreter, database pool and frame accumulator. Shard across replicas rather than processes.
+run with the GIL released. Measured with benchmarks/bench_recorder.py at 10 and 25 streams the whole
+recorder used 8-9.5 CPU-s per stream-hour in steady state (ffmpeg ``-c copy``, one process per
+stream: 7.4-9), and about 5 MiB of RSS per stream at 25, so the GIL is far from the limit, while every
+extra process would add its own ~35 MiB interpreter, database pool and frame accumulator. Shard
+across replicas rather than processes. What keeps the per-frame cost down is in ingest.py (no
+per-read Python callback, a lean packet loop) and watchdog.py.
 
 `start`, `stop` and `status` block (database, joins): call them from asyncio via `asyncio.to_thread`.
 """
@@ -38,7 +40,10 @@ class RecorderConfig:
     root: Path
     segment_s: float = 60.0
     open_timeout_s: float = 10.0
-    read_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0  # FFmpeg's socket timeout: a camera silent this long is reconnected
+    # a session whose socket stays busy (RTCP, keep-alive replies) without video for this long is cut off
+    # by the watchdog; longer than the read timeout, so that a line that is merely slow keeps its session
+    stall_timeout_s: float = 15.0
     backoff: Backoff = field(default_factory=Backoff)
     max_timestamp_jump_s: float = 10.0
     healthy_after_s: float = 30.0
@@ -47,7 +52,8 @@ class RecorderConfig:
     stats_horizon_s: float = 900.0
 
     def __post_init__(self) -> None:
-        for name in ("segment_s", "open_timeout_s", "read_timeout_s", "janitor_interval_s", "stats_horizon_s"):
+        for name in ("segment_s", "open_timeout_s", "read_timeout_s", "stall_timeout_s", "janitor_interval_s",
+                     "stats_horizon_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 
@@ -88,6 +94,7 @@ class Recorder:
         self._workers: dict[str, CameraWorker] = {}
         self._janitor_stop = threading.Event()
         self._janitor: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
         self.reconcile_report: ReconcileReport | None = None
         self.last_janitor: JanitorResult | None = None
 
@@ -115,6 +122,8 @@ class Recorder:
             self._janitor_stop.clear()
             self._janitor = threading.Thread(target=self._janitor_loop, name="rec-janitor", daemon=True)
             self._janitor.start()
+            self._watchdog = threading.Thread(target=self._watchdog_loop, name="rec-watchdog", daemon=True)
+            self._watchdog.start()
 
     def _index_segment(self, record: SegmentRecord) -> None:
         self.index.add(record)
@@ -129,16 +138,34 @@ class Recorder:
         """Stop every worker (each finishes and indexes its open segment) and the janitor."""
         self._janitor_stop.set()
         self.stop_cameras(list(self._workers))
-        if self._janitor is not None:
-            self._janitor.join()
-            self._janitor = None
+        for t in (self._janitor, self._watchdog):
+            if t is not None:
+                t.join()
+        self._janitor = self._watchdog = None
 
     def _join(self, workers: list[CameraWorker]) -> None:
-        deadline = time.monotonic() + self.config.open_timeout_s + self.config.read_timeout_s + 10
+        # a worker reading packets stops at the next one; one blocked on a camera that sends no video is
+        # cut off after the read timeout; one still opening gives up at its open timeout
+        patience = time.monotonic() + min(self.config.read_timeout_s, self.config.stall_timeout_s) + 1
+        deadline = patience + self.config.open_timeout_s + 10
         for w in workers:
+            if not w.join(max(0.0, patience - time.monotonic())):
+                w.abort_session("stopping")
             if not w.join(max(0.0, deadline - time.monotonic())):
                 log.error("recorder worker %s did not stop in time", w.camera_id)
             self.stats.untrack(w.camera_id)
+
+    def _watchdog_loop(self) -> None:
+        """End sessions that deliver no frame within the stall timeout although their socket stays busy
+        (FFmpeg's socket timeout covers the silent ones)."""
+        limit = self.config.stall_timeout_s
+        while not self._janitor_stop.wait(min(1.0, limit / 4)):
+            now = self._clock()
+            for w in list(self._workers.values()):
+                stalled = w.stalled_for(now)
+                if stalled is not None and stalled > limit and not w.aborting:
+                    n = w.abort_session(f"no frame within {limit:g} s")
+                    log.info("%s: no frame for %.1f s; shut down %d connection(s)", w.camera_id, stalled, n)
 
     @property
     def cameras(self) -> list[str]:

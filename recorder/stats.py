@@ -1,20 +1,21 @@
 """Frame statistics from the recorder's own ingest: frames, rate, longest gap, bytes, connected.
 
-The ingest worker feeds wall-clock arrival times into a `FrameStatsAccumulator` (thread-safe). Frames
-are kept in one-second buckets for a bounded horizon, so a window of any length up to the horizon
-can be asked for without keeping every arrival time. `take(camera_id, now)` drains: it reports the
+The ingest worker feeds wall-clock arrival times into a `FrameStatsAccumulator` (thread-safe, with one
+lock per camera so that cameras never wait for each other). Frames are kept in one-second buckets for
+a bounded horizon, so a window of any length up to the horizon can be asked for without keeping every
+arrival time. `take(camera_id, now)` drains: it reports the
 window since the previous `take`. `RecorderFrameSource` is what the monitor uses instead of its RTSP
 sampling probe for cameras the recorder pulls.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import floor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,14 +45,45 @@ class _Bucket:
 
 
 class _CameraFrames:
-    __slots__ = ("buckets", "since", "last_take", "connected", "last_frame")
+    """One camera's buckets. Its own lock: the camera's worker adds, readers summarise; cameras never
+    wait for one another."""
 
-    def __init__(self, now: float):
+    __slots__ = ("buckets", "tail", "since", "last_take", "connected", "last_frame", "horizon", "lock")
+
+    def __init__(self, now: float, horizon: float):
         self.buckets: deque[_Bucket] = deque()
+        self.tail: _Bucket | None = None
         self.since = now
         self.last_take = now
         self.connected = False
         self.last_frame: float | None = None
+        self.horizon = horizon
+        self.lock = threading.Lock()
+
+    def add(self, at: float, nbytes: int) -> None:
+        """One frame arrived at `at` (the ingest hot path: keep it small)."""
+        second = floor(at)
+        with self.lock:
+            b = self.tail
+            if b is not None and b.second == second:
+                gap = at - b.last
+                if gap > b.max_gap:
+                    b.max_gap = gap
+                b.frames += 1
+                b.bytes += nbytes
+                b.last = at
+            else:
+                self.tail = b = _Bucket(second, at, nbytes)
+                buckets = self.buckets
+                buckets.append(b)
+                horizon = at - self.horizon
+                while buckets[0].second < horizon:
+                    buckets.popleft()
+            self.last_frame = at
+
+
+def _discard(at: float, nbytes: int) -> None:
+    return None
 
 
 class FrameStatsAccumulator:
@@ -64,7 +96,7 @@ class FrameStatsAccumulator:
 
     def track(self, camera_id: str, now: float) -> None:
         with self._lock:
-            self._cams.setdefault(camera_id, _CameraFrames(now))
+            self._cams.setdefault(camera_id, _CameraFrames(now, self._horizon))
 
     def untrack(self, camera_id: str) -> None:
         with self._lock:
@@ -74,48 +106,48 @@ class FrameStatsAccumulator:
         with self._lock:
             return camera_id in self._cams
 
-    def set_connected(self, camera_id: str, connected: bool) -> None:
+    def _cam(self, camera_id: str) -> _CameraFrames | None:
         with self._lock:
-            cam = self._cams.get(camera_id)
-            if cam is not None:
+            return self._cams.get(camera_id)
+
+    def set_connected(self, camera_id: str, connected: bool) -> None:
+        cam = self._cam(camera_id)
+        if cam is not None:
+            with cam.lock:
                 cam.connected = connected
 
+    def counter(self, camera_id: str) -> Callable[[float, int], None]:
+        """`add(at, nbytes)` for one camera, looked up once per session instead of once per frame
+        (a no-op for a camera that is not tracked)."""
+        cam = self._cam(camera_id)
+        return _discard if cam is None else cam.add
+
     def frame(self, camera_id: str, at: float, nbytes: int) -> None:
-        with self._lock:
-            cam = self._cams.get(camera_id)
-            if cam is None:
-                return
-            second = math.floor(at)
-            b = cam.buckets[-1] if cam.buckets else None
-            if b is not None and b.second == second:
-                b.max_gap = max(b.max_gap, at - b.last)
-                b.frames += 1
-                b.bytes += nbytes
-                b.last = at
-            else:
-                cam.buckets.append(_Bucket(second, at, nbytes))
-            cam.last_frame = at
-            horizon = at - self._horizon
-            while cam.buckets and cam.buckets[0].second < horizon:
-                cam.buckets.popleft()
+        cam = self._cam(camera_id)
+        if cam is not None:
+            cam.add(at, nbytes)
 
     def last_frame_at(self, camera_id: str) -> float | None:
-        with self._lock:
-            cam = self._cams.get(camera_id)
-            return None if cam is None else cam.last_frame
+        cam = self._cam(camera_id)
+        if cam is None:
+            return None
+        with cam.lock:
+            return cam.last_frame
 
     def window(self, camera_id: str, now: float, window_s: float) -> FrameStats | None:
         """Stats for (now - window_s, now]; None for a camera that is not tracked."""
-        with self._lock:
-            cam = self._cams.get(camera_id)
-            return None if cam is None else _summarise(cam, now, window_s)
+        cam = self._cam(camera_id)
+        if cam is None:
+            return None
+        with cam.lock:
+            return _summarise(cam, now, window_s)
 
     def take(self, camera_id: str, now: float) -> FrameStats | None:
         """Stats since the previous take (or since tracking began), and start a new window."""
-        with self._lock:
-            cam = self._cams.get(camera_id)
-            if cam is None:
-                return None
+        cam = self._cam(camera_id)
+        if cam is None:
+            return None
+        with cam.lock:
             result = _summarise(cam, now, now - cam.last_take)
             cam.last_take = now
             return result
