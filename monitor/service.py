@@ -90,8 +90,10 @@ class _Fixed:
 def describe(d: dict) -> str:
     """One line for an operator's log: what was decided, never any contact detail."""
     if d["type"] == "incident":
+        if d["state"] == "closed":
+            return f"incident {d['id']} closed: {d.get('cause', '')}"
         cams = d.get("cameras") or []
-        return f"incident {d['id']} {d['state']}: {d.get('cause', '')} {len(cams) or ''} camera(s) {d.get('scope', '')}"
+        return f"incident {d['id']} {d['state']}: {d.get('cause', '')} {len(cams)} camera(s) {d.get('scope', '')}"
     who = d.get("camera") or f"{d.get('count', '')} camera(s)"
     return f"{d['audience']} {d['kind']} for {who} via {d.get('channel', '-')} (incident {d['incident']})"
 
