@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cryptography.fernet import Fernet
 
@@ -27,6 +28,7 @@ from .secrets import PasswordBox
 from .store.cameras import apply_registry
 from .store.db import make_engine, session_factory, upgrade
 from .store.report_models import track_incident_spans
+from .ticketing import tickets_only
 
 Round = tuple[datetime, list[Observation], list[ReferenceObservation]]
 
@@ -85,7 +87,9 @@ def replay_into_db(
         with sessions.begin() as s:
             apply_registry(s, cameras, box or PasswordBox(Fernet.generate_key()), datetime.now(UTC))
         by_id = {c.camera_id: c for c in cameras}
-        loop = DecisionLoop(sessions, policies or Policies(), interval_s)
+        policies = policies or Policies()
+        loop = DecisionLoop(sessions, policies, interval_s,
+                            after_step=tickets_only(ZoneInfo(policies.escalation.tz)))
         start = _time.perf_counter()
         n_obs = n_refs = n_rounds = n_dec = n_inc = n_notes = 0
         first = last = None

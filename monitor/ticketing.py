@@ -87,3 +87,21 @@ def ticket_context(t: Ticket, lang: Lang, when) -> dict:
         "last_probes": [probe(e) for e in t.evidence],
         "ticket_state": t.state.value,
     }
+
+
+def tickets_only(tz: tzinfo):
+    """A decision loop's ``after_step`` that keeps vendor tickets and nothing else: for replay into a
+    database, where tickets belong in the record (the weekly report counts them) but no message may be
+    queued, since a service later started on that database would send it."""
+
+    def after_step(session: Session, decisions, cameras: Mapping[str, Camera], now: datetime) -> None:
+        for d in decisions:
+            cam = cameras.get(d.get("camera") or "")
+            if d.get("type") != "notification" or d.get("audience") != "vendor" or cam is None:
+                continue
+            if d["kind"] == "dispatch":
+                open_for(session, d, cam, now, tz)
+            elif d["kind"] == "dispatch_cancel":
+                cancel_for(session, d, cam, now)
+
+    return after_step
