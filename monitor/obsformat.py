@@ -90,3 +90,20 @@ def write(path: Path | str, records: Iterable[Record]) -> int:
             f.write(dumps(r) + "\n")
             count += 1
     return count
+
+
+def rounds_of(records: Iterable[Record]) -> Iterator[tuple[datetime, list[Observation], list[ReferenceObservation]]]:
+    """Time-ordered records grouped into probe rounds (one per distinct time): (t, cameras, references)."""
+    cur: datetime | None = None
+    obs: list[Observation] = []
+    refs: list[ReferenceObservation] = []
+    for r in records:
+        if r.t != cur:
+            if cur is not None:
+                if r.t < cur:
+                    raise ObservationFormatError(f"records out of time order at {r.t.isoformat()}")
+                yield cur, obs, refs
+            cur, obs, refs = r.t, [], []
+        (refs if isinstance(r, ReferenceObservation) else obs).append(r)
+    if cur is not None:
+        yield cur, obs, refs

@@ -20,7 +20,7 @@ from .classify_state import FleetIndex
 from .domain import Camera, Observation, ReferenceObservation
 from .engine import EngineState, Policies, step_samples
 from .errors import ObservationFormatError
-from .obsformat import open_text
+from .obsformat import open_text, rounds_of
 from .registry import load_cameras
 
 Interval = tuple[str, list[tuple], list[bool]]  # (t as written, samples, reference reachabilities)
@@ -46,22 +46,9 @@ def index_cameras(cameras: Iterable[Camera]) -> FleetIndex:
 
 
 def _intervals_from_records(records: Iterable[Observation | ReferenceObservation]) -> Iterator[Interval]:
-    cur: datetime | None = None
-    samples: list[tuple] = []
-    refs: list[bool] = []
-    for r in records:
-        if r.t != cur:
-            if cur is not None:
-                if r.t < cur:
-                    raise ObservationFormatError(f"records out of time order at {r.t.isoformat()}")
-                yield cur.isoformat(), samples, refs
-            cur, samples, refs = r.t, [], []
-        if isinstance(r, ReferenceObservation):
-            refs.append(r.reachable)
-        else:
-            samples.append((r.camera, r.reachable, r.rtt_ms, r.onvif_ok, r.fps, r.max_gap_s))
-    if cur is not None:
-        yield cur.isoformat(), samples, refs
+    for t, obs, refs in rounds_of(records):
+        yield (t.isoformat(), [(o.camera, o.reachable, o.rtt_ms, o.onvif_ok, o.fps, o.max_gap_s) for o in obs],
+               [r.reachable for r in refs])
 
 
 def read_intervals(path: Path | str) -> Iterator[Interval]:

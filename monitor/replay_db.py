@@ -10,7 +10,6 @@ from a replayed scenario.
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,17 +19,13 @@ from cryptography.fernet import Fernet
 
 from . import obsformat
 from .decide import DecisionLoop
-from .domain import Observation, ReferenceObservation
 from .engine import Policies
-from .errors import ObservationFormatError
 from .registry import load_cameras
 from .secrets import PasswordBox
 from .store.cameras import apply_registry
 from .store.db import make_engine, session_factory, upgrade
 from .store.report_models import track_incident_spans
 from .ticketing import tickets_only
-
-Round = tuple[datetime, list[Observation], list[ReferenceObservation]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,23 +40,6 @@ class ReplayDbStats:
     first: datetime | None
     last: datetime | None
     seconds: float
-
-
-def rounds_of(records: Iterable[Observation | ReferenceObservation]) -> Iterator[Round]:
-    """Time-ordered records grouped into probe rounds (one per distinct time)."""
-    cur: datetime | None = None
-    obs: list[Observation] = []
-    refs: list[ReferenceObservation] = []
-    for r in records:
-        if r.t != cur:
-            if cur is not None:
-                if r.t < cur:
-                    raise ObservationFormatError(f"records out of time order at {r.t.isoformat()}")
-                yield cur, obs, refs
-            cur, obs, refs = r.t, [], []
-        (refs if isinstance(r, ReferenceObservation) else obs).append(r)
-    if cur is not None:
-        yield cur, obs, refs
 
 
 def replay_into_db(
@@ -93,7 +71,7 @@ def replay_into_db(
         start = _time.perf_counter()
         n_obs = n_refs = n_rounds = n_dec = n_inc = n_notes = 0
         first = last = None
-        for now, obs, refs in rounds_of(obsformat.read(observations_path)):
+        for now, obs, refs in obsformat.rounds_of(obsformat.read(observations_path)):
             decisions = loop.round(by_id, obs, refs, now)
             n_obs, n_refs, n_rounds = n_obs + len(obs), n_refs + len(refs), n_rounds + 1
             n_dec += len(decisions)

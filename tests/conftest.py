@@ -69,5 +69,15 @@ def sessions(db_url):
 
 
 @pytest.fixture
+def cli_env(db_url, tmp_path) -> dict[str, str]:
+    """The environment of a `mimamori` subprocess on a fresh database of each backend, no config file."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
+    e.update(MIMAMORI_DATABASE_URL=db_url, MIMAMORI_DATA_DIR=str(tmp_path / "data"),
+             MIMAMORI_CONFIG=str(tmp_path / "absent.toml"))
+    (tmp_path / "absent.toml").write_text("")
+    return e
+
+
+@pytest.fixture
 def fleet11() -> Path:
     return SHARED / "scenarios" / "fleet-11"

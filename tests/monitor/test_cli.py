@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,25 +11,17 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from monitor.obsformat import parse_line
+from tests.cli import mimamori
 
-MIMAMORI = [sys.executable, "-c", "from monitor.cli import run_cli; run_cli()"]
 JST = timezone(timedelta(hours=9))
 
 
-def run(args, env, check=True):
-    p = subprocess.run([*MIMAMORI, *args], env=env, capture_output=True, text=True, timeout=120)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{args} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
+run = mimamori
 
 
 @pytest.fixture
-def env(db_url, tmp_path):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
-    e.update(MIMAMORI_DATABASE_URL=db_url, MIMAMORI_DATA_DIR=str(tmp_path / "data"),
-             MIMAMORI_CONFIG=str(tmp_path / "absent.toml"))
-    (tmp_path / "absent.toml").write_text("")
-    return e
+def env(cli_env):
+    return cli_env
 
 
 def dump(db_url: str) -> list:

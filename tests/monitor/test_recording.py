@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -36,6 +33,7 @@ from monitor.settings import ProbeSettings, Settings
 from recorder import Recorder, SegmentRecord, verify_export
 from recorder.segments import segment_relpath, sha256_file
 from recorder.stats import FrameStats as RecorderFrameStats
+from tests.cli import mimamori
 
 
 class RecSettings(Settings):
@@ -183,25 +181,7 @@ async def test_frames_come_from_the_recorder_and_sampling_only_for_the_rest(tmp_
 
 # ---------------------------------------------------------------- the commands, as subprocesses
 
-# the commands as the lead registers them on the main app (register() is a no-op once they are there)
-MIMAMORI = [sys.executable, "-c",
-            "from monitor.cli import app, run_cli; from monitor.cli_recorder import register; register(app); run_cli()"]
-
-
-def run_cli(args, env, check=True):
-    p = subprocess.run([*MIMAMORI, *args], env=env, capture_output=True, text=True, timeout=120)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{args} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
-@pytest.fixture
-def cli_env(db_url, tmp_path):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
-    e.update(MIMAMORI_DATABASE_URL=db_url, MIMAMORI_DATA_DIR=str(tmp_path / "data"),
-             MIMAMORI_CONFIG=str(tmp_path / "absent.toml"))
-    (tmp_path / "absent.toml").write_text("")
-    return e
+run_cli = mimamori
 
 
 @pytest.fixture
