@@ -160,6 +160,21 @@ class Delivery:
                 new += r.created
         return new
 
+    def notify_operators(self, kind: Kind, key: str, context: Mapping, now: datetime) -> int:
+        """A notice for the operators that no incident carries (e.g. the recorder's retention falling short)."""
+        new = 0
+        for i, p in enumerate(self.settings.notify.operators):
+            rcpt = person_recipient(p)
+            ctx = self.city(rcpt.lang) | dict(context) | {"incident_id": key}
+            message = self._render(kind, rcpt, ctx)
+            if message is None:
+                log.error("no channel can carry %s to operator %d", kind, i)
+                continue
+            r = self.outbox.enqueue(key=f"{key}:{i}", message=message.with_key(f"{key}:{i}"), recipient=rcpt,
+                                    context=ctx, now=now, deadline=self.deadline("operator", now))
+            new += r.created
+        return new
+
     def _ticket(self, session: Session, d: Mapping, cam: Camera | None, now: datetime) -> Ticket | None:
         """A dispatch opens the vendor's ticket; a cancellation cancels it (both idempotent)."""
         if d["audience"] != "vendor" or cam is None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from notify.dispatch import Dispatcher, RetryPolicy
+from notify.message import Kind
 from notify.outbox import Outbox
 from notify.render import Renderer
 
@@ -216,9 +217,14 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
         await recorder.sync(svc.cameras.values())
 
     def retention_notice() -> None:
-        notice = recorder.retention_notice(svc.clock.now())
+        now = svc.clock.now()
+        notice = recorder.retention_notice(now)
         if notice is not None:
-            log.warning("operator notice: %s", notice.text)
+            log.warning("recording retention short: %s", notice.text)
+            svc.delivery.notify_operators(
+                Kind.OPERATOR_RETENTION_SHORT, f"retention:{now.astimezone(s.tz):%Y-%m-%d}",
+                {"days_kept": notice.actual_retention.total_seconds() / 86400, "period_days": f"{rs.retention_days:g}",
+                 "detail": notice.text}, now)
 
     rs = recorder_settings(s)
     sched.add_job(reload_registry, "interval", minutes=5, id="reload-registry")

@@ -80,6 +80,7 @@ class Kind(enum.StrEnum):
     OPERATOR_INCIDENT_OPENED = "operator.incident_opened"
     OPERATOR_INCIDENT_CLOSED = "operator.incident_closed"
     OPERATOR_DELIVERY_FAILED = "operator.delivery_failed"
+    OPERATOR_RETENTION_SHORT = "operator.retention_short"
 
     @property
     def audience(self) -> Audience:

@@ -122,3 +122,19 @@ def test_real_peers_twilio_sms_and_smtp_mail(sessions, tmp_path, prism, smtp_pee
     assert sorted(subjects) == ["【復旧】地域の停電・回線断：地区 A0（6台）",
                                 "【障害発生】地域の停電・回線断：地区 A0（6台）"]
     assert not (tmp_path / "outbox").exists()  # nothing fell back to the folder
+
+
+def test_recording_retention_short_reaches_the_operators(sessions, tmp_path):
+    from notify.message import Kind
+
+    s = folder_settings(tmp_path)
+    clock = Clock(MORNING)
+    loop, dispatcher = service_parts(s, sessions, clock)
+    delivery = loop.after_step.__self__
+    ctx = {"days_kept": 5.4, "period_days": 7, "detail": "free space below the floor"}
+    assert delivery.notify_operators(Kind.OPERATOR_RETENTION_SHORT, "retention:2026-11-02", ctx, MORNING) == 1
+    assert delivery.notify_operators(Kind.OPERATOR_RETENTION_SHORT, "retention:2026-11-02", ctx, MORNING) == 0
+    dispatcher.dispatch_due()
+    (m,) = [json.loads(f.read_text(encoding="utf-8")) for f in (tmp_path / "outbox").glob("*.json")]
+    assert m["to"]["address"] == "ops@city.example.jp"
+    assert m["subject"] == "【録画保存期間の不足】現在 5.4日分（規定 7日）"

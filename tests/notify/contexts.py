@@ -82,6 +82,9 @@ OPERATOR = {
         "error": "permanent [21211]: Twilio HTTP 400",
         "attempts": 1,
         "fallback_channel": "voice",
+        "days_kept": 5.4,
+        "period_days": 7,
+        "detail": "disk guard: free space 9.5 GB below the floor of 10 GB",
     }
     for lang in Lang
 }
