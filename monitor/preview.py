@@ -49,7 +49,8 @@ def preview(s: Settings, *, kind: str, lang: str, channel: str, camera_id: str |
                 "count": 23, "cause": "area_outage"}
     ctx = delivery.context(decision, lg, cam, None, now - timedelta(minutes=20))
     ctx |= {"failed_kind": "owner.reboot_request", "failed_channel": "sms", "recipient_name": cam.owner_name,
-            "error": "permanent [21211]: invalid number", "attempts": 1, "fallback_channel": "voice"}
+            "error": "permanent [21211]: invalid number", "attempts": 1, "fallback_channel": "voice",
+            "days_kept": 5.4, "period_days": 7, "detail": "free space below the floor"}
     if k.audience.value == "operator":
         ctx |= {"scope": "地区 A04" if lg is Lang.JA else "area A04"}
     renderer = Renderer(max_sms_segments=99)
