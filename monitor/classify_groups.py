@@ -15,7 +15,6 @@ from .classify_state import (
     T_CONG_SINCE,
     T_DOWN,
     T_DOWN_SINCE,
-    T_FRAMES,
     T_UP,
     ChangeKind,
     Departure,
@@ -25,82 +24,12 @@ from .classify_state import (
     IncidentChange,
     Track,
 )
+from .classify_work import Work as _Work
 from .domain import Cause
 from .policy import ClassifierPolicy
 
 SHARED_OUTAGE = (Cause.MONITOR_OUTAGE, Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)
 _GROUP_CAUSE = {"area": Cause.AREA_OUTAGE, "isp": Cause.ISP_OUTAGE, "ispa": Cause.ISP_OUTAGE}
-
-
-def scope_of(group: str) -> dict[str, Any]:
-    kind, _, val = group.partition(":")
-    if kind == "ispa":
-        isp, _, area = val.partition("/")
-        return {"isp": isp, "area": area}
-    if kind == "monitor":
-        return {"monitor": True}
-    if kind == "cam":
-        return {"camera": val}
-    if kind in ("line", "lcong"):
-        return {"line": val}
-    return {kind: val}
-
-
-class _Work:
-    """A mutable incident for the length of one round."""
-
-    __slots__ = ("id", "key", "group", "cause", "scope", "opened", "members", "peak", "evidence",
-                 "fail_run", "recovery_at", "new", "changed", "closed", "departed")
-
-    def __init__(self, *, id: str, group: str, cause: Cause, opened: int, members: dict[str, int],
-                 peak: int = 0, evidence: Mapping[str, Any] | None = None, fail_run: int = 0,
-                 recovery_at: int = 0, new: bool = False):
-        self.id, self.group, self.cause, self.opened = id, group, cause, opened
-        self.key = f"{cause}|{group}"
-        self.scope = scope_of(group)
-        self.members = members
-        self.peak, self.evidence = peak, dict(evidence or {})
-        self.fail_run, self.recovery_at = fail_run, recovery_at
-        self.new, self.changed, self.closed = new, False, False
-        self.departed: list[tuple[str, Departure]] = []
-
-    @classmethod
-    def of(cls, i: Incident) -> _Work:
-        return cls(id=i.id, group=i.key.partition("|")[2], cause=i.cause, opened=i.opened,
-                   members=dict(i.members), peak=i.peak, evidence=i.evidence, fail_run=i.fail_run,
-                   recovery_at=i.recovery_at)
-
-    def rescope(self, cause: Cause, group: str) -> None:
-        self.cause, self.group = cause, group
-        self.key, self.scope = f"{cause}|{group}", scope_of(group)
-        self.changed = True
-
-    def join(self, cam: str, since: int) -> None:
-        if cam not in self.members:
-            self.members[cam] = since
-            self.changed = True
-
-    def leave(self, cam: str, why: Departure) -> None:
-        if self.members.pop(cam, None) is not None:
-            self.departed.append((cam, why))
-            self.changed = True
-            if not self.members and not self.group_based:
-                self.closed = True
-
-    @property
-    def group_based(self) -> bool:
-        return self.cause.upstream
-
-    def frozen(self, tracks: Mapping[str, Track]) -> Incident:
-        if self.cause is Cause.LOCAL_OUTAGE:
-            impaired = frozenset(c for c in self.members if tracks[c][T_DOWN])
-        elif self.cause is Cause.CAMERA_FAULT:
-            impaired = frozenset(c for c in self.members if not tracks[c][T_FRAMES])
-        else:
-            impaired = frozenset()
-        return Incident(id=self.id, key=self.key, cause=self.cause, scope=self.scope, opened=self.opened,
-                        members=dict(self.members), peak=self.peak, evidence=self.evidence,
-                        fail_run=self.fail_run, recovery_at=self.recovery_at, impaired=impaired)
 
 
 class Round:
