@@ -208,7 +208,7 @@ def simulate(
 @app.command()
 def demo(
     cameras: Annotated[int, typer.Option(help="simulated cameras (areas of ten)")] = 16,
-    rounds: Annotated[int, typer.Option(help="rounds (virtual minutes) before the demo ends")] = 30,
+    rounds: Annotated[int, typer.Option(help="rounds (virtual minutes) before the demo ends")] = 38,
     pace: Annotated[float, typer.Option(help="real seconds per round")] = 4.0,
     data_dir: Annotated[Path, typer.Option(help="fresh folder for the demo's SQLite database")] = Path("data/demo"),
 ) -> None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .app import open_store
+from .cli_report import write_weekly_report
 from .clock import VirtualClock
 from .domain import Observation
 from .health import observation_state
@@ -46,6 +47,10 @@ def _script(fleet: SimulatedFleet) -> dict[int, list[Step]]:
     def each(ids, *acts):
         return lambda: [act(i) for i in ids for act in acts]
 
+    taken = {home, stalled, busy}
+    isp = Counter(c.isp for c in cams if c.camera_id not in taken).most_common(1)[0][0]
+    peak = [c.camera_id for c in cams if c.isp == isp and c.camera_id not in taken]
+
     return {
         2: [(f"{home}: the household's router is switched off (camera and ONVIF unreachable)",
              each([home], fleet.stop, fleet.onvif_down)),
@@ -55,6 +60,10 @@ def _script(fleet: SimulatedFleet) -> dict[int, list[Step]]:
         6: [(f"area A02 ({len(a02)} cameras): a power cut takes the whole district down",
              each(a02, fleet.stop, fleet.onvif_down))],
         13: [("area A02: power is back", each(a02, fleet.start, fleet.onvif_up))],
+        15: [(f"{isp} ({len(peak)} cameras, both districts): the provider's shared fiber congests, "
+              f"as it does every evening (frames trickle in at 1.5 fps)",
+              each(peak, lambda c: fleet.throttle(c, 1.5)))],
+        23: [(f"{isp}: the congestion is over", each(peak, fleet.normal))],
         20: [(f"{stalled}: the owner power-cycled the camera", each([stalled], fleet.normal)),
              (f"{busy}: the household's line is quiet again", each([busy], fleet.normal))],
         24: [(f"{home}: the owner switched the router back on", each([home], fleet.start, fleet.onvif_up))],
@@ -143,7 +152,10 @@ def run_demo(*, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: S
 
         totals = asyncio.run(main())
         store.engine.dispose()
+    week = clock.now().astimezone(settings.tz).isocalendar()
+    paths = write_weekly_report(settings, f"{week.year}-W{week.week:02d}", data_dir / "report", clock.now())
     say("")
+    say("the weekly report for the demo's week: " + ", ".join(str(p) for p in paths))
     say("what was sent: " + (", ".join(f"{k} × {v}" for k, v in sorted(totals.items())) or "nothing"))
     say(f"messages are in {data_dir / 'outbox'} (no SMS or e-mail provider is configured, so nothing left "
         f"this machine); the database is {data_dir / 'mimamori.db'}")
