@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import smtplib
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from notify.channels.email import SmtpConfig, SmtpSecurity, message_id_for
+from notify.channels.email import SmtpConfig, message_id_for, submit
 from notify.message import DeliveryError
 
 from ..store.models import HourlyRollupRow
@@ -80,35 +79,8 @@ def build_report_mail(rendered: RenderedReport, recipients: Sequence[str], confi
 
 
 def send_mail(msg: EmailMessage, config: SmtpConfig, ssl_context: ssl.SSLContext | None = None) -> None:
-    """Hand one mail to the SMTP server (STARTTLS + AUTH, or implicit TLS). Raises DeliveryError."""
-    ctx = ssl_context or ssl.create_default_context()
-    try:
-        if config.security is SmtpSecurity.TLS:
-            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_s, context=ctx)
-        else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
-            if config.security is SmtpSecurity.STARTTLS:
-                smtp.ehlo()
-                smtp.starttls(context=ctx)
-                smtp.ehlo()
-        try:
-            if config.username:
-                smtp.login(config.username, config.password or "")
-            smtp.send_message(msg)
-        finally:
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
-    except smtplib.SMTPResponseException as e:
-        raise DeliveryError(f"SMTP refused with {e.smtp_code}", permanent=500 <= e.smtp_code < 600,
-                            code=e.smtp_code) from None
-    except smtplib.SMTPRecipientsRefused:
-        raise DeliveryError("SMTP refused every recipient", permanent=True) from None
-    except smtplib.SMTPException as e:
-        raise DeliveryError(f"SMTP error: {type(e).__name__}", permanent=False) from None
-    except OSError as e:
-        raise DeliveryError(f"cannot reach SMTP server: {type(e).__name__}", permanent=False) from None
+    """Hand one mail to the SMTP server, as notify's e-mail channel does. Raises DeliveryError."""
+    submit(msg, config, ssl_context)
 
 
 # -- the claim ---------------------------------------------------------------------------------------

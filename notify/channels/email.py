@@ -66,6 +66,53 @@ def _reply_error(code: int, what: str) -> DeliveryError:
     return DeliveryError(f"SMTP {what} refused with {code}", permanent=500 <= code < 600, code=code)
 
 
+def _connect(c: SmtpConfig, ctx: ssl.SSLContext) -> smtplib.SMTP:
+    if c.security is SmtpSecurity.TLS:
+        return smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s, context=ctx)
+    smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
+    if c.security is SmtpSecurity.STARTTLS:
+        smtp.ehlo()
+        smtp.starttls(context=ctx)
+        smtp.ehlo()
+    return smtp
+
+
+def submit(email: EmailMessage, config: SmtpConfig, ssl_context: ssl.SSLContext | None = None) -> None:
+    """One SMTP transaction (STARTTLS + AUTH, or implicit TLS) for a built message; raises DeliveryError.
+
+    Shared by the channel and by senders that build their own message (the weekly report, with
+    attachments); the error mapping is the same for both.
+    """
+    try:
+        smtp = _connect(config, ssl_context or ssl.create_default_context())
+        try:
+            if config.username:
+                smtp.login(config.username, config.password or "")
+            smtp.send_message(email)
+        finally:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+    except smtplib.SMTPAuthenticationError as e:
+        raise _reply_error(e.smtp_code, "authentication") from None
+    except smtplib.SMTPRecipientsRefused as e:
+        code = min(c for c, _ in e.recipients.values())
+        raise _reply_error(code, "recipient") from None
+    except smtplib.SMTPSenderRefused as e:
+        raise _reply_error(e.smtp_code, "sender") from None
+    except smtplib.SMTPNotSupportedError:
+        raise DeliveryError("SMTP server lacks STARTTLS or AUTH", permanent=True) from None
+    except smtplib.SMTPServerDisconnected:
+        raise DeliveryError("SMTP server disconnected", permanent=False) from None
+    except smtplib.SMTPResponseException as e:
+        raise _reply_error(e.smtp_code, "message") from None
+    except smtplib.SMTPException as e:
+        raise DeliveryError(f"SMTP error: {type(e).__name__}", permanent=False) from None
+    except OSError as e:  # refused, timeout, TLS failure
+        raise DeliveryError(f"cannot reach SMTP server: {type(e).__name__}", permanent=False) from None
+
+
 class EmailChannel:
     """Sends one email per call. ``ssl_context`` lets tests trust a self-signed peer."""
 
@@ -83,45 +130,7 @@ class EmailChannel:
     def __repr__(self) -> str:
         return f"EmailChannel(host={self._config.host!r}, port={self._config.port})"
 
-    def _connect(self) -> smtplib.SMTP:
-        c = self._config
-        if c.security is SmtpSecurity.TLS:
-            return smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s, context=self._ssl)
-        smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
-        if c.security is SmtpSecurity.STARTTLS:
-            smtp.ehlo()
-            smtp.starttls(context=self._ssl)
-            smtp.ehlo()
-        return smtp
-
     def send(self, message: Message, recipient: Recipient) -> str | None:
         email = build_email(message, recipient, self._config, self._clock())
-        try:
-            smtp = self._connect()
-            try:
-                if self._config.username:
-                    smtp.login(self._config.username, self._config.password or "")
-                smtp.send_message(email)
-            finally:
-                try:
-                    smtp.quit()
-                except (smtplib.SMTPException, OSError):
-                    smtp.close()
-        except smtplib.SMTPAuthenticationError as e:
-            raise _reply_error(e.smtp_code, "authentication") from None
-        except smtplib.SMTPRecipientsRefused as e:
-            code = min(c for c, _ in e.recipients.values())
-            raise _reply_error(code, "recipient") from None
-        except smtplib.SMTPSenderRefused as e:
-            raise _reply_error(e.smtp_code, "sender") from None
-        except smtplib.SMTPNotSupportedError:
-            raise DeliveryError("SMTP server lacks STARTTLS or AUTH", permanent=True) from None
-        except smtplib.SMTPServerDisconnected:
-            raise DeliveryError("SMTP server disconnected", permanent=False) from None
-        except smtplib.SMTPResponseException as e:
-            raise _reply_error(e.smtp_code, "message") from None
-        except smtplib.SMTPException as e:
-            raise DeliveryError(f"SMTP error: {type(e).__name__}", permanent=False) from None
-        except OSError as e:  # refused, timeout, TLS failure
-            raise DeliveryError(f"cannot reach SMTP server: {type(e).__name__}", permanent=False) from None
+        submit(email, self._config, self._ssl)
         return email["Message-ID"]
