@@ -3,8 +3,9 @@
 This is the hot loop of the classifier (every observation passes through it once), so it works on
 plain tuples and local variables. What it decides per camera and interval:
 
-* down: not reachable and no frames received;
-* no frames: reachable, RTT normal, but fps 0 (a camera fault when it lasts);
+* down: not reachable, no ONVIF answer and no frames received;
+* no frames: reachable with RTT normal but fps 0, or the stream port refusing while ONVIF still answers
+  (the camera is powered and its line is up, but it streams nothing: a camera fault when it lasts);
 * slow: frames do not keep up with expected_fps, the longest gap is long, RTT climbs above the camera's
   own baseline, or a probe timed out while frames still came (congestion when it persists).
 """
@@ -48,13 +49,13 @@ def advance_tracks(
         if tr[0] >= now:  # a second observation for the same interval: keep the first
             continue
         observed.append(cam)
-        reach, rtt, fps, gap = s[1], s[2], s[4], s[5]
+        reach, rtt, onvif, fps, gap = s[1], s[2], s[3], s[4], s[5]
         base = tr[14]
         rtt_thr = base * rtt_factor
         if rtt_thr < rtt_min:
             rtt_thr = rtt_min
         bits, cong = tr[7], tr[8]
-        if not reach and not fps:
+        if not reach and not fps and not onvif:
             # Down. Congestion bits are left as they were: an outage says nothing about congestion.
             down = tr[1] + 1
             if down == 1:
@@ -64,7 +65,7 @@ def advance_tracks(
                 out[cam] = (now, down, tr[2], 0, 0, 0, 0, bits, cong,
                             tr[9] + 1 if cong else 0, 0 if cong else tr[10] + 1, tr[11], tr[12], tr[13], base)
             continue
-        if fps is not None and fps <= 0:
+        if (fps is not None and fps <= 0) or (not reach and not fps):
             if rtt is not None and rtt > rtt_thr:
                 slow = 1  # a stall under a congested path, not a dead camera
                 nf, nf_since = 0, 0

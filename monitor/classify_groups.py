@@ -47,12 +47,18 @@ class Round:
         self.sync = sync
         self.long_down: set[str] = set()
         self.fresh: list[str] = []
+        # A congested path drops probes for an interval or two at a time: a congested camera must be
+        # down as long as a congested household must before it counts towards a shared outage.
+        congested = self.members_of(Cause.ISP_CONGESTION, Cause.LOCAL_CONGESTION) | self.congestion_explained
         for cam in observed:
             tr = tracks[cam]
             if tr[T_DOWN]:
+                need = policy.sync_min_down_intervals
+                if tr[T_CONG] or cam in congested:
+                    need = max(need, policy.open_after_bad_intervals_congested)
                 if now - tr[T_DOWN_SINCE] > sync:
                     self.long_down.add(cam)
-                elif tr[T_DOWN] >= policy.sync_min_down_intervals:
+                elif tr[T_DOWN] >= need:
                     self.fresh.append(cam)
 
     # ---- lookups ---------------------------------------------------------------------------
@@ -219,7 +225,9 @@ class Round:
         assigned: set[str] = set()
         for negf, _, g, cams, denom in cands:
             rest = [c for c in cams if c not in assigned and c not in taken]
-            if 2 * len(rest) < len(cams):
+            # What a better group explained is gone; the rest must still be a group on its own
+            # (one household left over on a small ISP is that household, not the ISP).
+            if 2 * len(rest) < len(cams) or self._lines(rest) < self._min_lines(g):
                 continue
             cause = _GROUP_CAUSE[g.partition(":")[0]]
             ev = {"down_together": len(cams), "lines": self._lines(cams), "observed": denom,

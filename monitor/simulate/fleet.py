@@ -56,7 +56,7 @@ class SimCamera:
     group: int
 
 
-class _Child:
+class ControlChild:
     """One control-channel subprocess: JSON line out, one JSON line back."""
 
     def __init__(self, argv: list[str], name: str, first_line: str | None = None, cwd: Path = REPO):
@@ -148,6 +148,21 @@ def make_registry(n: int, fps: float, rng: random.Random, first: int = 1) -> lis
     return cams
 
 
+def write_registry_csv(cameras: list[Camera], path: Path) -> Path:
+    """The registry CSV that `mimamori cameras import` reads, passwords in clear (a test fixture)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for c in cameras:
+            row = {f: getattr(c, f) for f in CSV_COLUMNS if f != "onvif_password"}
+            row["onvif_password"] = c.onvif_password.reveal() if c.onvif_password else ""
+            row["expected_fps"] = f"{c.expected_fps:g}"
+            w.writerow([str(row[k]) for k in CSV_COLUMNS])
+    return path
+
+
 class SimulatedFleet:
     def __init__(
         self,
@@ -166,8 +181,8 @@ class SimulatedFleet:
         self.first_id = first_id
         self.start_timeout_s = start_timeout_s
         self.sims: dict[str, SimCamera] = {}
-        self._rtsp: list[_Child] = []
-        self._onvif: _Child | None = None
+        self._rtsp: list[ControlChild] = []
+        self._onvif: ControlChild | None = None
         self._started = False
 
     # lifecycle -------------------------------------------------------------------------------
@@ -188,7 +203,7 @@ class SimulatedFleet:
         groups = [registry[i : i + self.per_process] for i in range(0, len(registry), self.per_process)]
         for g, members in enumerate(groups):
             spec = ",".join(f"{c.camera_id}:0:{c.expected_fps:g}" for c in members)
-            self._rtsp.append(_Child([GI_PYTHON, str(RTSP_SCRIPT), "--cams", spec], f"rtsp-{g}"))
+            self._rtsp.append(ControlChild([GI_PYTHON, str(RTSP_SCRIPT), "--cams", spec], f"rtsp-{g}"))
         rtsp_ports: dict[str, tuple[int, int]] = {}
         for g, child in enumerate(self._rtsp):
             ready = child.read(self.start_timeout_s)
@@ -204,7 +219,7 @@ class SimulatedFleet:
                 for c in registry
             ]
         }
-        self._onvif = _Child(
+        self._onvif = ControlChild(
             [sys.executable, "-m", "monitor.simulate.onvif_responder"], "onvif", first_line=json.dumps(config)
         )
         onvif_ports = self._onvif.read(self.start_timeout_s)["ports"]
@@ -255,17 +270,7 @@ class SimulatedFleet:
         return self.sims[cam].camera
 
     def write_csv(self, path: Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(CSV_COLUMNS)
-            for c in self.cameras:
-                row = {f: getattr(c, f) for f in CSV_COLUMNS if f != "onvif_password"}
-                row["onvif_password"] = c.onvif_password.reveal() if c.onvif_password else ""
-                row["expected_fps"] = f"{c.expected_fps:g}"
-                w.writerow([str(row[k]) for k in CSV_COLUMNS])
-        return path
+        return write_registry_csv(self.cameras, path)
 
     # faults ----------------------------------------------------------------------------------
     def _rtsp_cmd(self, cam: str, cmd: str, **kw: object) -> dict:

@@ -10,7 +10,8 @@ answers), ``up``, and a clock skew in seconds.
 
 In-process: ``OnvifResponder`` (async). As a process: ``python -m monitor.simulate.onvif_responder``
 reads one JSON line ``{"cameras": [{"id", "port", "user", "password", "rtsp_url", "skew_s"}]}`` on
-stdin (passwords never go on the command line), prints ``{"event": "ready", "ports": {...}}``, then
+stdin, optionally with ``"host"`` (bind address, 0.0.0.0 in a network namespace) and ``"advertise"``
+(passwords never go on the command line), prints ``{"event": "ready", "ports": {...}}``, then
 takes commands, one JSON line each, and answers one line each::
 
     {"cmd": "down", "cam": "C0001", "mode": "refuse"}   {"cmd": "up", "cam": "C0001"}
@@ -159,7 +160,9 @@ def respond(op: str, ep: Endpoint, base: str) -> str | None:
 class OnvifResponder:
     """Many simulated ONVIF devices in one aiohttp app; the local port picks the camera."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = HOST, advertise: str | None = None) -> None:
+        self.host = host  # "0.0.0.0" inside a network namespace
+        self.advertise = advertise or host  # the address put in the service URLs it answers with
         self.endpoints: dict[str, Endpoint] = {}
         self._by_port: dict[int, Endpoint] = {}
         app = web.Application()
@@ -178,7 +181,7 @@ class OnvifResponder:
         return ep.port
 
     async def _listen(self, ep: Endpoint) -> None:
-        site = web.TCPSite(self._runner, HOST, ep.port, backlog=512, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, ep.port, backlog=512, reuse_address=True)
         await site.start()
         ep.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         ep.site = site
@@ -227,7 +230,7 @@ class OnvifResponder:
         op = op_el.tag.rsplit("}", 1)[-1]
         if op != "GetSystemDateAndTime" and not authorized(envelope, ep):
             return self._soap(NOT_AUTHORIZED, 400)
-        body = respond(op, ep, f"http://{HOST}:{ep.port}")
+        body = respond(op, ep, f"http://{self.advertise}:{ep.port}")
         if body is None:
             return self._soap("<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code></s:Fault>", 400)
         if op == "SystemReboot":
@@ -249,7 +252,7 @@ async def _serve_stdio() -> None:
     reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     config = json.loads(await reader.readline())
-    responder = OnvifResponder()
+    responder = OnvifResponder(config.get("host", HOST), config.get("advertise"))
     ports = {}
     for c in config["cameras"]:
         ports[c["id"]] = await responder.add(

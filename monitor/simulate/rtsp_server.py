@@ -163,7 +163,8 @@ class Feeder:
 
 
 class Simulator:
-    def __init__(self, cams: list[tuple[str, int, float]], clip_s: int):
+    def __init__(self, cams: list[tuple[str, int, float]], clip_s: int, host: str = HOST):
+        self.host = host
         self.caps, self.units = encode_clip(clip_s)
         self.cams: dict[str, CameraState] = {}
         for cam, port, fps in cams:
@@ -175,7 +176,7 @@ class Simulator:
 
     def _make_server(self, st: CameraState) -> None:
         server = GstRtspServer.RTSPServer()
-        server.set_address(HOST)
+        server.set_address(self.host)
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(
             "( appsrc name=src is-live=true format=time do-timestamp=true "
@@ -285,9 +286,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cams", required=True, help="ID:PORT:FPS,ID:PORT:FPS,...")
     ap.add_argument("--clip-seconds", type=int, default=4)
+    ap.add_argument("--host", default=HOST, help="listen address (0.0.0.0 inside a network namespace)")
     args = ap.parse_args()
     Gst.init(None)
-    sim = Simulator(parse_cams(args.cams), args.clip_seconds)
+    sim = Simulator(parse_cams(args.cams), args.clip_seconds, args.host)
     reply({"event": "ready", "ports": {c: s.port for c, s in sim.cams.items()}})
     GLib.io_add_watch(
         GLib.IOChannel.unix_new(sys.stdin.fileno()),

@@ -1,0 +1,82 @@
+"""The classifier on a small fleet like the whole-system test's (three areas of four households, small
+ISPs): what a better group explains is gone, congestion is not an outage, and a camera whose stream
+port is dead while ONVIF answers is a camera fault."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitor.classify import classify_fleet
+from monitor.classify_state import FleetState
+from monitor.domain import Camera, Cause, Observation
+from monitor.policy import ClassifierPolicy
+
+JST = timezone(timedelta(hours=9))
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=JST)
+ISPS = {"C11": "ocn", "C12": "nuro", "C13": "au", "C14": "sonet",
+        "C21": "ocn", "C22": "au", "C23": "biglobe", "C24": "nuro",
+        "C31": "sonet", "C32": "sonet", "C33": "sonet", "C34": "sonet"}
+CAMERAS = {c: Camera(camera_id=c, area=f"A{c[1]}", isp=isp, line_id=f"L{c[1:]}", expected_fps=8.0)
+           for c, isp in ISPS.items()}
+A2 = ["C21", "C22", "C23", "C24"]
+A3 = ["C31", "C32", "C33", "C34"]
+
+
+def ok(cam, t):
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=2.0, onvif_ok=True, fps=8.0, max_gap_s=0.3)
+
+
+def down(cam, t):
+    return Observation(t=t, camera=cam, reachable=False, rtt_ms=None, onvif_ok=False, fps=None, max_gap_s=None)
+
+
+def slow(cam, t):
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=600.0, onvif_ok=True, fps=3.0, max_gap_s=2.5)
+
+
+def port_dead(cam, t):  # the stream port filtered or its server crashed; ONVIF still answers
+    return Observation(t=t, camera=cam, reachable=False, rtt_ms=None, onvif_ok=True, fps=None, max_gap_s=None)
+
+
+def play(script, minutes):
+    """script(cam, minute) -> observation maker; returns, per minute, each camera's causes."""
+    state, seen = FleetState(), []
+    for m in range(minutes):
+        t = T0 + timedelta(minutes=m)
+        obs = [script(c, m)(c, t) for c in CAMERAS]
+        state, _ = classify_fleet(state, CAMERAS, obs, [], t, ClassifierPolicy())
+        per: dict[str, set] = {}
+        for inc in state.incidents.values():
+            for c in inc.members:
+                per.setdefault(c, set()).add(inc.cause)
+        seen.append(per)
+    return seen
+
+
+def test_a_household_beside_an_area_outage_is_local_even_on_a_two_camera_isp():
+    """C11 and C21 are the only 'ocn' cameras; C21 goes with its area, so C11 alone is its household."""
+    seen = play(lambda c, m: down if 2 <= m < 40 and (c in A2 or c == "C11") else ok, 30)
+    assert seen[20]["C11"] == {Cause.LOCAL_OUTAGE}
+    assert all(seen[20][c] == {Cause.AREA_OUTAGE} for c in A2)
+    assert not any(Cause.ISP_OUTAGE in causes for m in seen for causes in m.values())
+
+
+@pytest.mark.parametrize("drops", [[20, 21], [20, 21, 22], [10, 11, 30, 31]])
+def test_probes_lost_under_congestion_are_not_an_area_outage(drops):
+    """A whole congested area losing its probes for a few intervals together stays a congestion."""
+    def script(c, m):
+        if c not in A3 or not 2 <= m < 50:
+            return ok
+        return down if m in drops and c != "C34" else slow
+
+    seen = play(script, 55)
+    causes = {cause for m in seen for c, cs in m.items() if c in A3 for cause in cs}
+    assert Cause.ISP_CONGESTION in causes
+    assert causes <= {Cause.ISP_CONGESTION}, causes
+
+
+def test_stream_port_dead_while_onvif_answers_is_a_camera_fault():
+    seen = play(lambda c, m: port_dead if c == "C12" and m >= 2 else ok, 15)
+    assert seen[10]["C12"] == {Cause.CAMERA_FAULT}
