@@ -44,7 +44,9 @@ lint: venv
 test: deps venv prism lint
 	$(BIN)/pytest -q
 
+# Prism is optional for the demo: without Node/npm (or offline) SMS and calls go to a folder instead.
 demo: deps venv
+	-@$(MAKE) --no-print-directory prism >/dev/null 2>&1 || echo "Prism not installed: the demo writes SMS and calls to a folder"
 	$(BIN)/mimamori demo
 
 bench-probes: deps venv

@@ -12,7 +12,6 @@ provider credentials are set. Finishes by itself and leaves no process behind.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import time
@@ -21,15 +20,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from notify.outbox import OutboxRow
+
 from .app import open_store
 from .cli_report import write_weekly_report
 from .clock import VirtualClock
+from .demo_peers import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DemoPeers
 from .domain import Observation
 from .health import observation_state
 from .probes.onvif import close_shared
 from .registry import load_cameras
 from .service import ProbeService, describe
-from .settings import NotifySettings, Person, ProbeSettings, Settings
+from .settings import NotifySettings, Person, ProbeSettings, Settings, SmtpSettings, TwilioSettings, WebSettings
 from .simulate.fleet import SimulatedFleet
 from .store.cameras import apply_registry
 
@@ -59,7 +64,9 @@ def _script(fleet: SimulatedFleet) -> dict[int, list[Step]]:
              lambda: fleet.throttle(busy, 3))],
         6: [(f"area A02 ({len(a02)} cameras): a power cut takes the whole district down",
              each(a02, fleet.stop, fleet.onvif_down))],
-        13: [("area A02: power is back", each(a02, fleet.start, fleet.onvif_up))],
+        13: [(f"area A02: power is back, but at {a02[0]} the household's router does not come back up",
+              each(a02[1:], fleet.start, fleet.onvif_up))],
+        33: [(f"{a02[0]}: the owner restarted the router", each(a02[:1], fleet.start, fleet.onvif_up))],
         15: [(f"{isp} ({len(peak)} cameras, both districts): the provider's shared fiber congests, "
               f"as it does every evening (frames trickle in at 1.5 fps)",
               each(peak, lambda c: fleet.throttle(c, 1.5)))],
@@ -70,12 +77,13 @@ def _script(fleet: SimulatedFleet) -> dict[int, list[Step]]:
     }
 
 
-def _sent(folder: Path, seen: set[str]) -> list[dict]:
-    out = []
-    for f in sorted(folder.glob("*.json")) if folder.exists() else []:
-        if f.name not in seen:
-            seen.add(f.name)
-            out.append(json.loads(f.read_text(encoding="utf-8")))
+def _sent(svc: ProbeService, seen: set[int]) -> list[OutboxRow]:
+    """Outbox rows handed to a channel since the last call (sent, or failed for good)."""
+    with svc.store.sessions() as session:
+        rows = session.scalars(select(OutboxRow).where(OutboxRow.finished_at.is_not(None)).order_by(OutboxRow.id))
+        out = [r for r in rows if r.id not in seen]
+        session.expunge_all()
+    seen.update(r.id for r in out)
     return out
 
 
@@ -88,8 +96,9 @@ def _summary(svc: ProbeService, obs: list[Observation]) -> str:
 
 
 async def _play(svc: ProbeService, clock: VirtualClock, script: dict[int, list[Step]], rounds: int,
-                pace_s: float, outbox: Path, say: Say) -> Counter:
-    seen: set[str] = set()
+                pace_s: float, say: Say) -> Counter:
+    seen: set[int] = set()
+    via = {k: _via(ch) for k, ch in svc.channels.items()}
     totals: Counter = Counter()
     for n in range(rounds):
         for text, act in script.get(n, []):
@@ -102,23 +111,46 @@ async def _play(svc: ProbeService, clock: VirtualClock, script: dict[int, list[S
         say(f"{clock.now().astimezone(svc.settings.tz):%H:%M}  {_summary(svc, obs)}")
         for d in decisions:
             say(f"    decided: {describe(d)}")
-        for m in _sent(outbox, seen):
-            totals[m["kind"]] += 1
-            first = m["text"].strip().splitlines()[0]
-            say(f"    sent {m['channel']} to {m['to']['name']}: {m['subject'] or first}")
+        for r in await asyncio.to_thread(_sent, svc, seen):
+            totals[r.kind] += 1
+            first = r.text.strip().splitlines()[0]
+            what = "sent" if r.status in ("sent", "delivered") else f"NOT sent ({r.status})"
+            who = r.recipient.get("name", "?")
+            say(f"    {what} {r.channel} to {who} {via.get(r.channel, '')}: {r.subject or first}")
         clock.advance(timedelta(seconds=svc.settings.probes.interval_s))
         await asyncio.sleep(max(0.0, pace_s - (time.monotonic() - started)))
     return totals
 
 
-def demo_settings(data_dir: Path) -> Settings:
+DEMO_VENDOR_AFTER = timedelta(minutes=20)  # 24 hours in a real city; the demo has half an hour
+
+
+def demo_settings(data_dir: Path, peers: DemoPeers | None = None) -> Settings:
+    """The embedded default, with the demo's local peers as the SMTP relay and the Twilio API."""
+    smtp = twilio = token = None
+    if peers is not None and peers.smtp_port is not None:
+        smtp = SmtpSettings(host="127.0.0.1", port=peers.smtp_port, security="none",
+                            from_addr="mimamori@city.example.jp")
+    if peers is not None and peers.prism_url is not None:
+        twilio = TwilioSettings(account_sid=DEMO_ACCOUNT_SID, from_number="+815012345678",
+                                api_base_url=peers.prism_url)
+        token = SecretStr(DEMO_AUTH_TOKEN)
     return Settings(
         data_dir=data_dir,
+        twilio_auth_token=token,
         probes=ProbeSettings(interval_s=60, sample_s=3.0, tcp_timeout_s=2.0, onvif_timeout_s=2.0, spread=0.0),
-        notify=NotifySettings(outbox_dir=data_dir / "outbox",
+        notify=NotifySettings(outbox_dir=data_dir / "outbox", smtp=smtp, twilio=twilio,
                               operators=[Person(name="市民安全課", email="anzen@city.example.jp")],
                               vendors={"vendor-1": Person(name="保守センター", email="support@vendor.example.jp")}),
+        escalation={"vendor_after": DEMO_VENDOR_AFTER},
+        web=WebSettings(enabled=False),
     )
+
+
+def _via(channel: object) -> str:
+    name = type(channel).__name__
+    return {"EmailChannel": "(SMTP, local mailbox)", "SmsChannel": "(Twilio API, Prism)",
+            "VoiceChannel": "(Twilio API, Prism)", "FolderChannel": "(outbox folder)"}.get(name, "")
 
 
 def run_demo(*, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: Say = print) -> Path:
@@ -128,10 +160,29 @@ def run_demo(*, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: S
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
-    settings = demo_settings(data_dir)
+    with DemoPeers(data_dir / "peers") as peers:
+        settings = demo_settings(data_dir, peers)
+        mail = f"a local SMTP mailbox (aiosmtpd) on 127.0.0.1:{peers.smtp_port}" if peers.smtp_port else "a folder"
+        sms = f"Twilio's API spec served by Prism on {peers.prism_url}" if peers.prism_url else "a folder"
+        say(f"delivery: e-mail to {mail}, SMS and calls to {sms}")
+        for what in peers.missing:
+            say(f"  (not available here: {what}; those messages go to {data_dir / 'outbox'})")
+        totals, clock = _run(settings, cameras, rounds, pace_s, data_dir, say)
+        mails, twilio = len(peers.mailbox.received), peers.twilio_requests()
+    week = clock.now().astimezone(settings.tz).isocalendar()
+    paths = write_weekly_report(settings, f"{week.year}-W{week.week:02d}", data_dir / "report", clock.now())
+    say("")
+    say("the weekly report for the demo's week: " + ", ".join(str(p) for p in paths))
+    say("what was sent: " + (", ".join(f"{k} × {v}" for k, v in sorted(totals.items())) or "nothing"))
+    say(f"the local peers received: {mails} e-mail(s) at the SMTP mailbox, {twilio['Messages']} SMS and "
+        f"{twilio['Calls']} call(s) at Prism; nothing left this machine. The database is {data_dir / 'mimamori.db'}")
+    return data_dir / "mimamori.db"
+
+
+def _run(settings: Settings, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: Say):
     local_now = datetime.now(settings.tz)
     start = (local_now + timedelta(days=(7 - local_now.weekday()) % 7 or 7)).replace(
-        hour=10, minute=0, second=0, microsecond=0)  # next Monday 10:00: owners may be contacted
+        hour=19, minute=30, second=0, microsecond=0)  # next Monday evening, before the owners' quiet hours
     clock = VirtualClock(start.astimezone(UTC))
     say(f"starting {cameras} simulated cameras on 127.0.0.1 (GStreamer RTSP + ONVIF SOAP)…")
     with SimulatedFleet(cameras, fps=15.0) as fleet:
@@ -141,22 +192,16 @@ def run_demo(*, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: S
             diff = apply_registry(session, load_cameras(csv_path), store.box, datetime.now(UTC))
         say(f"imported {len(diff.added)} cameras into {settings.effective_database_url}")
         say(f"each round below is one real probe of every camera; the clock moves one minute per round, "
-            f"from {start:%a %Y-%m-%d %H:%M} (Asia/Tokyo)")
+            f"from {start:%a %Y-%m-%d %H:%M} (Asia/Tokyo); the vendor is called after "
+            f"{DEMO_VENDOR_AFTER.seconds // 60} minutes instead of 24 hours")
         svc = ProbeService(settings, store, clock=clock)
 
         async def main() -> Counter:
             try:
-                return await _play(svc, clock, _script(fleet), rounds, pace_s, data_dir / "outbox", say)
+                return await _play(svc, clock, _script(fleet), rounds, pace_s, say)
             finally:
                 await close_shared()
 
         totals = asyncio.run(main())
         store.engine.dispose()
-    week = clock.now().astimezone(settings.tz).isocalendar()
-    paths = write_weekly_report(settings, f"{week.year}-W{week.week:02d}", data_dir / "report", clock.now())
-    say("")
-    say("the weekly report for the demo's week: " + ", ".join(str(p) for p in paths))
-    say("what was sent: " + (", ".join(f"{k} × {v}" for k, v in sorted(totals.items())) or "nothing"))
-    say(f"messages are in {data_dir / 'outbox'} (no SMS or e-mail provider is configured, so nothing left "
-        f"this machine); the database is {data_dir / 'mimamori.db'}")
-    return data_dir / "mimamori.db"
+    return totals, clock
