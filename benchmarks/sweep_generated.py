@@ -1,0 +1,63 @@
+"""Random generated fleets (tests/monitor/scenario_gen.py) through `replay`, scored against the targets.
+
+    .venv/bin/python benchmarks/sweep_generated.py [--seeds 400-430] [--jobs 2]
+
+Each seed draws its own fleet: 30-200 cameras over 3-10 areas and 2-6 ISPs, with or without
+reference checks, probe noise 0.2-2 %, congestion from soft to a frame every ~20 s. Prints one line
+per fleet (what missed, if anything) and the pass count. Not part of the suite: it takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.replay import replay_files  # noqa: E402
+from tests.monitor.scenario_gen import Spec, generate  # noqa: E402
+from tests.monitor.scoring import check_targets, load_scorer  # noqa: E402
+
+
+def spec_for(seed: int) -> Spec:
+    rng = random.Random(seed)
+    low = rng.uniform(0.4, 0.7)
+    return Spec(seed=seed, cameras=rng.randint(30, 200), areas=rng.randint(3, 10), isps=rng.randint(2, 6), days=2,
+                references=rng.random() < 0.6, noise=rng.uniform(0.002, 0.02),
+                congestion_depth=(low, rng.uniform(max(low + 0.1, 0.9), 0.999)))
+
+
+def one(seed: int) -> tuple[int, str, list[str], float]:
+    spec = spec_for(seed)
+    sr = load_scorer()
+    with tempfile.TemporaryDirectory() as d:
+        generate(d, spec)
+        out = Path(d) / "decisions.jsonl"
+        replay_files(Path(d) / "cameras.csv", Path(d) / "observations.jsonl.gz", out)
+        res = sr.score(*sr.load(d, str(out)))
+    desc = (f"{spec.cameras} cams, {spec.areas} areas, {spec.isps} ISPs, "
+            f"{'refs' if spec.references else 'no refs'}, noise {spec.noise:.3f}")
+    return seed, desc, check_targets(res), res["cause_accuracy_mean"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="400-430", help="first-last, inclusive")
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    first, last = (int(x) for x in a.seeds.split("-"))
+    passed = 0
+    with ProcessPoolExecutor(a.jobs) as pool:
+        for seed, desc, missed, mean in pool.map(one, range(first, last + 1)):
+            passed += not missed
+            print(f"seed {seed}: {desc}: cause mean {mean:.3f}: " + ("all targets met" if not missed
+                                                                     else "MISSED " + "; ".join(missed)), flush=True)
+    print(f"{passed}/{last - first + 1} fleets meet every target")
+
+
+if __name__ == "__main__":
+    main()
