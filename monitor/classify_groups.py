@@ -109,6 +109,7 @@ class Round:
     def shared_outages(self) -> None:
         p, tracks = self.policy, self.tracks
         min_down = p.sync_min_down_intervals
+        hidden: list[str] = []
         for w in self.open_of(*SHARED_OUTAGE):
             scope = self.index.info.keys() if w.cause is Cause.MONITOR_OUTAGE else self.index.groups.get(w.group, ())
             for cam in scope:
@@ -120,7 +121,15 @@ class Round:
                 if tr is not None and tr[T_UP] >= p.close_after_good_intervals:
                     w.leave(cam, Departure.RECOVERED)
             down_now = sum(1 for c in w.members if tracks[c][T_DOWN])
+            before = len(self.stragglers)
             self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True)
+            if w.closed and w.cause is Cause.MONITOR_OUTAGE:
+                hidden += [c for c, _ in self.stragglers[before:]]
+        if len(hidden) >= p.sync_min_lines:
+            # The monitor's blind spot may have hidden an area or ISP outage that began meanwhile: the
+            # cameras still down together when it ends are judged by synchrony, not as households.
+            assigned = self._open_groups(hidden, ("area", "isp"), p.outage_fraction, set(), include_down=True)
+            self.stragglers = [(c, since) for c, since in self.stragglers if c not in assigned]
 
         fresh = self.fresh
         if fresh and not self.open_of(Cause.MONITOR_OUTAGE):
@@ -137,8 +146,9 @@ class Round:
         if len(free) >= p.sync_min_lines:
             assigned = self._open_groups(free, ("area", "isp"), p.outage_fraction, set())
             in_ispa = self.members_of(*SHARED_OUTAGE)
-            self._open_groups([c for c in free if c not in assigned and c not in in_ispa], ("ispa",),
-                              p.outage_fraction, assigned)
+            ripe = p.ispa_min_down_intervals
+            self._open_groups([c for c in free if c not in assigned and c not in in_ispa
+                               and self.tracks[c][T_DOWN] >= ripe], ("ispa",), p.outage_fraction, assigned)
         self._absorb_local()
 
     def _keep_or_close(self, w: _Work, affected: int, close_after: int, *, stragglers: bool,
@@ -159,7 +169,8 @@ class Round:
     def _straggler_since(self, w: _Work, cam: str) -> int:
         """When a camera still down after a shared outage became a local fault.
 
-        After an area or ISP outage: from the recovery on (it went down with the others). After the
+        After an area or ISP outage: from the recovery on (it went down with the others), unless it went
+        down only well after the outage opened (outside the sync window). After the
         monitor's own outage, which hid everything: from its own down run if that began before the
         blind spot did (most members' start), since the household fault was already there then."""
         since = self.tracks[cam][T_DOWN_SINCE]
@@ -167,6 +178,8 @@ class Round:
             starts = sorted(w.members.values())
             if since < starts[len(starts) // 2]:
                 return since
+        elif since > w.opened + self.sync:
+            return since  # it went down long after the others, while the outage hid it: its own fault
         return w.recovery_at
 
     def _maybe_monitor(self, fresh: list[str]) -> None:
@@ -194,7 +207,7 @@ class Round:
         w.peak = len(w.members)
 
     def _open_groups(self, free: list[str], kinds: tuple[str, ...], threshold: float,
-                     taken: set[str]) -> set[str]:
+                     taken: set[str], *, include_down: bool = False) -> set[str]:
         """Open shared outages for groups (areas, ISPs, ISP-in-area) where enough failed together."""
         p, info = self.policy, self.index.info
         cands = []
@@ -207,7 +220,7 @@ class Round:
             for g, cams in by.items():
                 if self._lines(cams) < self._min_lines(g):
                     continue
-                denom = self._denominator(g)
+                denom = self._denominator(g, include_down=include_down)
                 frac = len(cams) / denom if denom else 0.0
                 if frac >= threshold:
                     cands.append((-frac, kinds.index(kind), g, cams, denom))

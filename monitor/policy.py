@@ -61,6 +61,9 @@ class ClassifierPolicy:
     """A shared cause needs at least this many distinct household lines (one household is local)..."""
     sync_min_lines_small_group: int = 2
     """...or, in an area or ISP with fewer lines than that, all of them and never fewer than this."""
+    ispa_min_down_intervals: int = 4
+    """One ISP within one area (a local node) failing must last this long before it opens: a power cut
+    of a whole area often reaches one provider's cameras there a minute or two before the rest."""
     outage_fraction: float = 0.5
     """Share of a group's (area's, ISP's) cameras that must fail together for a shared outage."""
     congestion_fraction: float = 0.3
