@@ -111,10 +111,12 @@ class Round:
         min_down = p.sync_min_down_intervals
         hidden: list[str] = []
         for w in self.open_of(*SHARED_OUTAGE):
-            scope = self.index.info.keys() if w.cause is Cause.MONITOR_OUTAGE else self.index.groups.get(w.group, ())
+            monitor = w.cause is Cause.MONITOR_OUTAGE
+            scope = self.index.info.keys() if monitor else self.index.groups.get(w.group, ())
+            late = w.opened + self.sync  # a camera going down well after the others is judged on its own
             for cam in scope:
                 tr = tracks.get(cam)
-                if tr is not None and tr[T_DOWN] >= min_down:
+                if tr is not None and tr[T_DOWN] >= min_down and (monitor or tr[T_DOWN_SINCE] <= late):
                     w.join(cam, tr[T_DOWN_SINCE])
             for cam in list(w.members):
                 tr = tracks.get(cam)
@@ -125,6 +127,7 @@ class Round:
             self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True)
             if w.closed and w.cause is Cause.MONITOR_OUTAGE:
                 hidden += [c for c, _ in self.stragglers[before:]]
+        hidden = [c for c in hidden if c not in self.members_of(*SHARED_OUTAGE)]  # e.g. an area outage it hid
         if len(hidden) >= p.sync_min_lines:
             # The monitor's blind spot may have hidden an area or ISP outage that began meanwhile: the
             # cameras still down together when it ends are judged by synchrony, not as households.
