@@ -113,10 +113,13 @@ class Round:
         for w in self.open_of(*SHARED_OUTAGE):
             monitor = w.cause is Cause.MONITOR_OUTAGE
             scope = self.index.info.keys() if monitor else self.index.groups.get(w.group, ())
-            late = w.opened + self.sync  # a camera going down well after the others is judged on its own
+            # A camera that went down well before the others (a household fault already there) or well
+            # after them is judged on its own, not swept into a shared outage.
+            early, late = w.opened - self.sync - int(p.absorb_window.total_seconds()), w.opened + self.sync
             for cam in scope:
                 tr = tracks.get(cam)
-                if tr is not None and tr[T_DOWN] >= min_down and (monitor or tr[T_DOWN_SINCE] <= late):
+                if (tr is not None and tr[T_DOWN] >= min_down
+                        and (monitor or cam in w.members or early <= tr[T_DOWN_SINCE] <= late)):
                     w.join(cam, tr[T_DOWN_SINCE])
             for cam in list(w.members):
                 tr = tracks.get(cam)
@@ -265,8 +268,9 @@ class Round:
         family = SHARED_OUTAGE if cause in SHARED_OUTAGE else (Cause.ISP_CONGESTION,)
         if group.startswith("ispa:"):
             isp = group[5:].partition("/")[0]
-            for w in self.open_of(Cause.ISP_OUTAGE):
-                if w.group.startswith(f"ispa:{isp}/") and self.now - w.opened <= self.sync:
+            young = self.sync if cause is Cause.ISP_OUTAGE else self.policy.congestion_sync_window.total_seconds()
+            for w in self.open_of(cause):
+                if w.group.startswith(f"ispa:{isp}/") and w.group != group and self.now - w.opened <= young:
                     w.rescope(cause, f"isp:{isp}")  # a second area of the same ISP: it is the ISP
                     w.evidence = {**evidence, "widened_from": w.evidence}
                     return w
