@@ -266,9 +266,10 @@ class Round:
         """A young shared incident whose cameras all lie inside the new, wider group becomes that group."""
         scope_cams = set(self.index.groups.get(group, ()))
         family = SHARED_OUTAGE if cause in SHARED_OUTAGE else (Cause.ISP_CONGESTION,)
+        # congestion builds up over the evening: its incidents stay 'young' for the congestion sync window
+        young = self.sync if cause in SHARED_OUTAGE else self.policy.congestion_sync_window.total_seconds()
         if group.startswith("ispa:"):
             isp = group[5:].partition("/")[0]
-            young = self.sync if cause is Cause.ISP_OUTAGE else self.policy.congestion_sync_window.total_seconds()
             for w in self.open_of(cause):
                 if w.group.startswith(f"ispa:{isp}/") and w.group != group and self.now - w.opened <= young:
                     w.rescope(cause, f"isp:{isp}")  # a second area of the same ISP: it is the ISP
@@ -277,7 +278,7 @@ class Round:
         for w in self.open_of(*family):
             if w.cause is Cause.MONITOR_OUTAGE or w.group == group:
                 continue
-            if self.now - w.opened <= self.sync and set(w.members) <= scope_cams:
+            if self.now - w.opened <= young and set(w.members) <= scope_cams:
                 w.rescope(cause, group)
                 w.evidence = {**evidence, "widened_from": w.evidence}
                 return w

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.classify import classify_fleet
 from monitor.classify_state import FleetState
-from monitor.domain import Camera, Cause, Observation
+from monitor.domain import Camera, Cause, Observation, ReferenceObservation
 from monitor.policy import ClassifierPolicy
 
 JST = timezone(timedelta(hours=9))
@@ -40,17 +40,21 @@ def port_dead(cam, t):  # the stream port filtered or its server crashed; ONVIF 
     return Observation(t=t, camera=cam, reachable=False, rtt_ms=None, onvif_ok=True, fps=None, max_gap_s=None)
 
 
-def play(script, minutes):
-    """script(cam, minute) -> observation maker; returns, per minute, each camera's causes."""
+def play(script, minutes, cameras=CAMERAS, refs_bad=range(0), incidents=None):
+    """script(cam, minute) -> observation maker; returns, per minute, each camera's causes. With a
+    dict for `incidents`, every incident id ever opened is collected there with its causes."""
     state, seen = FleetState(), []
     for m in range(minutes):
         t = T0 + timedelta(minutes=m)
-        obs = [script(c, m)(c, t) for c in CAMERAS]
-        state, _ = classify_fleet(state, CAMERAS, obs, [], t, ClassifierPolicy())
+        obs = [script(c, m)(c, t) for c in cameras]
+        refs = [ReferenceObservation(t=t, reference="gw", reachable=m not in refs_bad)]
+        state, _ = classify_fleet(state, cameras, obs, refs, t, ClassifierPolicy())
         per: dict[str, set] = {}
         for inc in state.incidents.values():
             for c in inc.members:
                 per.setdefault(c, set()).add(inc.cause)
+            if incidents is not None:
+                incidents.setdefault(inc.id, set()).add(inc.cause)
         seen.append(per)
     return seen
 
@@ -80,3 +84,45 @@ def test_probes_lost_under_congestion_are_not_an_area_outage(drops):
 def test_stream_port_dead_while_onvif_answers_is_a_camera_fault():
     seen = play(lambda c, m: port_dead if c == "C12" and m >= 2 else ok, 15)
     assert seen[10]["C12"] == {Cause.CAMERA_FAULT}
+
+
+def test_a_spreading_area_power_cut_is_one_area_outage_not_first_a_provider():
+    """Area D's three 'y' households lose power two minutes before the rest of D: one incident, the area."""
+    isps = ["y", "y", "y", "o1", "o2", "o3", "o1", "o2"] + ["y"] * 5 + ["o1", "o2", "o3"]
+    cams = {f"D{i}": Camera(camera_id=f"D{i}", area="D" if i < 8 else "E", isp=isp, line_id=f"L{i}", expected_fps=8.0)
+            for i, isp in enumerate(isps)}
+    incidents: dict = {}
+    seen = play(lambda c, m: down if cams[c].area == "D" and (m >= 4 if cams[c].isp == "y" else m >= 6) and m < 40
+                else ok, 30, cameras=cams, incidents=incidents)
+    assert all(seen[20][c] == {Cause.AREA_OUTAGE} for c in cams if cams[c].area == "D")
+    shared = [causes for causes in incidents.values() if causes & {Cause.AREA_OUTAGE, Cause.ISP_OUTAGE}]
+    assert shared == [{Cause.AREA_OUTAGE}], incidents
+
+
+def test_an_area_outage_that_began_inside_the_monitors_blind_spot_is_an_area_outage():
+    """Everything is dark from minute 2 to 19 (the monitor's uplink); A2's power fails at minute 5 and
+    stays off: when the monitor sees again, A2 is one area outage, not four households."""
+    seen = play(lambda c, m: down if 2 <= m < 20 or (c in A2 and 5 <= m < 60) else ok, 45, refs_bad=range(2, 20))
+    assert seen[10]["C21"] == {Cause.MONITOR_OUTAGE}
+    for m in (25, 40):
+        assert all(seen[m][c] == {Cause.AREA_OUTAGE} for c in A2), seen[m]
+
+
+def test_a_camera_going_down_long_after_its_area_is_judged_on_its_own():
+    """A2 fails at minute 2 but C24's household keeps power; C24's line goes down at minute 30."""
+    seen = play(lambda c, m: down if (c in A2[:3] and 2 <= m < 80) or (c == "C24" and m >= 30) else ok, 60)
+    assert seen[20]["C21"] == {Cause.AREA_OUTAGE} and "C24" not in seen[20]
+    assert seen[50]["C24"] == {Cause.LOCAL_OUTAGE}
+
+
+def test_one_provider_congesting_in_two_areas_is_one_isp_congestion():
+    """Provider x in four areas; its cameras in B1 congest first, in B2 twenty minutes later (each area
+    alone is below the whole-ISP fraction): one congestion of x, not one per area."""
+    cams = {f"B{a}{i}": Camera(camera_id=f"B{a}{i}", area=f"B{a}", isp="x" if i < 4 else f"o{i}",
+                              line_id=f"L{a}{i}", expected_fps=8.0) for a in (1, 2, 3, 4) for i in range(8)}
+    busy = {c for c in cams if cams[c].isp == "x"}
+    incidents: dict = {}
+    play(lambda c, m: slow if c in busy and (m >= 2 if c[1] == "1" else m >= 22) and m < 70 else ok, 60,
+         cameras=cams, incidents=incidents)
+    congestions = [i for i, causes in incidents.items() if Cause.ISP_CONGESTION in causes]
+    assert len(congestions) == 1, incidents
