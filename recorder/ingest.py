@@ -254,14 +254,16 @@ class CameraWorker:
         while not self._stop.is_set():
             started = self._clock()
             self._session_frames = 0
+            error: dict[str, str] = {}
             try:
                 self._session()
             except (av.error.FFmpegError, StreamError, OSError) as e:
                 log.info("%s: session ended: %s", self.camera_id, e)
-                self._set(last_error=f"{type(e).__name__}: {e}")
+                error["last_error"] = f"{type(e).__name__}: {e}"
             except Exception as e:  # keep the worker alive whatever PyAV throws
                 log.exception("%s: unexpected error in session", self.camera_id)
-                self._set(last_error=f"{type(e).__name__}: {e}")
+                error["last_error"] = f"{type(e).__name__}: {e}"
+            self._set(connected=False, **error)  # one update: a status never says 'down' without 'why'
             if self._stop.is_set():
                 break
             if self._session_frames and self._clock() - started >= self.settings.healthy_after_s:
@@ -328,7 +330,6 @@ class CameraWorker:
             raise
         finally:
             self._pipeline = None
-            self._set(connected=False)
             self.stats.set_connected(self.camera_id, False)
             try:
                 if pipeline is not None:
