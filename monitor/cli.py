@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import obsformat
+from .cli_common import fail, parse_time
 from .cli_recorder import register as register_recorder_commands
 from .cli_report import report_app
 from .cli_tickets import tickets_app
@@ -39,11 +40,6 @@ class _State:
 
 def settings() -> Settings:
     return load_settings(_State.config)
-
-
-def fail(msg: str, code: int = 1) -> typer.Exit:
-    typer.echo(msg, err=True)
-    return typer.Exit(code)
 
 
 @app.callback()
@@ -129,14 +125,6 @@ def cameras_show(camera_id: str) -> None:
         typer.echo(f"{k}: {v if v is not None else ''}")
 
 
-def _parse_time(raw: str, s: Settings) -> datetime:
-    try:
-        t = datetime.fromisoformat(raw)
-    except ValueError:
-        raise fail(f"not an ISO 8601 time: {raw!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=s.tz)
-
-
 @obs_app.command("export")
 def observations_export(
     since: Annotated[str, typer.Option(help="ISO 8601; without offset, the fleet's time zone")],
@@ -153,7 +141,7 @@ def observations_export(
     tmp = out.with_name(out.name + ".part")
     with store.sessions() as session:
         records = (replace(r, t=r.t.astimezone(tz)) for r in
-                   iter_records(session, _parse_time(since, s), _parse_time(until, s)))
+                   iter_records(session, parse_time(since, s), parse_time(until, s)))
         n = obsformat.write(tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz"), records)
     (tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz")).replace(out)
     typer.echo(f"wrote {n} records to {out}")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .cli_common import fail, parse_time
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -28,23 +30,10 @@ audit_app = typer.Typer(help="The hash-chained audit log of requests and exports
 TimeOpt = Annotated[str, typer.Option(help="ISO 8601; without an offset, the fleet's time zone")]
 
 
-def _fail(msg: str, code: int = 1) -> typer.Exit:
-    typer.echo(msg, err=True)
-    return typer.Exit(code)
-
-
 def _settings() -> Settings:
     from .cli import settings
 
     return settings()
-
-
-def _time(raw: str, s: Settings) -> datetime:
-    try:
-        t = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _fail(f"not an ISO 8601 time: {raw!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=s.tz)
 
 
 def _recorder_parts(s: Settings):
@@ -113,9 +102,10 @@ def requests_add(
     _, _, _, requests = _recorder_parts(s)
     try:
         req = requests.record(reference=reference, agency=agency, legal_basis=legal_basis, requester=requester,
-                              camera_id=camera, start=_time(from_, s), end=_time(to, s), now=datetime.now(UTC))
+                              camera_id=camera, start=parse_time(from_, s), end=parse_time(to, s),
+                              now=datetime.now(UTC))
     except ValueError as e:
-        raise _fail(f"request not recorded: {e}") from None
+        raise fail(f"request not recorded: {e}") from None
     typer.echo(f"recorded lawful request {req.reference} for camera {req.camera_id}; "
                "it needs approval by someone other than the requester")
 
@@ -133,7 +123,7 @@ def requests_approve(
     try:
         req = requests.approve(reference, approver=approver, now=datetime.now(UTC))
     except ExportRefused as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     typer.echo(f"lawful request {req.reference} approved by {req.approver}")
 
 
@@ -166,18 +156,18 @@ def export_command(
     try:
         who = operator or getpass.getuser()
     except (KeyError, OSError):
-        raise _fail("say who exports: --operator NAME") from None
+        raise fail("say who exports: --operator NAME") from None
     try:
         result = export_footage(
             requests=requests, index=index, audit=audit, root=recorder_root(s), reference=request,
-            camera_id=camera, start=_time(from_, s), end=_time(to, s), operator=who, out_dir=out,
+            camera_id=camera, start=parse_time(from_, s), end=parse_time(to, s), operator=who, out_dir=out,
             now=datetime.now(UTC),
         )
     except ExportRefused as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     problems = verify_export(result.out_dir)
     if problems:
-        raise _fail("the export package does not verify:\n" + "\n".join(problems))
+        raise fail("the export package does not verify:\n" + "\n".join(problems))
     typer.echo(f"exported {len(result.files)} file(s) to {result.out_dir}; manifest {result.manifest} "
                f"verifies; audit entry {result.audit_seq}")
 
@@ -189,7 +179,7 @@ def audit_verify() -> None:
     _, _, audit, _ = _recorder_parts(s)
     verdict = audit.verify()
     if not verdict.ok:
-        raise _fail(f"audit log BROKEN at entry {verdict.first_bad_seq}: {verdict.reason}")
+        raise fail(f"audit log BROKEN at entry {verdict.first_bad_seq}: {verdict.reason}")
     typer.echo(f"audit log intact: {verdict.entries} entries")
 
 

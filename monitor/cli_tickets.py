@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from .cli_common import fail
 from .tickets import Ticket, TicketError, TicketState
 
 tickets_app = typer.Typer(help="Vendor tickets.", no_args_is_help=True)
@@ -24,11 +25,6 @@ def _store_and_tz():
 
     s = settings()
     return open_store(s), s.tz
-
-
-def _fail(msg: str, code: int = 1) -> typer.Exit:
-    typer.echo(msg, err=True)
-    return typer.Exit(code)
 
 
 def _local(t: datetime | None, tz) -> str:
@@ -86,7 +82,7 @@ def tickets_show(number: str) -> None:
     with store.sessions() as s:
         ticket = get(s, number)
     if ticket is None:
-        raise _fail(f"unknown ticket {number!r}")
+        raise fail(f"unknown ticket {number!r}")
     typer.echo("\n".join(_describe(ticket, tz)))
 
 
@@ -103,7 +99,7 @@ def tickets_cancel(
         with store.sessions.begin() as s:
             ticket = apply(s, number, "cancel", datetime.now(UTC), "operator", note=note)
     except TicketError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     typer.echo(f"{ticket.number} {ticket.state}")
 
 
@@ -121,7 +117,7 @@ def token_create(vendor: str) -> None:
             known = s.scalar(select(CameraRow.camera_id).where(CameraRow.vendor == vendor).limit(1)) is not None
             token = create_vendor_token(s, vendor, datetime.now(UTC))
     except ValueError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     if not known:
         typer.echo(f"warning: no camera in the registry names vendor {vendor!r}; check the spelling", err=True)
     typer.echo(token)
