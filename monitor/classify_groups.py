@@ -129,7 +129,8 @@ class Round(CongestionRounds):
             self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True)
             if w.closed and w.cause is Cause.MONITOR_OUTAGE:
                 hidden += [c for c, _ in self.stragglers[before:]]
-        hidden = [c for c in hidden if c not in self.members_of(*SHARED_OUTAGE)]  # e.g. an area outage it hid
+        still_shared = self.members_of(*SHARED_OUTAGE)  # e.g. an area outage the blind spot hid
+        hidden = [c for c in hidden if c not in still_shared]
         if len(hidden) >= p.sync_min_lines:
             # The monitor's blind spot may have hidden an area or ISP outage that began meanwhile: the
             # cameras still down together when it ends are judged by synchrony, not as households.

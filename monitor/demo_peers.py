@@ -24,6 +24,12 @@ DEMO_ACCOUNT_SID = "AC" + "0" * 32
 DEMO_AUTH_TOKEN = "demo-token-for-a-local-mock"  # noqa: S105 - Prism accepts any; no real account exists
 
 
+def prism_requests(log: Path) -> dict[str, int]:
+    """Messages and Calls created at Prism, counted from its log (it logs each request it receives)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return {w: text.count(f"/{w}.json ℹ  info      Request received") for w in ("Messages", "Calls")}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,9 +110,7 @@ class DemoPeers:
             self._stop_prism()
 
     def twilio_requests(self) -> dict[str, int]:
-        log = self.log_dir / "prism.log"
-        text = log.read_text(errors="replace") if log.exists() else ""
-        return {w: text.count(f"/{w}.json ℹ  info      Request received") for w in ("Messages", "Calls")}
+        return prism_requests(self.log_dir / "prism.log")
 
     def _stop_prism(self) -> None:
         if self._prism is not None and self._prism.poll() is None:

@@ -28,11 +28,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from twilio.rest import Client
 
+from monitor.demo_peers import PRISM_BIN, TWILIO_SPEC
 from notify.channels._twilio import BaseUrlHttpClient
 
 REPO = Path(__file__).resolve().parents[1]
-TWILIO_SPEC = REPO.parent / "shared" / "contracts" / "twilio_api_v2010.json"
-PRISM_BIN = REPO / ".prism" / "node_modules" / ".bin" / "prism"
 TWILIO_ACCOUNT_SID = "AC" + "a" * 32
 TWILIO_AUTH_TOKEN = "test-token-not-a-secret"
 SMTP_USER = "mimamori"

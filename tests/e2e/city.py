@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from pathlib import Path
 
+from monitor.demo_peers import prism_requests
 from monitor.domain import Camera, Contact
 from monitor.simulate.fleet import GI_PYTHON, RTSP_SCRIPT, ControlChild, make_registry, write_registry_csv
 from notify.channels.email import message_id_for
@@ -292,6 +293,5 @@ def received_mail(svc: Service) -> list[Mail]:
 
 
 def twilio_requests(svc: Service) -> dict[str, int]:
-    """Messages and Calls created at Prism (it logs each request it receives)."""
-    text = svc.prism_log.read_text(errors="replace") if svc.prism_log.exists() else ""
-    return {what: text.count(f"/{what}.json ℹ  info      Request received") for what in ("Messages", "Calls")}
+    """Messages and Calls created at Prism."""
+    return prism_requests(svc.prism_log)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
+from monitor.demo_peers import prism_requests
 from notify.message import ChannelKind, Kind, Lang, Recipient
 from notify.outbox import NotifyBase, Outbox, OutboxStatus
 from notify.render import render
@@ -86,6 +87,6 @@ def test_sigkill_during_a_burst_loses_nothing(tmp_path, smtp_peer):
     by_id = Counter(m["Message-ID"] for m in mails)
     assert len(by_id) == N_EMAIL  # every e-mail arrived ...
     assert sum(by_id.values()) - N_EMAIL <= KILLS  # ... and only a message in flight at a kill may repeat
-    sms_posts = (tmp_path / "prism.log").read_text().count("/Messages.json ℹ  info      Request received")
+    sms_posts = prism_requests(tmp_path / "prism.log")["Messages"]
     assert N_SMS <= sms_posts <= N_SMS + KILLS
     print(f"{kills} kills: {sum(by_id.values()) - N_EMAIL} e-mail and {sms_posts - N_SMS} SMS repeats")
