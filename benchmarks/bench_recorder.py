@@ -1,15 +1,22 @@
 """Recorder vs one ffmpeg process per camera, on the same simulated streams in the same run.
 
-    .venv/bin/python benchmarks/bench_recorder.py --counts 10,25,50 --seconds 30
+    .venv/bin/python benchmarks/bench_recorder.py --counts 10,25,50 --seconds 30 --rounds 3
 
 For each N, N simulated RTSP cameras (15 fps, 640x480, GOP 15; monitor/simulate/rtsp_server.py) are
-pulled at the same time by (a) one recorder process (PyAV, a thread per camera, fragmented-MP4
-segments) and (b) N processes of
-``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 60 ...`` writing the same kind
-of fragmented MP4. Reported per side: CPU seconds per stream-hour (rusage of the process tree),
-memory per stream (peak RSS summed over processes, and PSS sampled near the end, which does not
-count shared libraries once per process), frames written against the frames the camera sent, and how
-often the recorder reconnected (its session-end log lines go to stderr).
+pulled by (a) one recorder process (PyAV, a thread per camera, fragmented-MP4 segments) and (b) N
+processes of ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 60 ...`` writing
+the same kind of fragmented MP4.
+
+The main figures come from phases in which each side runs alone, alternating which goes first,
+`--rounds` times; the ratio is the median of the per-round ratios. On this 2-core machine the
+simulators, the recorder and 50 ffmpeg processes running at once compete for the cores, and the
+scheduling cost of that contest lands on whichever side happens to wait; so a last phase runs both at
+once and is reported apart, as a second table (`--no-together` leaves it out).
+
+Reported per side: CPU seconds per stream-hour after a warm-up (utime + stime of the processes),
+memory per stream (peak RSS summed over processes, and PSS sampled near the end, which does not count
+shared libraries once per process), frames written against the frames the cameras sent, frames
+missing inside the recordings, and how often the recorder reconnected.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,9 +64,15 @@ def pss_kib(pid: int) -> int:
 
 
 def cpu_s(pid: int) -> float:
-    """utime + stime of a live process (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a live process in seconds, summed over its threads from the scheduler's own
+    nanosecond account (``/proc/PID/task/*/schedstat``), not from 10 ms ticks."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended while we looked
+    return total / 1e9
 
 
 def frames_and_gaps(files: list[Path]) -> tuple[int, int, int]:
@@ -114,60 +129,123 @@ def run_child_recorder(root: str, urls: list[str]) -> None:
     print(json.dumps({"frames": frames, "reconnects": reconnects}), flush=True)
 
 
-def bench(n: int, seconds: float) -> dict:
-    sims, urls = start_sims(n)
-    work = Path(tempfile.mkdtemp(prefix=f"bench{n}-"))
+def ffmpeg_cmd(url: str, out: Path) -> list[str]:
+    return ["ffmpeg", "-nostdin", "-nostats", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-c", "copy",
+            "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
+            "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof", str(out / "%03d.mp4")]
+
+
+class Side:
+    """One contender over one phase: the recorder (one process) or N ffmpeg processes."""
+
+    def __init__(self, kind: str, urls: list[str], work: Path):
+        self.kind, self.n, self.dir = kind, len(urls), work / kind
+        if kind == "rec":
+            self.procs = [subprocess.Popen([sys.executable, __file__, "--child", str(self.dir), *urls],
+                                           stdout=subprocess.PIPE, text=True, cwd=REPO)]
+            assert self.procs[0].stdout.readline().strip() == "recording"
+        else:
+            self.procs = []
+            for i, url in enumerate(urls):
+                out = self.dir / f"B{i:03d}"
+                out.mkdir(parents=True)
+                self.procs.append(subprocess.Popen(ffmpeg_cmd(url, out), stdin=subprocess.DEVNULL))
+
+    def cpu(self) -> float:
+        return sum(cpu_s(p.pid) for p in self.procs)
+
+    def pss(self) -> int:
+        return sum(pss_kib(p.pid) for p in self.procs)
+
+    def stop(self) -> dict:
+        """Stop, reap, and read back what was written."""
+        rec = self.kind == "rec"
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM if rec else signal.SIGINT)
+        child = json.loads(self.procs[0].stdout.readline()) if rec else {}
+        reaped = [reap(p.pid) for p in self.procs]
+        if rec:
+            self.procs[0].stdout.close()
+        files = sorted((self.dir / "segments" if rec else self.dir).rglob("*.mp4"))
+        frames, lost, bad = frames_and_gaps(files)
+        if rec:
+            assert frames == child["frames"], (frames, child["frames"])
+        return {"cpu_total": sum(c for c, _ in reaped), "rss_kib": sum(r for _, r in reaped), "frames": frames,
+                "lost": lost, "bad": bad, "reconnects": child.get("reconnects", 0)}
+
+
+def run_phase(kinds: tuple[str, ...], urls: list[str], seconds: float) -> dict[str, dict]:
+    """Start the given sides together, measure steady CPU from WARMUP_S to `seconds`, stop them."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench{len(urls)}-"))
+    sides: list[Side] = []
     try:
-        rec = subprocess.Popen([sys.executable, __file__, "--child", str(work / "rec"), *urls],
-                               stdout=subprocess.PIPE, text=True, cwd=REPO)
-        assert rec.stdout.readline().strip() == "recording"
-        ffmpegs = []
-        for i, url in enumerate(urls):
-            out = work / "ff" / f"B{i:03d}"
-            out.mkdir(parents=True)
-            ffmpegs.append(subprocess.Popen(
-                ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-c", "copy",
-                 "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
-                 "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
-                 str(out / "%03d.mp4")],
-                stdin=subprocess.DEVNULL))
+        for kind in kinds:
+            sides.append(Side(kind, urls, work))
         t0 = time.monotonic()
         time.sleep(WARMUP_S)  # start-up (imports, RTSP handshakes) is left out of the steady CPU figure
-        rec_cpu0, ff_cpu0, w0 = cpu_s(rec.pid), sum(cpu_s(p.pid) for p in ffmpegs), time.monotonic()
+        cpu0, w0 = [s.cpu() for s in sides], time.monotonic()
         time.sleep(max(0.0, t0 + seconds - 3 - time.monotonic()))
-        rec_pss = pss_kib(rec.pid)
-        ff_pss = sum(pss_kib(p.pid) for p in ffmpegs)
+        pss = [s.pss() for s in sides]
         time.sleep(max(0.0, t0 + seconds - time.monotonic()))
-        rec_steady = cpu_s(rec.pid) - rec_cpu0
-        ff_steady = sum(cpu_s(p.pid) for p in ffmpegs) - ff_cpu0
-        steady_h = n * (time.monotonic() - w0) / 3600
-        for p in ffmpegs:
-            p.send_signal(signal.SIGINT)
-        rec.send_signal(signal.SIGTERM)
-        ff = [reap(p.pid) for p in ffmpegs]
-        child = json.loads(rec.stdout.readline())
-        rec_frames, rec_reconnects = child["frames"], child["reconnects"]
-        rec_cpu, rec_rss = reap(rec.pid)
-        rec.stdout.close()
-        ff_frames, ff_lost, ff_bad = frames_and_gaps(sorted((work / "ff").rglob("*.mp4")))
-        rec_files, rec_lost, rec_bad = frames_and_gaps(sorted((work / "rec" / "segments").rglob("*.mp4")))
-        assert rec_files == rec_frames, (rec_files, rec_frames)
+        steady = [s.cpu() - c for s, c in zip(sides, cpu0, strict=True)]
+        steady_h = len(urls) * (time.monotonic() - w0) / 3600
+        results = {}
+        for side, cpu, p in zip(sides, steady, pss, strict=True):
+            r = side.stop()
+            n = len(urls)
+            results[side.kind] = {**r, "cpu_per_stream_h": cpu / steady_h, "pss_mib": p / 1024 / n,
+                                  "rss_mib": r["rss_kib"] / 1024 / n, "expected": n * seconds * FPS}
+        sides = []
+        return results
+    finally:
+        for side in sides:
+            for p in side.procs:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(n: int, seconds: float, rounds: int, together: bool) -> dict:
+    """`rounds` phases of each side alone, alternating which goes first; then, if asked, one phase
+    with both at once. The same simulated cameras serve every phase."""
+    sims, urls = start_sims(n)
+    try:
+        alone: dict[str, list[dict]] = {"rec": [], "ff": []}
+        for r in range(rounds):
+            for kind in ("rec", "ff") if r % 2 == 0 else ("ff", "rec"):
+                alone[kind].append(run_phase((kind,), urls, seconds)[kind])
+        both = run_phase(("rec", "ff"), urls, seconds) if together else None
     finally:
         for s in sims:
             s.stdin.close()
             s.wait()
-    hours = n * seconds / 3600
-    expected = n * seconds * FPS
-    return {
-        "n": n, "seconds": seconds,
-        "rec_cpu_s_per_stream_h": rec_steady / steady_h, "ff_cpu_s_per_stream_h": ff_steady / steady_h,
-        "rec_cpu_total": rec_cpu / hours, "ff_cpu_total": sum(c for c, _ in ff) / hours,
-        "rec_rss_mib_per_stream": rec_rss / 1024 / n, "ff_rss_mib_per_stream": sum(r for _, r in ff) / 1024 / n,
-        "rec_pss_mib_per_stream": rec_pss / 1024 / n, "ff_pss_mib_per_stream": ff_pss / 1024 / n,
-        "rec_frames": rec_frames, "ff_frames": ff_frames, "expected_frames": expected,
-        "rec_lost": rec_lost, "ff_lost": ff_lost, "rec_bad": rec_bad, "ff_bad": ff_bad,
-        "rec_reconnects": rec_reconnects,
-    }
+    return {"n": n, "alone": alone, "together": both}
+
+
+def med(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def print_alone(r: dict) -> None:
+    rec, ff = r["alone"]["rec"], r["alone"]["ff"]
+    ratios = [a["cpu_per_stream_h"] / b["cpu_per_stream_h"] for a, b in zip(rec, ff, strict=True)]
+    print(f"| {r['n']} | {med(rec, 'cpu_per_stream_h'):.2f} | {med(ff, 'cpu_per_stream_h'):.2f} | "
+          f"**{statistics.median(ratios):.2f}** ({', '.join(f'{x:.2f}' for x in ratios)}) | "
+          f"{med(rec, 'rss_mib'):.1f} | {med(ff, 'rss_mib'):.1f} | "
+          f"**{med(rec, 'rss_mib') / med(ff, 'rss_mib'):.2f}** | "
+          f"{med(rec, 'pss_mib') / max(med(ff, 'pss_mib'), 1e-9):.2f} | "
+          f"{sum(x['frames'] for x in rec)} / {sum(x['frames'] for x in ff)} "
+          f"({sum(x['expected'] for x in rec):.0f}) | "
+          f"{sum(x['lost'] for x in rec)} / {sum(x['lost'] for x in ff)} | "
+          f"{sum(x['bad'] for x in rec)} / {sum(x['bad'] for x in ff)} | {sum(x['reconnects'] for x in rec)} |",
+          flush=True)
+
+
+def print_together(r: dict) -> None:
+    rec, ff = r["together"]["rec"], r["together"]["ff"]
+    print(f"| {r['n']} | {rec['cpu_per_stream_h']:.2f} | {ff['cpu_per_stream_h']:.2f} | "
+          f"{rec['cpu_per_stream_h'] / ff['cpu_per_stream_h']:.2f} | {rec['rss_mib'] / ff['rss_mib']:.2f} | "
+          f"{rec['frames']} / {ff['frames']} ({rec['expected']:.0f}) | {rec['lost']} / {ff['lost']} | "
+          f"{rec['reconnects']} |", flush=True)
 
 
 def main() -> None:
@@ -175,26 +253,29 @@ def main() -> None:
         run_child_recorder(sys.argv[2], sys.argv[3:])
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--counts", default="10,25")
+    ap.add_argument("--counts", default="10,25,50")
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--rounds", type=int, default=3, help="phases of each side alone, alternating")
+    ap.add_argument("--together", action=argparse.BooleanOptionalAction, default=True,
+                    help="also one phase with both sides at once (they then compete for the same cores)")
     args = ap.parse_args()
-    print("| N | steady CPU s/stream-h rec | ffmpeg | ratio | lifetime CPU s/stream-h rec | ffmpeg "
-          "| peak RSS MiB/stream rec | ffmpeg | ratio | PSS MiB/stream rec | ffmpeg | ratio "
-          "| frames written rec / ffmpeg (nominal) | frames lost inside recordings rec / ffmpeg "
-          "| unreadable files rec / ffmpeg | rec reconnects |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    results = []
+    print(f"Each side alone, {args.rounds} alternating phases of {args.seconds:.0f} s each; medians "
+          "(the ratio is the median of the per-round ratios, which are listed):\n")
+    print("| N | steady CPU s/stream-h rec | ffmpeg | CPU ratio (per round) | peak RSS MiB/stream rec | ffmpeg "
+          "| RSS ratio | PSS ratio | frames written rec / ffmpeg (nominal) | frames lost inside recordings "
+          "rec / ffmpeg | unreadable files rec / ffmpeg | rec reconnects |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(x) for x in args.counts.split(",")):
-        r = bench(n, args.seconds)
-        print(f"| {n} | {r['rec_cpu_s_per_stream_h']:.1f} | {r['ff_cpu_s_per_stream_h']:.1f} | "
-              f"{r['rec_cpu_s_per_stream_h'] / r['ff_cpu_s_per_stream_h']:.2f} | "
-              f"{r['rec_cpu_total']:.1f} | {r['ff_cpu_total']:.1f} | "
-              f"{r['rec_rss_mib_per_stream']:.2f} | {r['ff_rss_mib_per_stream']:.2f} | "
-              f"{r['rec_rss_mib_per_stream'] / r['ff_rss_mib_per_stream']:.2f} | "
-              f"{r['rec_pss_mib_per_stream']:.2f} | {r['ff_pss_mib_per_stream']:.2f} | "
-              f"{r['rec_pss_mib_per_stream'] / max(r['ff_pss_mib_per_stream'], 1e-9):.2f} | "
-              f"{r['rec_frames']} / {r['ff_frames']} ({r['expected_frames']:.0f}) | "
-              f"{r['rec_lost']} / {r['ff_lost']} | {r['rec_bad']} / {r['ff_bad']} | {r['rec_reconnects']} |",
-              flush=True)
+        results.append(bench(n, args.seconds, args.rounds, args.together))
+        print_alone(results[-1])
+    if args.together:
+        print("\nBoth sides at once, one phase (on a small machine they compete for the same cores):\n")
+        print("| N | steady CPU s/stream-h rec | ffmpeg | CPU ratio | RSS ratio | frames written rec / ffmpeg "
+              "(nominal) | frames lost rec / ffmpeg | rec reconnects |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in results:
+            print_together(r)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ multipart/alternative (plain text first, HTML second), never with attachments or
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import smtplib
@@ -89,11 +90,13 @@ def submit(email: EmailMessage, config: SmtpConfig, ssl_context: ssl.SSLContext 
             if config.username:
                 smtp.login(config.username, config.password or "")
             smtp.send_message(email)
+            # The server took the message with its reply to DATA. Say QUIT without waiting for the
+            # answer: until the caller records the send, a crash would send it again, so that
+            # window is kept as short as it can be (no extra round trip).
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.putcmd("quit")
         finally:
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+            smtp.close()
     except smtplib.SMTPAuthenticationError as e:
         raise _reply_error(e.smtp_code, "authentication") from None
     except smtplib.SMTPRecipientsRefused as e:

@@ -10,10 +10,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 from twilio.rest import Client
 
+from monitor.store.db import make_engine
 from notify.channels import EmailChannel, SmsChannel, SmtpConfig
 from notify.channels._twilio import BaseUrlHttpClient
 from notify.dispatch import Dispatcher, RetryPolicy
@@ -30,7 +30,7 @@ class SystemClock:
 
 
 def main(db_url: str, smtp_port: str, ca_file: str, prism_url: str) -> None:
-    sessions = sessionmaker(create_engine(db_url, connect_args={"timeout": 30}), expire_on_commit=False)
+    sessions = sessionmaker(make_engine(db_url), expire_on_commit=False)  # the service's own pragmas
     email = EmailChannel(SmtpConfig(host="127.0.0.1", port=int(smtp_port), username=SMTP_USER, password=SMTP_PASSWORD,
                                     from_addr="noreply@city.example.jp", timeout_s=5),
                          ssl_context=ssl.create_default_context(cafile=ca_file))

@@ -14,10 +14,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from monitor.demo_peers import prism_requests
+from monitor.store.db import make_engine
 from notify.message import ChannelKind, Kind, Lang, Recipient
 from notify.outbox import NotifyBase, Outbox, OutboxStatus
 from notify.render import render
@@ -33,7 +33,7 @@ def sent_count(outbox: Outbox) -> int:
 
 def test_sigkill_during_a_burst_loses_nothing(tmp_path, smtp_peer):
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    engine = create_engine(url)
+    engine = make_engine(url)
     NotifyBase.metadata.create_all(engine)
     outbox = Outbox(sessionmaker(engine, expire_on_commit=False))
     now = datetime.now(UTC)
