@@ -126,12 +126,23 @@ class Round(CongestionRounds):
                     w.leave(cam, Departure.RECOVERED)
             down_now = sum(1 for c in w.members if tracks[c][T_DOWN])
             before = len(self.stragglers)
-            self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True)
-            if w.closed and w.cause is Cause.MONITOR_OUTAGE:
+            holding = None if monitor else self._holding_beside_others(w)
+            if holding is None and not monitor:
+                # one household left down is that household's own fault, not the shared cause
+                down_cams = [c for c in w.members if tracks[c][T_DOWN]]
+                holding = (self._lines(down_cams) >= p.sync_min_lines_small_group
+                           and down_now >= p.group_keep_fraction * w.peak)
+            self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True, holding=holding)
+            if monitor and w.closed:
                 hidden += [c for c, _ in self.stragglers[before:]]
-        still_shared = self.members_of(*SHARED_OUTAGE)  # e.g. an area outage the blind spot hid
+            elif monitor and w.fail_run:
+                # The fleet answers again: the monitor is back, though its incident waits a round
+                # more before it closes. What is still down is judged now, so that an area outage
+                # the blind spot hid is named from the first round it can be seen.
+                hidden += [c for c in w.members if tracks[c][T_DOWN]]
+        still_shared = self.members_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)  # e.g. one the blind spot hid
         hidden = [c for c in hidden if c not in still_shared]
-        if len(hidden) >= p.sync_min_lines:
+        if len(hidden) >= p.sync_min_lines_small_group:
             # The monitor's blind spot may have hidden an area or ISP outage that began meanwhile: the
             # cameras still down together when it ends are judged by synchrony, not as households.
             assigned = self._open_groups(hidden, ("area", "isp"), p.outage_fraction, set(), include_down=True)
@@ -149,7 +160,7 @@ class Round(CongestionRounds):
             if not (w.group.startswith("ispa:") and self.now - w.opened <= self.sync):
                 explained.update(w.members)
         free = [c for c in fresh if c not in explained]
-        if len(free) >= p.sync_min_lines:
+        if len(free) >= p.sync_min_lines_small_group:  # each group checks its own minimum (_min_lines)
             assigned = self._open_groups(free, ("area", "isp"), p.outage_fraction, set())
             in_ispa = self.members_of(*SHARED_OUTAGE)
             ripe = p.ispa_min_down_intervals
@@ -157,10 +168,32 @@ class Round(CongestionRounds):
                                and self.tracks[c][T_DOWN] >= ripe], ("ispa",), p.outage_fraction, assigned)
         self._absorb_local()
 
+    def _holding_beside_others(self, w: _Work) -> bool | None:
+        """Whether an area or ISP outage still holds, judged only on its cameras that no other open
+        area or ISP outage explains; None when there is no such overlap (or nothing left to judge).
+
+        A provider outage that begins inside an area's power cut keeps that provider's cameras down
+        after the area is back; they say nothing about the area. Its other cameras do: the area holds
+        while more than `group_keep_fraction` of them are still down; after that it is over, and
+        whoever is still down among them is a household fault."""
+        others: set[str] = set()
+        for o in self.open_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
+            if o is not w:
+                others.update(o.members)
+        if not others.intersection(w.members):
+            return None
+        own = [c for c in w.members if c not in others]
+        if not own:
+            return None
+        down = sum(1 for c in own if self.tracks[c][T_DOWN])
+        return down > self.policy.group_keep_fraction * len(own)
+
     def _keep_or_close(self, w: _Work, affected: int, close_after: int, *, stragglers: bool,
-                       still_shared: bool = False) -> None:
+                       still_shared: bool = False, holding: bool | None = None) -> None:
         w.peak = max(w.peak, affected)
-        if still_shared or affected >= max(1.0, self.policy.group_keep_fraction * w.peak):
+        if holding is None:
+            holding = affected >= max(1.0, self.policy.group_keep_fraction * w.peak)
+        if still_shared or holding:
             w.fail_run, w.recovery_at = 0, 0
             return
         w.fail_run += 1

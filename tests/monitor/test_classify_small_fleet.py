@@ -106,6 +106,10 @@ def test_an_area_outage_that_began_inside_the_monitors_blind_spot_is_an_area_out
     assert seen[10]["C21"] == {Cause.MONITOR_OUTAGE}
     for m in (25, 40):
         assert all(seen[m][c] == {Cause.AREA_OUTAGE} for c in A2), seen[m]
+    # named from the first round in which the fleet answers again, while the monitor outage itself
+    # waits one more round before it closes (a one-round blip of the uplink is not its end)
+    assert all(Cause.AREA_OUTAGE in seen[20][c] for c in A2), seen[20]
+    assert Cause.MONITOR_OUTAGE in seen[20]["C21"]
 
 
 def test_a_camera_going_down_long_after_its_area_is_judged_on_its_own():
@@ -126,3 +130,74 @@ def test_one_provider_congesting_in_two_areas_is_one_isp_congestion():
          cameras=cams, incidents=incidents)
     congestions = [i for i, causes in incidents.items() if Cause.ISP_CONGESTION in causes]
     assert len(congestions) == 1, incidents
+
+
+def test_a_straggler_is_seen_when_its_area_recovers_though_a_provider_outage_holds_its_neighbours():
+    """Area B's power cut ends at minute 60 with B1 still down (its household); B3 and B4 stay down
+    only because their provider 'y' failed at minute 40 everywhere. The area is judged on the cameras
+    the provider outage does not explain: B2 came back, so B1 is a household fault from then on, not
+    kept in the area outage until the provider recovers at minute 90."""
+    isps = {"B1": "x", "B2": "x", "B3": "y", "B4": "y", "D1": "y", "D2": "y", "D3": "y", "E1": "y", "E2": "y",
+            "E3": "x", "D4": "x", "E4": "z"}
+    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+
+    def script(c, m):
+        if c == "B1" and 2 <= m < 150:
+            return down
+        if c.startswith("B") and 2 <= m < 60:
+            return down
+        if isps[c] == "y" and 40 <= m < 90:
+            return down
+        return ok
+
+    seen = play(script, 100, cameras=cams)
+    assert seen[30]["B1"] == {Cause.AREA_OUTAGE}
+    assert all(Cause.ISP_OUTAGE in seen[50][c] for c in ("D1", "D2", "E1"))
+    assert seen[70]["B1"] == {Cause.LOCAL_OUTAGE}
+    assert Cause.ISP_OUTAGE in seen[70]["B3"] and Cause.LOCAL_OUTAGE not in seen[70]["B3"]
+    assert "B2" not in seen[70]
+
+
+def test_an_area_still_out_where_a_provider_outage_hides_most_of_it_stays_an_area_outage():
+    """The same, but the area has not recovered: its one camera the provider outage does not explain
+    is still down, so nobody is a household fault."""
+    isps = {"B1": "x", "B2": "y", "B3": "y", "B4": "y", "D1": "y", "D2": "y", "D3": "y", "E1": "y", "E2": "y",
+            "E3": "x", "D4": "x", "E4": "z"}
+    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+
+    def script(c, m):
+        if c.startswith("B") and 2 <= m < 80:
+            return down
+        if isps[c] == "y" and 40 <= m < 90:
+            return down
+        return ok
+
+    seen = play(script, 100, cameras=cams)
+    assert all(Cause.LOCAL_OUTAGE not in seen[m].get("B1", set()) for m in range(100))
+    assert seen[70]["B1"] == {Cause.AREA_OUTAGE}
+
+
+def test_both_households_of_a_two_camera_area_failing_together_are_that_area():
+    """Area B has two households, on different lines of one provider that is fine elsewhere; both go
+    dark in the same minute and stay dark for an hour: that is the area (a power cut), and neither
+    owner is a household fault. A lone household of the area failing is still its own."""
+    isps = {"B1": "y", "B2": "y", "D1": "y", "D2": "y", "D3": "x", "E1": "y", "E2": "x", "E3": "x"}
+    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+    seen = play(lambda c, m: down if c in ("B1", "B2") and 2 <= m < 60 else ok, 70, cameras=cams)
+    for m in (10, 30, 55):
+        assert seen[m]["B1"] == seen[m]["B2"] == {Cause.AREA_OUTAGE}, seen[m]
+    seen = play(lambda c, m: down if c == "B1" and 2 <= m < 60 else ok, 70, cameras=cams)
+    assert seen[30]["B1"] == {Cause.LOCAL_OUTAGE}
+
+
+def test_when_one_of_a_two_camera_area_comes_back_the_other_is_its_household():
+    """Both of area B's households go dark at minute 2; at minute 40 B2 is back and B1 is not: the
+    area's cause is over (one household left is no shared cause), so B1's owner is asked from then
+    on, not only when B1 itself recovers."""
+    isps = {"B1": "y", "B2": "y", "D1": "y", "D2": "y", "D3": "x", "E1": "y", "E2": "x", "E3": "x"}
+    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+    seen = play(lambda c, m: down if (c == "B1" and 2 <= m < 120) or (c == "B2" and 2 <= m < 40) else ok, 120,
+                cameras=cams)
+    assert seen[30]["B1"] == {Cause.AREA_OUTAGE}
+    assert seen[50]["B1"] == {Cause.LOCAL_OUTAGE}
+
