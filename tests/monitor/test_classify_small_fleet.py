@@ -59,6 +59,11 @@ def play(script, minutes, cameras=CAMERAS, refs_bad=range(0), incidents=None):
     return seen
 
 
+def fleet(isps: dict[str, str]) -> dict[str, Camera]:
+    """Cameras named area letter + number, one household line each, on the given providers."""
+    return {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+
+
 def test_a_household_beside_an_area_outage_is_local_even_on_a_two_camera_isp():
     """C11 and C21 are the only 'ocn' cameras; C21 goes with its area, so C11 alone is its household."""
     seen = play(lambda c, m: down if 2 <= m < 40 and (c in A2 or c == "C11") else ok, 30)
@@ -132,6 +137,18 @@ def test_one_provider_congesting_in_two_areas_is_one_isp_congestion():
     assert len(congestions) == 1, incidents
 
 
+def area_b_then_provider_y(isps: dict[str, str], area_end: int, b1_end: int):
+    """Area B dark from minute 2 to `area_end` (B1, its own household too, to `b1_end`); provider 'y'
+    dark everywhere from minute 40 to 90."""
+    def script(c, m):
+        if c.startswith("B") and 2 <= m < (b1_end if c == "B1" else area_end):
+            return down
+        if isps[c] == "y" and 40 <= m < 90:
+            return down
+        return ok
+    return script
+
+
 def test_a_straggler_is_seen_when_its_area_recovers_though_a_provider_outage_holds_its_neighbours():
     """Area B's power cut ends at minute 60 with B1 still down (its household); B3 and B4 stay down
     only because their provider 'y' failed at minute 40 everywhere. The area is judged on the cameras
@@ -139,18 +156,7 @@ def test_a_straggler_is_seen_when_its_area_recovers_though_a_provider_outage_hol
     kept in the area outage until the provider recovers at minute 90."""
     isps = {"B1": "x", "B2": "x", "B3": "y", "B4": "y", "D1": "y", "D2": "y", "D3": "y", "E1": "y", "E2": "y",
             "E3": "x", "D4": "x", "E4": "z"}
-    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
-
-    def script(c, m):
-        if c == "B1" and 2 <= m < 150:
-            return down
-        if c.startswith("B") and 2 <= m < 60:
-            return down
-        if isps[c] == "y" and 40 <= m < 90:
-            return down
-        return ok
-
-    seen = play(script, 100, cameras=cams)
+    seen = play(area_b_then_provider_y(isps, area_end=60, b1_end=150), 100, cameras=fleet(isps))
     assert seen[30]["B1"] == {Cause.AREA_OUTAGE}
     assert all(Cause.ISP_OUTAGE in seen[50][c] for c in ("D1", "D2", "E1"))
     assert seen[70]["B1"] == {Cause.LOCAL_OUTAGE}
@@ -163,16 +169,7 @@ def test_an_area_still_out_where_a_provider_outage_hides_most_of_it_stays_an_are
     is still down, so nobody is a household fault."""
     isps = {"B1": "x", "B2": "y", "B3": "y", "B4": "y", "D1": "y", "D2": "y", "D3": "y", "E1": "y", "E2": "y",
             "E3": "x", "D4": "x", "E4": "z"}
-    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
-
-    def script(c, m):
-        if c.startswith("B") and 2 <= m < 80:
-            return down
-        if isps[c] == "y" and 40 <= m < 90:
-            return down
-        return ok
-
-    seen = play(script, 100, cameras=cams)
+    seen = play(area_b_then_provider_y(isps, area_end=80, b1_end=80), 100, cameras=fleet(isps))
     assert all(Cause.LOCAL_OUTAGE not in seen[m].get("B1", set()) for m in range(100))
     assert seen[70]["B1"] == {Cause.AREA_OUTAGE}
 
@@ -182,7 +179,7 @@ def test_both_households_of_a_two_camera_area_failing_together_are_that_area():
     dark in the same minute and stay dark for an hour: that is the area (a power cut), and neither
     owner is a household fault. A lone household of the area failing is still its own."""
     isps = {"B1": "y", "B2": "y", "D1": "y", "D2": "y", "D3": "x", "E1": "y", "E2": "x", "E3": "x"}
-    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+    cams = fleet(isps)
     seen = play(lambda c, m: down if c in ("B1", "B2") and 2 <= m < 60 else ok, 70, cameras=cams)
     for m in (10, 30, 55):
         assert seen[m]["B1"] == seen[m]["B2"] == {Cause.AREA_OUTAGE}, seen[m]
@@ -195,7 +192,7 @@ def test_when_one_of_a_two_camera_area_comes_back_the_other_is_its_household():
     area's cause is over (one household left is no shared cause), so B1's owner is asked from then
     on, not only when B1 itself recovers."""
     isps = {"B1": "y", "B2": "y", "D1": "y", "D2": "y", "D3": "x", "E1": "y", "E2": "x", "E3": "x"}
-    cams = {c: Camera(camera_id=c, area=c[0], isp=isp, line_id=f"L{c}", expected_fps=8.0) for c, isp in isps.items()}
+    cams = fleet(isps)
     seen = play(lambda c, m: down if (c == "B1" and 2 <= m < 120) or (c == "B2" and 2 <= m < 40) else ok, 120,
                 cameras=cams)
     assert seen[30]["B1"] == {Cause.AREA_OUTAGE}
