@@ -91,7 +91,7 @@ def classify_samples(
         reference_bad_run=ref_bad,
         references_seen=seen,
         last_t=now,
-        congestion_explained=frozenset(rnd.congestion_explained),
+        congestion_explained=tuple(sorted((c, at, run) for c, (at, run) in rnd.congestion_explained.items())),
     )
     return new_state, rnd.changes()
 
@@ -100,7 +100,11 @@ def _local_faults(rnd: Round) -> None:
     """Local outages (per line), camera faults (per camera), local congestion (per line)."""
     p, tracks = rnd.policy, rnd.tracks
     upstream_out = rnd.members_of(Cause.MONITOR_OUTAGE, Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)
-    congested_shared = rnd.members_of(Cause.ISP_CONGESTION) | rnd.congestion_explained
+    # A camera still congested when its shared congestion closed is part of it, until it has outlasted
+    # it as long as a household congestion needs to show: then it is its own, from the close on.
+    outlasted = {c: at for c, (at, run) in rnd.congestion_explained.items()
+                 if tracks[c][T_CONG_RUN] - run >= p.local_congestion_open_intervals}
+    congested_shared = rnd.members_of(Cause.ISP_CONGESTION) | (rnd.congestion_explained.keys() - outlasted.keys())
 
     def close_needed(tr: tuple) -> int:
         if tr[T_FLAPS] >= p.flap_threshold:
@@ -155,11 +159,11 @@ def _local_faults(rnd: Round) -> None:
             })
         if (tr[T_CONG] and tr[T_CONG_RUN] >= p.local_congestion_open_intervals
                 and cam not in in_lcong and cam not in congested_shared):
-            rnd.join_local(Cause.LOCAL_CONGESTION, info[cam][2], cam, tr[T_CONG_SINCE], {
-                "congested_intervals": tr[T_CONG_RUN],
-                "threshold_intervals": p.local_congestion_open_intervals,
-                "shared_congestion": False,
-            })
+            ev = {"congested_intervals": tr[T_CONG_RUN], "threshold_intervals": p.local_congestion_open_intervals,
+                  "shared_congestion": False}
+            if cam in outlasted:
+                ev["outlasted_shared_congestion"] = True
+            rnd.join_local(Cause.LOCAL_CONGESTION, info[cam][2], cam, outlasted.get(cam, tr[T_CONG_SINCE]), ev)
 
 
 def _outage_evidence(tr: tuple, p: ClassifierPolicy, straggler: bool) -> dict:

@@ -3,7 +3,7 @@ congested together. A mixin of `classify_groups.Round`, which holds the working 
 
 from __future__ import annotations
 
-from .classify_state import T_CONG, T_CONG_OFF, T_CONG_SINCE, T_DOWN, Departure
+from .classify_state import T_CONG, T_CONG_OFF, T_CONG_RUN, T_CONG_SINCE, T_DOWN, Departure
 from .domain import Cause
 
 
@@ -26,7 +26,8 @@ class CongestionRounds:
             self._keep_or_close(w, len(hit), p.congestion_close_after_intervals, stragglers=False,
                                 still_shared=still)
             if w.closed:
-                self.congestion_explained.update(hit)
+                for c in hit:
+                    self.congestion_explained.setdefault(c, (self.now, tracks[c][T_CONG_RUN]))
 
         # A congested camera that then went down still took part in the congestion (its slow-state
         # is frozen while it is down); a long outage ends that.

@@ -12,6 +12,7 @@ from typing import Any
 from .classify_congestion import CongestionRounds
 from .classify_state import (
     T_CONG,
+    T_CONG_RUN,
     T_DOWN,
     T_DOWN_SINCE,
     T_UP,
@@ -40,15 +41,18 @@ class Round(CongestionRounds):
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
         self.next_id = state.next_id
         self.stragglers: list[tuple[str, int]] = []
-        # Cameras still congested when their shared congestion closed: explained until they clear.
-        self.congestion_explained = {c for c in state.congestion_explained if tracks.get(c, (0,) * 15)[T_CONG]}
+        # Cameras still congested when their shared congestion closed: explained until they clear, or
+        # until they outlast it as long as a household congestion needs to show (see _local_faults).
+        self.congestion_explained: dict[str, tuple[int, int]] = {
+            c: (at, tracks[c][T_CONG_RUN] if run < 0 else run)
+            for c, at, run in state.congestion_explained if tracks.get(c, (0,) * 15)[T_CONG]}
         sync = int(policy.sync_window.total_seconds())
         self.sync = sync
         self.long_down: set[str] = set()
         self.fresh: list[str] = []
         # A congested path drops probes for an interval or two at a time: a congested camera must be
         # down as long as a congested household must before it counts towards a shared outage.
-        congested = self.members_of(Cause.ISP_CONGESTION, Cause.LOCAL_CONGESTION) | self.congestion_explained
+        congested = self.members_of(Cause.ISP_CONGESTION, Cause.LOCAL_CONGESTION) | self.congestion_explained.keys()
         for cam in observed:
             tr = tracks[cam]
             if tr[T_DOWN]:

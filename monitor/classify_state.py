@@ -98,7 +98,9 @@ class FleetState:
     reference_bad_run: int = 0
     references_seen: bool = False
     last_t: int = 0
-    congestion_explained: frozenset[str] = frozenset()
+    congestion_explained: tuple[tuple[str, int, int], ...] = ()
+    """Cameras still congested when their shared congestion closed: (camera, when it closed, the
+    camera's congested run then; -1 if unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ def state_to_json(state: FleetState) -> dict:
         "reference_bad_run": state.reference_bad_run,
         "references_seen": state.references_seen,
         "last_t": state.last_t,
-        "congestion_explained": sorted(state.congestion_explained),
+        "congestion_explained": [list(e) for e in state.congestion_explained],
     }
 
 
@@ -179,5 +181,14 @@ def state_from_json(d: Mapping[str, Any]) -> FleetState:
         reference_bad_run=int(d["reference_bad_run"]),
         references_seen=bool(d["references_seen"]),
         last_t=int(d["last_t"]),
-        congestion_explained=frozenset(d.get("congestion_explained", ())),
+        congestion_explained=tuple(_explained(e, int(d["last_t"])) for e in d.get("congestion_explained", ())),
     )
+
+
+def _explained(e: Any, last_t: int) -> tuple[str, int, int]:
+    """One congestion_explained entry; a bare camera id (written before the entries were dated)
+    counts from the checkpoint's last round, its congested run unknown."""
+    if isinstance(e, str):
+        return (e, last_t, -1)
+    cam, closed_at, run = e
+    return (str(cam), int(closed_at), int(run))

@@ -140,3 +140,10 @@ def test_state_survives_json_mid_incident():
     again = state_from_json(json.loads(text))
     assert again == state
     assert again.incidents and next(iter(again.incidents.values())).evidence["down_intervals"] >= 3
+
+
+def test_congestion_explained_survives_json_and_an_older_checkpoint_still_loads():
+    state = FleetState(last_t=1_000, congestion_explained=(("C05", 940, 7),))
+    assert state_from_json(json.loads(json.dumps(state_to_json(state)))) == state
+    older = {**state_to_json(state), "congestion_explained": ["C05"]}  # bare ids, before they were dated
+    assert state_from_json(older).congestion_explained == (("C05", 1_000, -1),)

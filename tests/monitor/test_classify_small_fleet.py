@@ -198,3 +198,15 @@ def test_when_one_of_a_two_camera_area_comes_back_the_other_is_its_household():
     assert seen[30]["B1"] == {Cause.AREA_OUTAGE}
     assert seen[50]["B1"] == {Cause.LOCAL_OUTAGE}
 
+
+
+def test_a_household_still_congested_long_after_its_providers_evening_is_its_own_congestion():
+    """Provider 'sonet' (A3 and C14) is congested from minute 2 to 60; C31's own line stays saturated
+    until minute 120. Up to the provider's recovery C31 is part of its congestion; once it has
+    outlasted it by the time a household congestion needs to show, it is a local congestion, dated
+    from the provider's recovery. Its neighbours that recovered are in nothing."""
+    sonet = [c for c, isp in ISPS.items() if isp == "sonet"]
+    seen = play(lambda c, m: slow if c in sonet and 2 <= m < (120 if c == "C31" else 60) else ok, 130)
+    assert all(seen[40][c] == {Cause.ISP_CONGESTION} for c in sonet), seen[40]
+    assert seen[100]["C31"] == {Cause.LOCAL_CONGESTION}, seen[100]
+    assert not any(c in seen[100] for c in sonet if c != "C31")
