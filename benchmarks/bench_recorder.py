@@ -97,10 +97,9 @@ def frames_and_gaps(files: list[Path]) -> tuple[int, int, int]:
     return frames, lost, unreadable
 
 
-def reap(pid: int) -> tuple[float, int]:
-    """Wait for a child; return its CPU seconds and peak RSS in KiB."""
-    _, _, ru = os.wait4(pid, 0)
-    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+def reap(pid: int) -> int:
+    """Wait for a child; return its peak RSS in KiB."""
+    return os.wait4(pid, 0)[2].ru_maxrss
 
 
 def run_child_recorder(root: str, urls: list[str]) -> None:
@@ -139,7 +138,7 @@ class Side:
     """One contender over one phase: the recorder (one process) or N ffmpeg processes."""
 
     def __init__(self, kind: str, urls: list[str], work: Path):
-        self.kind, self.n, self.dir = kind, len(urls), work / kind
+        self.kind, self.dir = kind, work / kind
         if kind == "rec":
             self.procs = [subprocess.Popen([sys.executable, __file__, "--child", str(self.dir), *urls],
                                            stdout=subprocess.PIPE, text=True, cwd=REPO)]
@@ -163,15 +162,15 @@ class Side:
         for p in self.procs:
             p.send_signal(signal.SIGTERM if rec else signal.SIGINT)
         child = json.loads(self.procs[0].stdout.readline()) if rec else {}
-        reaped = [reap(p.pid) for p in self.procs]
+        rss_kib = sum(reap(p.pid) for p in self.procs)
         if rec:
             self.procs[0].stdout.close()
         files = sorted((self.dir / "segments" if rec else self.dir).rglob("*.mp4"))
         frames, lost, bad = frames_and_gaps(files)
         if rec:
             assert frames == child["frames"], (frames, child["frames"])
-        return {"cpu_total": sum(c for c, _ in reaped), "rss_kib": sum(r for _, r in reaped), "frames": frames,
-                "lost": lost, "bad": bad, "reconnects": child.get("reconnects", 0)}
+        return {"rss_kib": rss_kib, "frames": frames, "lost": lost, "bad": bad,
+                "reconnects": child.get("reconnects", 0)}
 
 
 def run_phase(kinds: tuple[str, ...], urls: list[str], seconds: float) -> dict[str, dict]:
@@ -188,11 +187,11 @@ def run_phase(kinds: tuple[str, ...], urls: list[str], seconds: float) -> dict[s
         pss = [s.pss() for s in sides]
         time.sleep(max(0.0, t0 + seconds - time.monotonic()))
         steady = [s.cpu() - c for s, c in zip(sides, cpu0, strict=True)]
-        steady_h = len(urls) * (time.monotonic() - w0) / 3600
+        n = len(urls)
+        steady_h = n * (time.monotonic() - w0) / 3600
         results = {}
         for side, cpu, p in zip(sides, steady, pss, strict=True):
             r = side.stop()
-            n = len(urls)
             results[side.kind] = {**r, "cpu_per_stream_h": cpu / steady_h, "pss_mib": p / 1024 / n,
                                   "rss_mib": r["rss_kib"] / 1024 / n, "expected": n * seconds * FPS}
         sides = []

@@ -128,22 +128,17 @@ class Round(CongestionRounds):
                 tr = tracks.get(cam)
                 if tr is not None and tr[T_UP] >= p.close_after_good_intervals:
                     w.leave(cam, Departure.RECOVERED)
-            down_now = sum(1 for c in w.members if tracks[c][T_DOWN])
+            down_cams = [c for c in w.members if tracks[c][T_DOWN]]
             before = len(self.stragglers)
-            holding = None if monitor else self._holding_beside_others(w)
-            if holding is None and not monitor:
-                # one household left down is that household's own fault, not the shared cause
-                down_cams = [c for c in w.members if tracks[c][T_DOWN]]
-                holding = (self._lines(down_cams) >= p.sync_min_lines_small_group
-                           and down_now >= p.group_keep_fraction * w.peak)
-            self._keep_or_close(w, down_now, p.group_close_after_intervals, stragglers=True, holding=holding)
+            self._keep_or_close(w, len(down_cams), p.group_close_after_intervals, stragglers=True,
+                                holding=None if monitor else self._outage_holds(w, down_cams))
             if monitor and w.closed:
                 hidden += [c for c, _ in self.stragglers[before:]]
             elif monitor and w.fail_run:
                 # The fleet answers again: the monitor is back, though its incident waits a round
                 # more before it closes. What is still down is judged now, so that an area outage
                 # the blind spot hid is named from the first round it can be seen.
-                hidden += [c for c in w.members if tracks[c][T_DOWN]]
+                hidden += down_cams
         still_shared = self.members_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)  # e.g. one the blind spot hid
         hidden = [c for c in hidden if c not in still_shared]
         if len(hidden) >= p.sync_min_lines_small_group:
@@ -172,25 +167,25 @@ class Round(CongestionRounds):
                                and self.tracks[c][T_DOWN] >= ripe], ("ispa",), p.outage_fraction, assigned)
         self._absorb_local()
 
-    def _holding_beside_others(self, w: _Work) -> bool | None:
-        """Whether an area or ISP outage still holds, judged only on its cameras that no other open
-        area or ISP outage explains; None when there is no such overlap (or nothing left to judge).
+    def _outage_holds(self, w: _Work, down_cams: list[str]) -> bool:
+        """Whether an area or ISP outage still holds.
 
-        A provider outage that begins inside an area's power cut keeps that provider's cameras down
-        after the area is back; they say nothing about the area. Its other cameras do: the area holds
-        while more than `group_keep_fraction` of them are still down; after that it is over, and
-        whoever is still down among them is a household fault."""
+        Judged only on its cameras that no other open area or ISP outage explains: a provider outage
+        that begins inside an area's power cut keeps that provider's cameras down after the area is
+        back, and they say nothing about the area. The area holds while more than
+        `group_keep_fraction` of its own cameras are still down; after that it is over, and whoever
+        is still down among them is a household fault. Without such an overlap: while at least that
+        share of its peak is down, on two lines or more (one household left down is its own fault)."""
+        p = self.policy
         others: set[str] = set()
         for o in self.open_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
             if o is not w:
                 others.update(o.members)
-        if not others.intersection(w.members):
-            return None
         own = [c for c in w.members if c not in others]
-        if not own:
-            return None
-        down = sum(1 for c in own if self.tracks[c][T_DOWN])
-        return down > self.policy.group_keep_fraction * len(own)
+        if own and len(own) < len(w.members):
+            return sum(1 for c in own if self.tracks[c][T_DOWN]) > p.group_keep_fraction * len(own)
+        return (self._lines(down_cams) >= p.sync_min_lines_small_group
+                and len(down_cams) >= p.group_keep_fraction * w.peak)
 
     def _keep_or_close(self, w: _Work, affected: int, close_after: int, *, stragglers: bool,
                        still_shared: bool = False, holding: bool | None = None) -> None:
