@@ -325,8 +325,11 @@ def messages_preview(
     lang: Annotated[str, typer.Option(help="ja or en")] = "ja",
     channel: Annotated[str, typer.Option(help="sms, voice or email")] = "sms",
     camera: Annotated[str | None, typer.Option(help="fill in this camera's details")] = None,
+    cause: Annotated[str | None, typer.Option(help="the incident's cause, e.g. camera_fault (an owner is then asked "
+                                                   "to restart the camera alone); default local_outage for owners "
+                                                   "and vendors, area_outage for operators")] = None,
 ) -> None:
     """Print a rendered message; for SMS also its encoding and `segments: N`."""
     from .preview import preview
 
-    typer.echo(preview(settings(), kind=kind, lang=lang, channel=channel, camera_id=camera))
+    typer.echo(preview(settings(), kind=kind, lang=lang, channel=channel, camera_id=camera, cause=cause))

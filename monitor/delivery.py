@@ -22,7 +22,7 @@ from notify.message import FALLBACK_ORDER, ChannelKind, Kind, Lang, Recipient, R
 from notify.outbox import Outbox
 from notify.render import Renderer
 
-from .domain import Camera, Contact
+from .domain import Camera, Cause, Contact
 from .policy import EscalationPolicy
 from .settings import Person, Settings
 from .store.decisions import notification_key
@@ -91,8 +91,11 @@ class Delivery:
         ctx = self.city(lang) | {"incident_id": d["incident"]}
         started = inc.opened_at if inc is not None else now
         if cam is not None:
+            # what the owner is asked to power off and on: the camera alone when it answers but sends no video
+            cause = inc.cause if inc is not None else d.get("cause")
             ctx |= {"camera_id": cam.camera_id, "camera_label": cam.camera_id, "address": cam.address,
-                    "owner_name": cam.owner_name, "started_at": _when(started, self.tz, lang)}
+                    "owner_name": cam.owner_name, "started_at": _when(started, self.tz, lang),
+                    "fault": "camera" if cause == Cause.CAMERA_FAULT else "line"}
         if d["audience"] == "vendor" and cam is not None:
             ctx |= {"ticket_number": d["incident"], "owner_phone": cam.phone or None, "owner_email": cam.email or None,
                     "timeline": [{"at": _when(started, self.tz, lang), "event": "通信断を検知" if lang is Lang.JA

@@ -10,7 +10,7 @@ from notify.render import Renderer
 from notify.sms_text import sms_segments
 
 from .delivery import Delivery
-from .domain import Camera, Contact
+from .domain import Camera, Cause, Contact
 from .errors import MimamoriError, UnknownCameraError
 from .settings import Settings, escalation_policy
 
@@ -26,12 +26,14 @@ def _kind(kind: str) -> Kind:
     raise MimamoriError(f"unknown kind {kind!r}; one of: {', '.join(k.template_name for k in Kind)}")
 
 
-def preview(s: Settings, *, kind: str, lang: str, channel: str, camera_id: str | None = None) -> str:
+def preview(s: Settings, *, kind: str, lang: str, channel: str, camera_id: str | None = None,
+            cause: str | None = None) -> str:
     k = _kind(kind)
     try:
         lg, ch = Lang(lang), ChannelKind(channel)
+        why = Cause(cause) if cause else Cause.AREA_OUTAGE if k.audience.value == "operator" else Cause.LOCAL_OUTAGE
     except ValueError as e:
-        raise MimamoriError(str(e)) from None
+        raise MimamoriError(f"{e}; causes: {', '.join(Cause)}" if cause else str(e)) from None
     cam = SAMPLE
     if camera_id:
         from .app import open_store
@@ -46,7 +48,7 @@ def preview(s: Settings, *, kind: str, lang: str, channel: str, camera_id: str |
     now = datetime.now(UTC)
     delivery = Delivery(settings=s, renderer=Renderer(), escalation=escalation_policy(s), outbox=Outbox(None))  # type: ignore[arg-type]
     decision = {"audience": str(k.audience), "kind": k.template_name, "incident": "I42", "camera": cam.camera_id,
-                "count": 23, "cause": "area_outage"}
+                "count": 23, "cause": str(why)}
     ctx = delivery.context(decision, lg, cam, None, now - timedelta(minutes=20))
     ctx |= {"failed_kind": "owner.reboot_request", "failed_channel": "sms", "recipient_name": cam.owner_name,
             "error": "permanent [21211]: invalid number", "attempts": 1, "fallback_channel": "voice",

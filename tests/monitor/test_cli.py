@@ -150,6 +150,13 @@ def test_messages_preview(env, kind, lang, channel, expect):
         assert ("encoding: UCS-2" if lang == "ja" else "encoding: GSM-7") in p.stdout
 
 
+def test_messages_preview_of_a_camera_fault_asks_for_the_camera_alone(env):
+    p = run(["messages", "preview", "--kind", "reboot_request", "--channel", "sms", "--cause", "camera_fault"], env)
+    assert "カメラの電源を入れ直して" in p.stdout and "ルーター" not in p.stdout and "segments: 1" in p.stdout
+    p = run(["messages", "preview", "--kind", "reboot_request", "--cause", "fire"], env, check=False)
+    assert p.returncode != 0 and "'fire'" in p.stderr and "camera_fault" in p.stderr
+
+
 def test_messages_preview_unknown_kind_fails(env):
     p = run(["messages", "preview", "--kind", "fax", "--lang", "ja", "--channel", "sms"], env, check=False)
     assert p.returncode != 0 and "unknown kind 'fax'" in p.stderr

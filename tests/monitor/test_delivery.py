@@ -9,10 +9,13 @@ import email.policy
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from monitor.decide import DecisionLoop, policies_of
 from monitor.delivery import Delivery, build_channels, person_recipient
 from monitor.domain import Camera, Contact, Observation
 from monitor.settings import Settings
+from monitor.store.decisions import list_incidents
 from notify.dispatch import Dispatcher, RetryPolicy
 from notify.outbox import Outbox
 from notify.render import Renderer
@@ -38,10 +41,11 @@ def fleet(contact=Contact.SMS) -> dict[str, Camera]:
                                 vendor="vendor-1") for i in range(12)}
 
 
-def observations(t, cams, down: set[str]):
+def observations(t, cams, down: set[str], no_video: frozenset[str] = frozenset()):
+    """`down`: unreachable; `no_video`: reachable and answering ONVIF, but no frame comes."""
     return [Observation(t=t, camera=c, reachable=c not in down, rtt_ms=None if c in down else 10.0,
-                        onvif_ok=c not in down, fps=None if c in down else 15.0,
-                        max_gap_s=None if c in down else 0.1) for c in cams]
+                        onvif_ok=c not in down, fps=None if c in down else 0.0 if c in no_video else 15.0,
+                        max_gap_s=None if c in down else 60.0 if c in no_video else 0.1) for c in cams]
 
 
 def service_parts(settings, sessions, clock):
@@ -54,14 +58,14 @@ def service_parts(settings, sessions, clock):
     return loop, dispatcher
 
 
-def play(settings, sessions, cams, down_of, minutes, *, restart_at=()):
+def play(settings, sessions, cams, down_of, minutes, *, restart_at=(), no_video_of=lambda k: frozenset()):
     clock = Clock(MORNING)
     loop, dispatcher = service_parts(settings, sessions, clock)
     for k in range(minutes):
         if k in restart_at:
             loop, dispatcher = service_parts(settings, sessions, clock)
         clock.t = MORNING + timedelta(minutes=k)
-        loop.round(cams, observations(clock.t, cams, down_of(k)), [], clock.t)
+        loop.round(cams, observations(clock.t, cams, down_of(k), no_video_of(k)), [], clock.t)
         dispatcher.dispatch_due()
     return Outbox(sessions).all()
 
@@ -84,6 +88,24 @@ def test_household_outage_one_japanese_sms_in_the_folder_even_across_restarts(se
     assert sms_segments(m["text"]) == ("UCS-2", 1)
     assert all(i.status == "sent" for i in items)
     assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+
+
+@pytest.mark.parametrize(("no_video", "asked", "not_asked"), [
+    (False, "ルーター等の電源を入れ直して", "カメラの電源を入れ直して"),  # the line is down: router, ONU, camera
+    (True, "カメラの電源を入れ直して", "ルーター"),  # the camera answers but sends nothing: the camera alone
+])
+def test_owner_is_asked_to_restart_what_the_fault_points_at(sessions, tmp_path, no_video, asked, not_asked):
+    s = folder_settings(tmp_path)
+    down = (lambda k: set()) if no_video else (lambda k: {"C004"} if k >= 5 else set())
+    blank = (lambda k: frozenset({"C004"}) if k >= 5 else frozenset()) if no_video else (lambda k: frozenset())
+    play(s, sessions, fleet(), down, 60, no_video_of=blank)
+    sent = [json.loads(f.read_text(encoding="utf-8")) for f in (tmp_path / "outbox").glob("*.json")]
+    (m,) = [m for m in sent if m["kind"] == "owner.reboot_request"]
+    assert asked in m["text"] and not_asked not in m["text"], m["text"]
+    assert sms_segments(m["text"]) == ("UCS-2", 1)
+    with sessions() as session:
+        (inc,) = list_incidents(session)
+    assert inc.cause == ("camera_fault" if no_video else "local_outage")
 
 
 def test_area_outage_reaches_no_owner_and_the_operator_once(sessions, tmp_path):

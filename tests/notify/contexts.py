@@ -25,6 +25,7 @@ OWNER = {
         "owner_name": "山田 花子",
         "incident_id": "INC-20260501-0042",
         "started_at": "5月1日 19:40",
+        "fault": "line",
     },
     Lang.EN: {
         "camera_id": "CAM-0123",
@@ -33,6 +34,7 @@ OWNER = {
         "owner_name": "Hanako Yamada",
         "incident_id": "INC-20260501-0042",
         "started_at": "1 May 19:40",
+        "fault": "line",
     },
 }
 

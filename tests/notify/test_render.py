@@ -143,3 +143,24 @@ def test_operator_notice_names_cause_scope_and_count():
 def test_voice_reads_phone_digit_by_digit():
     m = render(Kind.OWNER_REBOOT_REQUEST, Lang.JA, ChannelKind.VOICE, context_for(Audience.OWNER, Lang.JA))
     assert "0 3, 1 2 3 4, 5 6 7 8" in m.text and "\n" not in m.text
+
+
+LINE_STEPS = {Lang.JA: ("ONUの電源", "オーエヌユー", "ルーター等"), Lang.EN: ("the ONU", "O N U", "router and ONU")}
+CAMERA_STEP = {Lang.JA: "カメラの電源", Lang.EN: "unplug the camera"}
+
+
+@pytest.mark.parametrize("fault", ["line", "camera"])
+@pytest.mark.parametrize("channel", [ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.EMAIL])
+@pytest.mark.parametrize("lang", list(Lang))
+@pytest.mark.parametrize("kind", [Kind.OWNER_REBOOT_REQUEST, Kind.OWNER_REMINDER])
+def test_owner_is_asked_to_restart_the_camera_alone_when_only_the_camera_is_at_fault(kind, lang, channel, fault):
+    """A camera fault (it answers on the owner's line but sends no video): router and ONU are fine, so the
+    owner is asked to power the camera off and on, not the whole line's equipment."""
+    m = render(kind, lang, channel, context_for(Audience.OWNER, lang) | {"fault": fault})
+    said = [p for p in LINE_STEPS[lang] if p in m.text]
+    if fault == "camera":
+        assert not said and CAMERA_STEP[lang] in m.text.lower(), m.text
+    else:
+        assert said, m.text
+    if channel is ChannelKind.SMS:
+        assert sms_segments(m.text)[1] == 1
