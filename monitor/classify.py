@@ -130,6 +130,10 @@ def _local_faults(rnd: Round) -> None:
     in_fault = rnd.members_of(Cause.CAMERA_FAULT)
     in_lcong = rnd.members_of(Cause.LOCAL_CONGESTION)
     info = rnd.index.info
+    slow_lines: dict[str, set[str]] = {}  # provider -> its household lines congested now
+    for cam in rnd.observed:
+        if tracks[cam][T_CONG] and not tracks[cam][T_DOWN]:
+            slow_lines.setdefault(info[cam][1], set()).add(info[cam][2])
 
     # Stragglers of shared outages that just recovered: local from the recovery on.
     for cam, since in rnd.stragglers:
@@ -157,10 +161,14 @@ def _local_faults(rnd: Round) -> None:
                 "no_frame_intervals": tr[T_NF], "threshold_intervals": p.open_after_bad_intervals,
                 "reachable": True,
             })
-        if (tr[T_CONG] and tr[T_CONG_RUN] >= p.local_congestion_open_intervals
-                and cam not in in_lcong and cam not in congested_shared):
-            ev = {"congested_intervals": tr[T_CONG_RUN], "threshold_intervals": p.local_congestion_open_intervals,
-                  "shared_congestion": False}
+        if not tr[T_CONG] or cam in in_lcong or cam in congested_shared:
+            continue
+        _area, isp, line, _fps = info[cam]
+        peers = 0 if cam in outlasted else len(slow_lines.get(isp, ()) - {line})
+        need = p.local_congestion_hold_intervals if peers else p.local_congestion_open_intervals
+        if tr[T_CONG_RUN] >= need:
+            ev = {"congested_intervals": tr[T_CONG_RUN], "threshold_intervals": need, "shared_congestion": False,
+                  "provider_lines_congested": peers}
             if cam in outlasted:
                 ev["outlasted_shared_congestion"] = True
             rnd.join_local(Cause.LOCAL_CONGESTION, info[cam][2], cam, outlasted.get(cam, tr[T_CONG_SINCE]), ev)

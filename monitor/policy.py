@@ -47,6 +47,9 @@ class ClassifierPolicy:
     """...and stops being congested when no more than this many were."""
     local_congestion_open_intervals: int = 10
     """Consecutive congested intervals before a local_congestion incident opens."""
+    local_congestion_hold_intervals: int = 30
+    """...or this many while another household of the same provider is congested too: a provider's
+    evening congestion reaches its cameras one by one, and its share may take this long to show."""
     congestion_leave_intervals: int = 10
     """Consecutive non-congested intervals before a camera leaves a congestion incident."""
 

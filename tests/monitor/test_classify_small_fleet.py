@@ -210,3 +210,31 @@ def test_a_household_still_congested_long_after_its_providers_evening_is_its_own
     assert all(seen[40][c] == {Cause.ISP_CONGESTION} for c in sonet), seen[40]
     assert seen[100]["C31"] == {Cause.LOCAL_CONGESTION}, seen[100]
     assert not any(c in seen[100] for c in sonet if c != "C31")
+
+
+TEN_ON_ONE_PROVIDER = fleet({f"A{i}": "sonet" for i in range(10)})
+
+
+def test_a_provider_congestion_reaching_its_households_one_by_one_opens_no_household_congestion_first():
+    """Three of ten households on one provider slow down six minutes apart. Until the third, it could be
+    the first household's own line; but another is slow too, so it is not called that yet, and when the
+    provider's share shows, all three are the provider's congestion: no local incident opened and closed."""
+    starts = {"A0": 2, "A1": 8, "A2": 14}
+    incidents: dict = {}
+    seen = play(lambda c, m: slow if c in starts and m >= starts[c] else ok, 45, cameras=TEN_ON_ONE_PROVIDER,
+                incidents=incidents)
+    assert all(seen[40][c] == {Cause.ISP_CONGESTION} for c in starts), seen[40]
+    assert not [i for i, causes in incidents.items() if Cause.LOCAL_CONGESTION in causes], incidents
+
+
+@pytest.mark.parametrize(("others", "opened_at"), [
+    ({}, 13),  # alone on its provider: after the usual 10 congested intervals
+    ({"A5": 4}, 33),  # another household slow too (two of ten: no provider congestion): after the 30 of the hold
+])
+def test_a_household_congestion_is_its_own_when_the_provider_share_never_shows(others, opened_at):
+    starts = {"A0": 2} | others
+    seen = play(lambda c, m: slow if c in starts and m >= starts[c] else ok, 60, cameras=TEN_ON_ONE_PROVIDER)
+    first = next(m for m, per in enumerate(seen) if Cause.LOCAL_CONGESTION in per.get("A0", ()))
+    assert first == opened_at
+    assert all(seen[59][c] == {Cause.LOCAL_CONGESTION} for c in starts), seen[59]
+    assert not any(Cause.ISP_CONGESTION in cs for per in seen for cs in per.values())
