@@ -92,6 +92,7 @@ def classify_samples(
         references_seen=seen,
         last_t=now,
         congestion_explained=tuple(sorted((c, at, run) for c, (at, run) in rnd.congestion_explained.items())),
+        stragglers_waiting=tuple(sorted(rnd.stragglers_waiting.items())),
     )
     return new_state, rnd.changes()
 
@@ -135,10 +136,19 @@ def _local_faults(rnd: Round) -> None:
         if tracks[cam][T_CONG] and not tracks[cam][T_DOWN]:
             slow_lines.setdefault(info[cam][1], set()).add(info[cam][2])
 
-    # Stragglers of shared outages that just recovered: local from the recovery on.
+    # Stragglers of shared outages that recovered: local from the recovery on, once they have stayed
+    # down the grace a power cut's equipment needs to boot (dated earlier, a household fault that was
+    # already there before the monitor's blind spot is local at once).
+    waiting, grace = rnd.stragglers_waiting, int(p.straggler_grace.total_seconds())
     for cam, since in rnd.stragglers:
-        if cam not in in_local and cam not in upstream_out:
-            rnd.join_local(Cause.LOCAL_OUTAGE, info[cam][2], cam, since, _outage_evidence(tracks[cam], p, True))
+        waiting.setdefault(cam, since)
+    for cam, since in list(waiting.items()):
+        tr = tracks.get(cam)
+        if tr is None or not tr[T_DOWN] or cam in in_local or cam in upstream_out:
+            del waiting[cam]  # back, or explained otherwise
+        elif rnd.now - since >= grace:
+            del waiting[cam]
+            rnd.join_local(Cause.LOCAL_OUTAGE, info[cam][2], cam, since, _outage_evidence(tr, p, True))
             in_local.add(cam)
 
     for cam in rnd.observed:
@@ -147,7 +157,7 @@ def _local_faults(rnd: Round) -> None:
             continue
         down = tr[T_DOWN]
         if down:
-            if cam in in_local:
+            if cam in in_local or cam in waiting:
                 continue
             need = p.open_after_bad_intervals
             if tr[T_CONG] or cam in congested_shared:

@@ -40,7 +40,8 @@ class Round(CongestionRounds):
         self.ref_bad, self.refs_now = ref_bad, refs_now
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
         self.next_id = state.next_id
-        self.stragglers: list[tuple[str, int]] = []
+        self.stragglers: list[tuple[str, int]] = []  # down when their shared outage closed this round
+        self.stragglers_waiting: dict[str, int] = dict(state.stragglers_waiting)  # see _local_faults
         # Cameras still congested when their shared congestion closed: explained until they clear, or
         # until they outlast it as long as a household congestion needs to show (see _local_faults).
         self.congestion_explained: dict[str, tuple[int, int]] = {

@@ -99,6 +99,7 @@ class FleetState:
     references_seen: bool = False
     last_t: int = 0
     congestion_explained: tuple[tuple[str, int, int], ...] = ()
+    stragglers_waiting: tuple[tuple[str, int], ...] = ()  # (camera, recovery time): not yet a local outage
     """Cameras still congested when their shared congestion closed: (camera, when it closed, the
     camera's congested run then; -1 if unknown)."""
 
@@ -164,6 +165,7 @@ def state_to_json(state: FleetState) -> dict:
         "references_seen": state.references_seen,
         "last_t": state.last_t,
         "congestion_explained": [list(e) for e in state.congestion_explained],
+        "stragglers_waiting": [list(e) for e in state.stragglers_waiting],
     }
 
 
@@ -182,6 +184,7 @@ def state_from_json(d: Mapping[str, Any]) -> FleetState:
         references_seen=bool(d["references_seen"]),
         last_t=int(d["last_t"]),
         congestion_explained=tuple(_explained(e, int(d["last_t"])) for e in d.get("congestion_explained", ())),
+        stragglers_waiting=tuple((str(c), int(since)) for c, since in d.get("stragglers_waiting", ())),
     )
 
 

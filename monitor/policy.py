@@ -58,6 +58,10 @@ class ClassifierPolicy:
     """Cameras that went down within this window of each other failed 'together'."""
     absorb_window: timedelta = timedelta(minutes=5)
     """A local outage that began at most this long before a shared outage opened is part of it."""
+    straggler_grace: timedelta = timedelta(minutes=5)
+    """A camera still down when its area's or provider's outage ends becomes a local outage, dated from
+    the recovery, once it has stayed down this long: after a power cut an ONU, a router and a camera take
+    minutes to boot, and one that comes back meanwhile was never its household's fault."""
     sync_min_down_intervals: int = 2
     """A camera must be down this many intervals in a row to count towards a shared outage."""
     sync_min_lines: int = 3

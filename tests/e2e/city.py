@@ -100,6 +100,7 @@ status_interval_s = 2.0
 [classifier]
 sync_window = {m(10)}
 absorb_window = {m(5)}
+straggler_grace = {m(5)}
 congestion_sync_window = {m(40)}
 flap_window = {m(60)}
 

@@ -125,6 +125,29 @@ def test_straggler_after_area_recovery_becomes_local_from_recovery():
     assert inc.evidence["still_down_after_shared_recovery"] is True
 
 
+@pytest.mark.parametrize(("back_at", "local"), [
+    (43, False),  # back 3 minutes after its area (booting after the power cut): never its household's fault
+    (44, False),
+    (80, True),  # still down past the grace: a local outage, dated from the area's recovery
+])
+def test_a_straggler_back_within_the_boot_grace_is_no_local_outage(back_at, local):
+    cams = area_cams("A3")
+    bad = {c: (down, 2, 40) for c in cams} | {cams[0]: (down, 2, back_at)}
+    incidents: set = set()
+    state = FleetState()
+    for m in range(90):
+        t = T0 + timedelta(minutes=m)
+        obs = [down(c, t) if c in bad and bad[c][1] <= m < bad[c][2] else ok(c, t) for c in CAMERAS]
+        state, _ = classify_fleet(state, CAMERAS, obs, [ReferenceObservation(t=t, reference="gw", reachable=True)],
+                                  t, POLICY)
+        if m in (41, 47):  # a restart while it is waiting out the grace: the wait is in the checkpoint
+            state = state_from_json(json.loads(json.dumps(state_to_json(state))))
+        incidents |= {(i.id, i.cause, i.members.get(cams[0])) for i in state.incidents.values()
+                      if cams[0] in i.members and i.cause is Cause.LOCAL_OUTAGE}
+    recovered = int((T0 + timedelta(minutes=40)).timestamp())
+    assert incidents == ({("I2", Cause.LOCAL_OUTAGE, recovered)} if local else set()), incidents
+
+
 def test_missing_observation_is_no_data_not_down():
     state = FleetState()
     for m in range(15):
@@ -140,6 +163,14 @@ def test_state_survives_json_mid_incident():
     again = state_from_json(json.loads(text))
     assert again == state
     assert again.incidents and next(iter(again.incidents.values())).evidence["down_intervals"] >= 3
+
+
+def test_waiting_stragglers_survive_json_and_an_older_checkpoint_without_them_still_loads():
+    state = FleetState(last_t=1_000, stragglers_waiting=(("C05", 940),))
+    assert state_from_json(json.loads(json.dumps(state_to_json(state)))) == state
+    older = state_to_json(state)
+    del older["stragglers_waiting"]
+    assert state_from_json(older).stragglers_waiting == ()
 
 
 def test_congestion_explained_survives_json_and_an_older_checkpoint_still_loads():
