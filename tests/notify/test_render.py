@@ -164,3 +164,15 @@ def test_owner_is_asked_to_restart_the_camera_alone_when_only_the_camera_is_at_f
         assert said, m.text
     if channel is ChannelKind.SMS:
         assert sms_segments(m.text)[1] == 1
+
+
+@pytest.mark.parametrize(("lang", "camera", "line"), [
+    (Lang.JA, "推定原因：カメラ本体の不調", "推定原因：宅内の回線・機器の停止"),
+    (Lang.EN, "Likely cause: the camera itself", "Likely cause: the household's line or equipment"),
+])
+@pytest.mark.parametrize("kind", [Kind.VENDOR_DISPATCH, Kind.VENDOR_REMINDER])
+def test_the_vendor_ticket_says_whether_the_camera_or_the_line_is_at_fault(kind, lang, camera, line):
+    """What the technician should bring: a camera fault answers on the network but sends no video."""
+    for fault, said, not_said in (("camera", camera, line), ("line", line, camera)):
+        m = render(kind, lang, ChannelKind.EMAIL, context_for(Audience.VENDOR, lang) | {"fault": fault})
+        assert said in m.text and not_said not in m.text
