@@ -99,9 +99,11 @@ class FleetState:
     references_seen: bool = False
     last_t: int = 0
     congestion_explained: tuple[tuple[str, int, int], ...] = ()
-    stragglers_waiting: tuple[tuple[str, int], ...] = ()  # (camera, recovery time): not yet a local outage
     """Cameras still congested when their shared congestion closed: (camera, when it closed, the
     camera's congested run then; -1 if unknown)."""
+    stragglers_waiting: tuple[tuple[str, int], ...] = ()
+    """Cameras still down when their area's or provider's outage ended, within the boot grace:
+    (camera, when the outage recovered)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,12 @@ def preview(s: Settings, *, kind: str, lang: str, channel: str, camera_id: str |
     k = _kind(kind)
     try:
         lg, ch = Lang(lang), ChannelKind(channel)
+    except ValueError as e:
+        raise MimamoriError(str(e)) from None
+    try:
         why = Cause(cause) if cause else Cause.AREA_OUTAGE if k.audience.value == "operator" else Cause.LOCAL_OUTAGE
     except ValueError as e:
-        raise MimamoriError(f"{e}; causes: {', '.join(Cause)}" if cause else str(e)) from None
+        raise MimamoriError(f"{e}; causes: {', '.join(Cause)}") from None
     cam = SAMPLE
     if camera_id:
         from .app import open_store
