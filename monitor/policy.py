@@ -9,8 +9,39 @@ durations are `timedelta`s so that they stay right if the probe interval changes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import time, timedelta
+
+_AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other count is at least 1
+_UNIT = {"congestion_fps_ratio", "rtt_baseline_alpha"}  # besides every *_fraction: in (0, 1]
+
+
+class PolicyRangeError(ValueError):
+    """Fields of a policy out of range: (field, why) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{k}: {why}" for k, why in problems))
+        self.problems = problems
+
+
+def check_ranges(policy) -> None:
+    """Refuse a policy whose numbers cannot mean anything (a negative delay, a count of 0, a share
+    above 1), naming every such field, so that a configuration mistake fails at start-up."""
+    bad = []
+    for f in fields(policy):
+        v, name = getattr(policy, f.name), f.name
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, timedelta) and v < timedelta(0):
+            bad.append((name, "must not be negative"))
+        elif isinstance(v, int) and v < (0 if name in _AT_LEAST_ZERO else 1):
+            bad.append((name, f"must be at least {0 if name in _AT_LEAST_ZERO else 1}"))
+        elif isinstance(v, float) and (name in _UNIT or "fraction" in name) and not 0 < v <= 1:
+            bad.append((name, "must be more than 0 and at most 1"))
+        elif isinstance(v, float) and not v > 0:
+            bad.append((name, "must be more than 0"))
+    if bad:
+        raise PolicyRangeError(bad)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +125,12 @@ class ClassifierPolicy:
     reference_bad_intervals: int = 2
     """Consecutive intervals with all reference checks failing before they count."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if not self.congestion_off_count < self.congestion_on_count <= self.congestion_window:
+            raise PolicyRangeError([("congestion_on_count", "congestion_off_count < congestion_on_count <= "
+                                                            "congestion_window must hold")])
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EscalationPolicy:
@@ -112,3 +149,6 @@ class EscalationPolicy:
     vendor_respects_quiet_hours: bool = False
     thank_owner_on_recovery: bool = True
     operator_notices_for_upstream: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self)

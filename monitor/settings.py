@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .policy import PolicyRangeError
 from .recording import RecorderSettings
 from .report.config import ReportSettings
 
@@ -162,6 +163,10 @@ class Settings(BaseSettings):
 def _explain(e: ValidationError, source: str) -> str:
     lines = []
     for err in e.errors():
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, PolicyRangeError):  # a policy's own range checks, one line per field
+            lines += [f"{source}.{k}: {why}" for k, why in cause.problems]
+            continue
         key = ".".join(str(p) for p in err["loc"]) or "(top)"
         why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"{source}: {key}: {why}")
@@ -198,11 +203,14 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
                 os.environ.update(saved)
     except ValidationError as e:
         raise ConfigError(_explain(e, str(cfg_path))) from None
-    try:  # the policy sections are validated now too, not at first use
-        classifier_policy(settings)
-        escalation_policy(settings)
-    except ConfigError as e:
-        raise ConfigError(f"{cfg_path}: {e}") from None
+    problems = []  # the policy sections are validated now too, not at first use; every mistake at once
+    for build in (classifier_policy, escalation_policy):
+        try:
+            build(settings)
+        except ConfigError as e:
+            problems += [f"{cfg_path}: {line}" for line in str(e).splitlines()]
+    if problems:
+        raise ConfigError("\n".join(problems))
     return settings
 
 

@@ -77,6 +77,34 @@ def test_policy_sections_validated_at_start(tmp_path):
         load_settings(p, env={})
 
 
+@pytest.mark.parametrize(("section", "line", "said"), [
+    ("classifier", "open_after_bad_intervals = 0", "classifier.open_after_bad_intervals: must be at least 1"),
+    ("classifier", "local_congestion_hold_intervals = -3",
+     "classifier.local_congestion_hold_intervals: must be at least 1"),
+    ("classifier", "straggler_grace = '-PT5M'", "classifier.straggler_grace: must not be negative"),
+    ("classifier", "outage_fraction = 1.5", "classifier.outage_fraction: must be more than 0 and at most 1"),
+    ("classifier", "congestion_gap_s = 0.0", "classifier.congestion_gap_s: must be more than 0"),
+    ("classifier", "congestion_on_count = 7", "classifier.congestion_on_count: congestion_off_count < "),
+    ("escalation", "owner_delay = '-PT1M'", "escalation.owner_delay: must not be negative"),
+])
+def test_a_policy_number_that_cannot_mean_anything_is_refused_naming_the_key(tmp_path, section, line, said):
+    p = tmp_path / "mimamori.toml"
+    p.write_text(f"[{section}]\n{line}\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, env={})
+    assert f"{p}: {said}" in str(e.value)
+
+
+def test_every_policy_mistake_is_reported_at_once(tmp_path):
+    p = tmp_path / "mimamori.toml"
+    p.write_text("[classifier]\nsync_window = '-PT1M'\noutage_fraction = 0\n[escalation]\nvendor_after = '-PT1H'\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, env={})
+    assert str(e.value).splitlines() == [f"{p}: classifier.sync_window: must not be negative",
+                                         f"{p}: classifier.outage_fraction: must be more than 0 and at most 1",
+                                         f"{p}: escalation.vendor_after: must not be negative"]
+
+
 def test_the_readme_example_configuration_is_valid(tmp_path):
     """The README's mimamori.toml is what operators copy: it must load as it stands."""
     import re
