@@ -34,8 +34,8 @@ def check_ranges(policy) -> None:
             continue
         if isinstance(v, timedelta) and v < timedelta(0):
             bad.append((name, "must not be negative"))
-        elif isinstance(v, int) and v < (0 if name in _AT_LEAST_ZERO else 1):
-            bad.append((name, f"must be at least {0 if name in _AT_LEAST_ZERO else 1}"))
+        elif isinstance(v, int) and v < (least := 0 if name in _AT_LEAST_ZERO else 1):
+            bad.append((name, f"must be at least {least}"))
         elif isinstance(v, float) and (name in _UNIT or "fraction" in name) and not 0 < v <= 1:
             bad.append((name, "must be more than 0 and at most 1"))
         elif isinstance(v, float) and not v > 0:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
-from .policy import PolicyRangeError
+from .policy import ClassifierPolicy, EscalationPolicy, PolicyRangeError
 from .recording import RecorderSettings
 from .report.config import ReportSettings
 
@@ -229,13 +229,9 @@ def _build_policy(cls, section: str, values: dict[str, Any], extra: dict[str, An
         raise ConfigError(_explain(e, section)) from None
 
 
-def classifier_policy(s: Settings):
-    from .policy import ClassifierPolicy
-
+def classifier_policy(s: Settings) -> ClassifierPolicy:
     return _build_policy(ClassifierPolicy, "classifier", s.classifier)
 
 
-def escalation_policy(s: Settings):
-    from .policy import EscalationPolicy
-
+def escalation_policy(s: Settings) -> EscalationPolicy:
     return _build_policy(EscalationPolicy, "escalation", s.escalation, {"tz": s.timezone})
