@@ -171,8 +171,11 @@ def test_area_outage_one_operator_notice(run):
 
 
 def test_congested_area_is_congestion(run):
-    a3 = [i for i in run["incidents"]
-          if set(i["cameras"]) & {"C301", "C302", "C303", "C304"} and i["cause"] != "monitor_outage"]
+    # What the congestion made: incidents opened once it began. Before the city is up, a simulated camera
+    # that takes ~10 s to serve its first client is 3 of these 3-second rounds without frames, and can be
+    # a brief camera fault; that start-up race of the simulators is not what this test is about.
+    a3 = [i for i in run["incidents"] if set(i["cameras"]) & {"C301", "C302", "C303", "C304"}
+          and i["cause"] != "monitor_outage" and _at(i["opened_at"]) >= run["times"]["faults"]]
     assert a3 and all(i["cause"] in ("isp_congestion", "local_congestion") for i in a3), a3
     assert any(i["cause"] == "isp_congestion" for i in a3), a3
 
