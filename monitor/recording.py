@@ -57,6 +57,11 @@ class RecorderSettings(BaseModel):
     stall_timeout_s: float = Field(
         15.0, gt=0, description="a session with data (RTCP, keep-alives) but no video for this long ends"
     )
+    read_batch_s: float = Field(
+        0.25, ge=0, le=2.0,
+        description="a camera's socket is read in batches this far apart (0: every packet as it comes); "
+        "frame arrival times are then up to this late",
+    )
     backoff_initial_s: float = Field(1.0, gt=0, description="first reconnect delay, doubling per failure")
     backoff_cap_s: float = Field(60.0, gt=0, description="longest reconnect delay")
     janitor_interval_s: float = Field(300.0, gt=0, description="seconds between retention passes")
@@ -85,7 +90,7 @@ def recorder_config(s: Settings) -> RecorderConfig:
     window = r.stats_window_s or s.probes.interval_s
     return RecorderConfig(
         root=recorder_root(s), segment_s=r.segment_s, open_timeout_s=r.open_timeout_s,
-        read_timeout_s=r.read_timeout_s, stall_timeout_s=r.stall_timeout_s,
+        read_timeout_s=r.read_timeout_s, stall_timeout_s=r.stall_timeout_s, read_batch_s=r.read_batch_s,
         backoff=Backoff(initial_s=r.backoff_initial_s, cap_s=r.backoff_cap_s),
         retention=RetentionPolicy(period=timedelta(days=r.retention_days),
                                   free_floor_bytes=int(r.free_floor_gb * 1024**3)),

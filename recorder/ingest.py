@@ -11,6 +11,10 @@ are dropped; packets sharing one dts (parameter sets sent apart from their IDR) 
 access unit. A timestamp that goes back by less than ``max_timestamp_jump_s`` is nudged forward; one
 that goes back further, or runs ahead of the wall clock by more than that, closes the segment and
 waits for the next keyframe.
+
+A worker that has caught up with its camera sleeps `read_batch_s` (0.25 s) between reads and then takes
+what arrived meanwhile from the socket's buffer at once: a thread woken for every frame spent more CPU
+on wake-ups than on the remux (see `CameraWorker._read_packets`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +68,13 @@ class IngestSettings:
     backoff: Backoff = field(default_factory=Backoff)
     max_timestamp_jump_s: float = 10.0
     healthy_after_s: float = 30.0  # a session this long resets the backoff
+    # once a read has waited for the camera, sleep this long and then read what arrived meanwhile in one go:
+    # a thread woken every packet costs more CPU than the whole remux; 0 reads every packet as it comes
+    read_batch_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.read_batch_s <= 2:
+            raise ConfigError("read_batch_s must be between 0 and 2 seconds")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,6 +183,15 @@ class _Pipeline:
             record = writer.close(start=datetime.fromtimestamp(self.seg_wall0, UTC))
             if record is not None:
                 self.w._segment_done(record)
+
+
+def _paced_after(stream: av.video.stream.VideoStream) -> float:
+    """How long a read may take before it counts as waiting for the camera: 0.4 of a frame interval at
+    the stream's announced rate (15 fps when it announces none), so that a read from a backlog, even one
+    slowed by the GIL, does not count."""
+    rate = stream.guessed_rate or stream.average_rate
+    fps = float(rate) if rate and 1 <= rate <= 120 else 15.0
+    return 0.4 / fps
 
 
 def _join(a: av.Packet, b: av.Packet) -> av.Packet:
@@ -291,6 +311,33 @@ class CameraWorker:
         self._abort_reason = reason
         return shut_down_connections(self._peers)
 
+    def _read_packets(self, packets: Iterator[av.Packet], feed: Callable[[av.Packet, float], None],
+                      paced: float) -> None:
+        """Feed packets until stopped or the stream ends.
+
+        A read that waited `paced` or more means nothing was left in the socket: the camera's own pace,
+        not ours, sets when the next frame comes. Then, instead of a wake-up for every frame (every RTP
+        packet, even), the thread sleeps `read_batch_s` and reads what came meanwhile from the kernel's
+        buffer in one go. Arrival times are then read times, at most `read_batch_s` late; the gaps the
+        monitor looks for are seconds long. When stopping, what is already buffered is still written.
+        """
+        clock, batch, stop = self._clock, self.settings.read_batch_s, self._stop
+        drain_until = None
+        while True:
+            asked = clock()
+            pkt = next(packets, None)
+            if pkt is None:
+                raise StreamError("end of stream")
+            at = clock()
+            feed(pkt, at)
+            waited = at - asked >= paced
+            if self._stopping:
+                drain_until = drain_until or at + batch + 1.0
+                if waited or at >= drain_until:
+                    return
+            elif waited and batch:
+                stop.wait(batch)
+
     def _session(self) -> None:
         s = self.settings
         # FFmpeg's socket timeout ends a session whose camera goes silent. PyAV's own read timeout is
@@ -313,13 +360,7 @@ class CameraWorker:
             pipeline = _Pipeline(self, stream)
             self._session_started = self._clock()
             self._pipeline = pipeline
-            feed, clock = pipeline.feed, self._clock
-            for pkt in container.demux(stream):
-                if self._stopping:
-                    break
-                feed(pkt, clock())
-            else:
-                raise StreamError("end of stream")
+            self._read_packets(container.demux(stream), pipeline.feed, _paced_after(stream))
         except av.error.ExitError as e:
             raise StreamTimeout(f"no data within {s.read_timeout_s} s") from e
         except (av.error.FFmpegError, StreamError) as e:

@@ -47,6 +47,7 @@ class RecorderConfig:
     backoff: Backoff = field(default_factory=Backoff)
     max_timestamp_jump_s: float = 10.0
     healthy_after_s: float = 30.0
+    read_batch_s: float = 0.25  # see IngestSettings
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     janitor_interval_s: float = 300.0
     stats_horizon_s: float = 900.0
@@ -61,7 +62,7 @@ class RecorderConfig:
         return IngestSettings(
             segment_s=self.segment_s, open_timeout_s=self.open_timeout_s, read_timeout_s=self.read_timeout_s,
             backoff=self.backoff, max_timestamp_jump_s=self.max_timestamp_jump_s,
-            healthy_after_s=self.healthy_after_s,
+            healthy_after_s=self.healthy_after_s, read_batch_s=self.read_batch_s,
         )
 
 

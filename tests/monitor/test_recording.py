@@ -77,12 +77,17 @@ def test_as_observed(frames, connected, observed_connected):
 
 
 def test_settings_become_recorder_config(tmp_path):
-    s = RecSettings(data_dir=tmp_path, recorder=RecorderSettings(segment_s=30, retention_days=7, free_floor_gb=2))
+    s = RecSettings(data_dir=tmp_path, recorder=RecorderSettings(segment_s=30, retention_days=7, free_floor_gb=2,
+                                                                 read_batch_s=0.5))
     c = recorder_config(s)
     assert c.root == tmp_path / "recordings" and c.segment_s == 30
+    assert c.ingest_settings().read_batch_s == 0.5
+    assert recorder_config(RecSettings(data_dir=tmp_path)).ingest_settings().read_batch_s == 0.25
     assert c.retention.period == timedelta(days=7) and c.retention.free_floor_bytes == 2 * 1024**3
     with pytest.raises(ValueError, match="unknown"):
         RecorderSettings(unknown=1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="read_batch_s"):
+        RecorderSettings(read_batch_s=5)  # frame arrival times would be seconds late: refused
 
 
 @pytest.mark.parametrize(
