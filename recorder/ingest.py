@@ -33,11 +33,13 @@ import av
 
 from recorder.domain import SegmentRecord
 from recorder.errors import ConfigError, StreamError, StreamTimeout
+from recorder.pacing import LiveEdge, paced_after
 from recorder.segments import SegmentWriter
 from recorder.stats import FrameStatsAccumulator
 from recorder.watchdog import rtsp_endpoints, shut_down_connections
 
 log = logging.getLogger(__name__)
+_SNAP_S = 0.1
 _GENPTS = av.container.Flags.gen_pts.value
 
 
@@ -113,6 +115,7 @@ class _Pipeline:
         self.last_at = 0.0
         self.duration = 0
         self.frames = 0
+        self.prev_end: float | None = None  # wall-clock end of the session's last segment
 
     def feed(self, pkt: av.Packet, at: float) -> None:
         dts = pkt.dts
@@ -149,7 +152,7 @@ class _Pipeline:
                 log.warning("%s: timestamp jump of %.3f s; starting a new segment", self.w.camera_id, step)
                 self.w._count("discontinuities")
                 self._close_segment()
-                self.synced = False
+                self.synced, self.prev_end = False, None
         self.last_dts, self.last_at = dts, at
         if next_dts is not None and next_dts > dts:
             self.duration = next_dts - dts
@@ -180,18 +183,15 @@ class _Pipeline:
     def _close_segment(self) -> None:
         writer, self.writer = self.writer, None
         if writer is not None:
-            record = writer.close(start=datetime.fromtimestamp(self.seg_wall0, UTC))
+            start = self.seg_wall0
+            # cut within one unbroken stream: the segment begins where the last ended, unless the two
+            # clocks have drifted apart by more than the estimate's jitter (batched reads: a few ms)
+            if self.prev_end is not None and abs(start - self.prev_end) < _SNAP_S:
+                start = self.prev_end
+            record = writer.close(start=datetime.fromtimestamp(start, UTC))
+            self.prev_end = None if record is None else record.end.timestamp()
             if record is not None:
                 self.w._segment_done(record)
-
-
-def _paced_after(stream: av.video.stream.VideoStream) -> float:
-    """How long a read may take before it counts as waiting for the camera: 0.4 of a frame interval at
-    the stream's announced rate (15 fps when it announces none), so that a read from a backlog, even one
-    slowed by the GIL, does not count."""
-    rate = stream.guessed_rate or stream.average_rate
-    fps = float(rate) if rate and 1 <= rate <= 120 else 15.0
-    return 0.4 / fps
 
 
 def _join(a: av.Packet, b: av.Packet) -> av.Packet:
@@ -312,16 +312,18 @@ class CameraWorker:
         return shut_down_connections(self._peers)
 
     def _read_packets(self, packets: Iterator[av.Packet], feed: Callable[[av.Packet, float], None],
-                      paced: float) -> None:
+                      paced: float, time_base: float) -> None:
         """Feed packets until stopped or the stream ends.
 
-        A read that waited `paced` or more means nothing was left in the socket: the camera's own pace,
-        not ours, sets when the next frame comes. Then, instead of a wake-up for every frame (every RTP
-        packet, even), the thread sleeps `read_batch_s` and reads what came meanwhile from the kernel's
-        buffer in one go. Arrival times are then read times, at most `read_batch_s` late; the gaps the
-        monitor looks for are seconds long. When stopping, what is already buffered is still written.
+        A read that waited `paced` or more for a packet that is not late against the camera's clock
+        means the worker has caught up (recorder/pacing.py). Then, instead of a wake-up for every frame
+        (every RTP packet, even), the thread sleeps `read_batch_s` and reads what came meanwhile from the
+        kernel's buffer in one go. Arrival times are then read times, at most `read_batch_s` late; the
+        gaps the monitor looks for are seconds long. When stopping, what is already buffered is still
+        written.
         """
         clock, batch, stop = self._clock, self.settings.read_batch_s, self._stop
+        edge = LiveEdge(time_base)
         drain_until = None
         while True:
             asked = clock()
@@ -329,13 +331,15 @@ class CameraWorker:
             if pkt is None:
                 raise StreamError("end of stream")
             at = clock()
+            dts = pkt.dts
+            late = batch if dts is None else edge.lateness(at, dts)
             feed(pkt, at)
             waited = at - asked >= paced
             if self._stopping:
                 drain_until = drain_until or at + batch + 1.0
                 if waited or at >= drain_until:
                     return
-            elif waited and batch:
+            elif waited and late < batch:
                 stop.wait(batch)
 
     def _session(self) -> None:
@@ -360,7 +364,7 @@ class CameraWorker:
             pipeline = _Pipeline(self, stream)
             self._session_started = self._clock()
             self._pipeline = pipeline
-            self._read_packets(container.demux(stream), pipeline.feed, _paced_after(stream))
+            self._read_packets(container.demux(stream), pipeline.feed, paced_after(stream), float(stream.time_base))
         except av.error.ExitError as e:
             raise StreamTimeout(f"no data within {s.read_timeout_s} s") from e
         except (av.error.FFmpegError, StreamError) as e:

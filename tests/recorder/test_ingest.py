@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import time
+from types import SimpleNamespace
 
 import av
 import pytest
@@ -192,11 +194,15 @@ PACED = 0.4 / 15  # a read waiting this long waited for the camera (0.4 of a fra
     [
         # read_waits: how long each read waits for its packet; after a read that waited, the worker sleeps
         ("backlog read at once, then a batch sleep", 0.25, [0, 0, 0, 0.06, 0, 0, 0.06], None, 7, [4, 7]),
-        ("every packet from the camera's pace", 0.25, [0.066] * 4, None, 4, [1, 2, 3, 4]),
+        # at the camera's pace: a wait, a sleep, the frames that came meanwhile at once, a wait...
+        ("at the camera's pace", 0.25, [0.066, 0, 0, 0, 0.04, 0, 0, 0, 0.04], None, 9, [1, 5, 9]),
         ("a read slowed by the GIL is not a wait", 0.25, [0.005, 0.02, 0.001], None, 3, []),
         ("batching off", 0.0, [0.066, 0, 0.066], None, 3, []),
         ("stopping still writes what is buffered", 0.25, [0, 0, 0, 0, 0.066, 0], 2, 5, []),
         ("stopping at the camera's pace ends at once", 0.25, [0.066, 0.066, 0.066], 1, 1, []),
+        # reads that wait 0.1 s for 1/15 s of stream each: the reader is slowed (the GIL, a busy machine)
+        # and falls behind the camera's clock; after one sleep it is late and reads without sleeping
+        ("a reader behind the camera's clock does not sleep", 0.25, [0.1] * 6, None, 6, [1]),
     ],
 )
 def test_packets_are_read_in_batches_once_caught_up(tmp_path, name, batch, read_waits, stop_after, fed,
@@ -211,10 +217,10 @@ def test_packets_are_read_in_batches_once_caught_up(tmp_path, name, batch, read_
     worker._stop = stop = _Stop(clock)
     arrivals: list[float] = []
 
-    def packets():
-        for wait in read_waits:
+    def packets():  # at 15 fps, in a 1/90000 time base
+        for i, wait in enumerate(read_waits):
             clock.now += wait
-            yield object()
+            yield SimpleNamespace(dts=i * 6000)
 
     def feed(pkt, at):
         arrivals.append(at)
@@ -225,9 +231,9 @@ def test_packets_are_read_in_batches_once_caught_up(tmp_path, name, batch, read_
 
     if stop_after is None:
         with pytest.raises(StreamError, match="end of stream"):
-            worker._read_packets(packets(), feed, PACED)
+            worker._read_packets(packets(), feed, PACED, 1 / 90000)
     else:
-        worker._read_packets(packets(), feed, PACED)
+        worker._read_packets(packets(), feed, PACED, 1 / 90000)
     assert len(arrivals) == fed
     assert stop.waits == [batch] * len(sleeps_after)
 
@@ -245,12 +251,12 @@ def test_stopping_drains_for_a_bounded_time(tmp_path):
     fed = []
 
     def packets():
-        while True:
+        for i in itertools.count():
             clock.now += 0.01
-            yield object()
+            yield SimpleNamespace(dts=i * 6000)
 
     worker.stop()
-    worker._read_packets(packets(), lambda p, at: fed.append(at), PACED)
+    worker._read_packets(packets(), lambda p, at: fed.append(at), PACED, 1 / 90000)
     assert 100 <= len(fed) <= 130  # 0.25 s + 1 s of draining at 10 ms a packet
 
 
@@ -283,3 +289,33 @@ def test_batched_reads_wake_the_worker_less_and_lose_no_frame(tmp_path, sim, sql
         per_frame[batch] = wakes / frames
     assert per_frame[0.0] >= 0.8  # at the camera's pace a frame is a wake-up (an RTP packet, even)
     assert per_frame[0.5] < 0.6 * per_frame[0.0], per_frame
+
+
+@pytest.mark.parametrize(
+    ("name", "arrival", "contiguous"),
+    [
+        # batched reads: frames read up to 0.2 s after they came, and the promptest read of every other
+        # segment (1 s, 15 frames) 20 ms late: the start estimates differ by that much, the joins do not
+        ("read in batches", lambda i: i / 15 + 0.1 * (i % 3) + 0.02 * (i // 15 % 2), True),
+        # the camera's clock runs 20 % slow against ours: the starts follow the wall clock
+        ("a drifting camera clock", lambda i: i / 15 * 1.2, False),
+    ],
+)
+def test_segments_of_one_stream_join_up(tmp_path, h264_clip, name, arrival, contiguous):
+    from recorder.ingest import _Pipeline
+
+    worker = _Worker(tmp_path / "rec", segment_s=1.0)
+    with av.open(str(h264_clip)) as src:
+        stream = src.streams.video[0]
+        pipeline = _Pipeline(worker, stream)
+        for i, pkt in enumerate(p for p in src.demux(stream) if p.dts is not None):
+            pipeline.feed(pkt, at=1000 + arrival(i))
+        pipeline.finish()
+    records = worker.records
+    assert len(records) >= 3
+    joins = [(b.start - a.end).total_seconds() for a, b in zip(records, records[1:], strict=False)]
+    if contiguous:
+        assert joins == [0.0] * len(joins)
+    else:
+        assert all(j > 0.1 for j in joins)  # 20 % of a 1 s segment: each start where the frames came
+    assert records[0].start.timestamp() == pytest.approx(1000.0, abs=0.01)
