@@ -189,8 +189,9 @@ class _Pipeline:
             if self.prev_end is not None and abs(start - self.prev_end) < _SNAP_S:
                 start = self.prev_end
             record = writer.close(start=datetime.fromtimestamp(start, UTC))
-            self.prev_end = None if record is None else record.end.timestamp()
+            self.prev_end = None
             if record is not None:
+                self.prev_end = record.end.timestamp()
                 self.w._segment_done(record)
 
 
@@ -331,15 +332,13 @@ class CameraWorker:
             if pkt is None:
                 raise StreamError("end of stream")
             at = clock()
-            dts = pkt.dts
-            late = batch if dts is None else edge.lateness(at, dts)
-            feed(pkt, at)
+            feed(pkt, at)  # (the pipeline keeps this packet pending: its dts is still the camera's)
             waited = at - asked >= paced
             if self._stopping:
                 drain_until = drain_until or at + batch + 1.0
                 if waited or at >= drain_until:
                     return
-            elif waited and late < batch:
+            elif waited and batch and pkt.dts is not None and edge.lateness(at, pkt.dts) < batch:
                 stop.wait(batch)
 
     def _session(self) -> None:

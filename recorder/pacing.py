@@ -27,7 +27,9 @@ class LiveEdge:
     """How late a packet is read, in seconds, against the earliest the camera's clock allows.
 
     A packet's offset is its arrival time less its stream time; the smallest offset of the last one to
-    two windows is the live edge, and a packet's lateness is its offset above that. The edge follows a
+    two windows is the live edge, and a packet's lateness is its offset above that. The worker asks only
+    for packets whose read waited: they were read as they arrived, and a packet read from a backlog
+    could only raise the offset, never lower the edge; so nothing is done for the others. The edge follows a
     camera clock that drifts or jumps within two windows; a reader that falls behind shows as lateness
     growing as fast as it falls behind.
     """

@@ -186,6 +186,19 @@ class _Stop:
         pass
 
 
+def _reader(tmp_path, batch):
+    """A camera worker, not started, on a fake clock, whose stop event writes its waits down."""
+    from recorder.ingest import CameraWorker, IngestSettings
+    from recorder.stats import FrameStatsAccumulator
+
+    clock = _Clock()
+    worker = CameraWorker(camera_id="C1", url="rtsp://127.0.0.1:1/stream1", root=tmp_path,
+                          settings=IngestSettings(read_batch_s=batch), stats=FrameStatsAccumulator(),
+                          on_segment=lambda r: None, clock=clock)
+    worker._stop = stop = _Stop(clock)
+    return worker, clock, stop
+
+
 PACED = 0.4 / 15  # a read waiting this long waited for the camera (0.4 of a frame interval at 15 fps)
 
 
@@ -207,14 +220,7 @@ PACED = 0.4 / 15  # a read waiting this long waited for the camera (0.4 of a fra
 )
 def test_packets_are_read_in_batches_once_caught_up(tmp_path, name, batch, read_waits, stop_after, fed,
                                                     sleeps_after):
-    from recorder.ingest import CameraWorker, IngestSettings
-    from recorder.stats import FrameStatsAccumulator
-
-    clock = _Clock()
-    worker = CameraWorker(camera_id="C1", url="rtsp://127.0.0.1:1/stream1", root=tmp_path,
-                          settings=IngestSettings(read_batch_s=batch), stats=FrameStatsAccumulator(),
-                          on_segment=lambda r: None, clock=clock)
-    worker._stop = stop = _Stop(clock)
+    worker, clock, stop = _reader(tmp_path, batch)
     arrivals: list[float] = []
 
     def packets():  # at 15 fps, in a 1/90000 time base
@@ -240,14 +246,7 @@ def test_packets_are_read_in_batches_once_caught_up(tmp_path, name, batch, read_
 
 def test_stopping_drains_for_a_bounded_time(tmp_path):
     """A stop while packets keep coming without a wait (a backlog that never empties) still ends."""
-    from recorder.ingest import CameraWorker, IngestSettings
-    from recorder.stats import FrameStatsAccumulator
-
-    clock = _Clock()
-    worker = CameraWorker(camera_id="C1", url="rtsp://127.0.0.1:1/stream1", root=tmp_path,
-                          settings=IngestSettings(read_batch_s=0.25), stats=FrameStatsAccumulator(),
-                          on_segment=lambda r: None, clock=clock)
-    worker._stop = _Stop(clock)
+    worker, clock, _ = _reader(tmp_path, 0.25)
     fed = []
 
     def packets():
