@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_recorder.py --counts 10,25,50 --seconds 30 --rounds 3
 
-For each N, N simulated RTSP cameras (15 fps, 640x480, GOP 15; monitor/simulate/rtsp_server.py) are
+For each N, N simulated RTSP cameras (15 fps, 640x480, GOP 15; monitor/demo/simulate/rtsp_server.py) are
 pulled by (a) one recorder process (PyAV, a thread per camera, fragmented-MP4 segments) and (b) N
 processes of ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 60 ...`` writing
 the same kind of fragmented MP4.

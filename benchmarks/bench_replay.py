@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.replay import replay_files  # noqa: E402
+from monitor.replay.files import replay_files  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1] / "../shared/scenarios/fleet-11"
 

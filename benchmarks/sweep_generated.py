@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.replay import replay_files  # noqa: E402
+from monitor.replay.files import replay_files  # noqa: E402
 from tests.monitor.scenario_gen import Spec, generate  # noqa: E402
 from tests.monitor.scoring import check_targets, load_scorer  # noqa: E402
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MIMAMORI = [sys.executable, "-c", "from monitor.cli import run_cli; run_cli()"]
+MIMAMORI = [sys.executable, "-c", "from monitor.cli.main import run_cli; run_cli()"]
 
 
 def mimamori(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:

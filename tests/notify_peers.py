@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from twilio.rest import Client
 
-from monitor.demo_peers import PRISM_BIN, TWILIO_SPEC
+from monitor.demo.peers import PRISM_BIN, TWILIO_SPEC
 from notify.channels._twilio import BaseUrlHttpClient
 
 REPO = Path(__file__).resolve().parents[1]

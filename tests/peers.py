@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from monitor.domain import Camera
-from monitor.simulate.fleet import GI_PYTHON, SimulatedFleet
+from monitor.core.domain import Camera
+from monitor.demo.simulate.fleet import GI_PYTHON, SimulatedFleet
 
 PEER_CAMERAS = 16
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from typing import Protocol
 
-from ..domain import Camera
-from .rtsp_sample import FrameStats, sample_rtsp_async
+from monitor.core.domain import Camera
+from monitor.probes.rtsp_sample import FrameStats, sample_rtsp_async
 
 
 class FrameStatsSource(Protocol):

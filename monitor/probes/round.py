@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from ..domain import Camera, Observation, ReferenceObservation
-from .frames import FrameStatsSource
-from .onvif import OnvifResult, onvif_check
-from .rtsp_sample import FrameStats
-from .tcp import tcp_connect_rtt
+from monitor.core.domain import Camera, Observation, ReferenceObservation
+from monitor.probes.frames import FrameStatsSource
+from monitor.probes.onvif import OnvifResult, onvif_check
+from monitor.probes.rtsp_sample import FrameStats
+from monitor.probes.tcp import tcp_connect_rtt
 
 RTSP_PORT = 554
 

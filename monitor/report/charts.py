@@ -19,8 +19,8 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ..domain import Cause  # noqa: E402
-from .maths import HOURS_OF_WEEK, Heatmap  # noqa: E402
+from monitor.core.domain import Cause  # noqa: E402
+from monitor.report.maths import HOURS_OF_WEEK, Heatmap  # noqa: E402
 
 JAPANESE_FONTS = ("Noto Sans CJK JP", "IPAexGothic", "IPAGothic", "IPAPGothic", "TakaoGothic")
 WEEKDAYS_JA = ("月", "火", "水", "木", "金", "土", "日")

@@ -31,15 +31,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.report.maths import Ticket, WeeklyReport, weekly_report
+from monitor.report.queries import load_cameras, load_tickets, load_week
+from monitor.report.render import RenderedReport, render_report
+from monitor.report.week import IsoWeek
+from monitor.store.models import HourlyRollupRow
+from monitor.store.report_models import SentReportRow
 from notify.channels.email import SmtpConfig, message_id_for, submit
 from notify.message import DeliveryError
-
-from ..store.models import HourlyRollupRow
-from ..store.report_models import SentReportRow
-from .maths import Ticket, WeeklyReport, weekly_report
-from .queries import load_cameras, load_tickets, load_week
-from .render import RenderedReport, render_report
-from .week import IsoWeek
 
 log = logging.getLogger("mimamori.report")
 JOB_ID = "weekly-report"
@@ -210,8 +209,8 @@ def delivery_from_settings(settings, sessions: sessionmaker[Session], clock: Cal
     """The delivery as configured (``[report]`` section; SMTP password from the environment)."""
     import os
 
-    from ..clock import SystemClock
-    from .config import PASSWORD_ENV
+    from monitor.report.config import PASSWORD_ENV
+    from monitor.service.clock import SystemClock
 
     rs = settings.report
     return WeeklyReportDelivery(
@@ -224,9 +223,9 @@ def delivery_from_settings(settings, sessions: sessionmaker[Session], clock: Cal
 
 def weekly_report_job(config_path: str | None = None) -> None:
     """What the persistent job runs (a module-level function, so the job store can name it)."""
-    from ..app import open_store
-    from ..settings import load_settings
-    from ..store.report_models import track_incident_spans
+    from monitor.config.settings import load_settings
+    from monitor.service.app import open_store
+    from monitor.store.report_models import track_incident_spans
 
     settings = load_settings(config_path)
     store = open_store(settings)

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..replay_db import replay_into_db
-from ..store.db import make_engine, session_factory
-from .delivery import build_report
-from .render import render_report
-from .week import IsoWeek
+from monitor.replay.db import replay_into_db
+from monitor.report.delivery import build_report
+from monitor.report.render import render_report
+from monitor.report.week import IsoWeek
+from monitor.store.db import make_engine, session_factory
 
 
 def make_images(scenario: Path, out: Path, tz: ZoneInfo = ZoneInfo("Asia/Tokyo")) -> list[Path]:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..domain import Cause
-from .week import IsoWeek
+from monitor.core.domain import Cause
+from monitor.report.week import IsoWeek
 
 CAUSE_PRECEDENCE: tuple[Cause, ...] = (
     Cause.MONITOR_OUTAGE, Cause.AREA_OUTAGE, Cause.ISP_OUTAGE, Cause.LOCAL_OUTAGE, Cause.CAMERA_FAULT,

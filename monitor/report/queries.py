@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..domain import Cause
-from ..store.models import CameraRow, EngineStateRow, HourlyRollupRow, NotificationRow, StateIntervalRow
-from ..store.report_models import IncidentSpanRow
-from .maths import CameraInfo, CauseSpan, OwnerRequest, RollupHour, StateSpan, Ticket, WeekInputs
-from .week import IsoWeek
+from monitor.core.domain import Cause
+from monitor.report.maths import CameraInfo, CauseSpan, OwnerRequest, RollupHour, StateSpan, Ticket, WeekInputs
+from monitor.report.week import IsoWeek
+from monitor.store.models import CameraRow, EngineStateRow, HourlyRollupRow, NotificationRow, StateIntervalRow
+from monitor.store.report_models import IncidentSpanRow
 
 OWNER_REQUEST_KINDS = ("reboot_request", "reminder")
 
@@ -75,7 +75,7 @@ def load_week(
 def load_tickets(session: Session) -> list[Ticket]:
     """Vendor tickets as the report counts them: opened, and closed (resolved, or cancelled because the
     camera recovered first), whichever week that falls in."""
-    from ..store.ticket_models import TicketRow
+    from monitor.store.ticket_models import TicketRow
 
     rows = session.execute(select(TicketRow.number, TicketRow.camera_id, TicketRow.created_at, TicketRow.closed_at))
     return [Ticket(number=n, camera=c, opened_at=o, closed_at=cl) for n, c, o, cl in rows]

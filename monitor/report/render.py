@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from ..domain import Cause
-from . import charts
-from .maths import CAUSES, Figures, WeeklyReport, worst_cameras
+from monitor.core.domain import Cause
+from monitor.report import charts
+from monitor.report.maths import CAUSES, Figures, WeeklyReport, worst_cameras
 
 CAUSE_LABELS: Mapping[str, Mapping[Cause, str]] = {
     "ja": {

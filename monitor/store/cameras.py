@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain import Access, Camera, Contact, Lang
-from ..secrets import PasswordBox
-from .models import CameraRow
+from monitor.config.secrets import PasswordBox
+from monitor.core.domain import Access, Camera, Contact, Lang
+from monitor.store.models import CameraRow
 
 _PLAIN = [f.name for f in fields(Camera) if f.name not in ("camera_id", "onvif_password")]
 

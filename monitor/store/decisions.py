@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import EngineStateRow, IncidentRow, NotificationRow
+from monitor.store.models import EngineStateRow, IncidentRow, NotificationRow
 
 STATE_NAME = "fleet"
 

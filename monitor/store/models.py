@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .types import UTCDateTime
+from monitor.store.types import UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -136,4 +136,4 @@ class EngineStateRow(Base):
 
 # Tables declared next to their features, registered on Base here so migrations see every table:
 # tickets and vendor tokens (revision 0003), the weekly report's spans and sent reports (revision 0004).
-from . import report_models, ticket_models  # noqa: E402, F401
+from monitor.store import report_models, ticket_models  # noqa: E402, F401

@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..domain import Camera, Observation, ReferenceObservation
-from ..health import observation_state, rollup_share
-from .models import HourlyRollupRow, ObservationRow, ReferenceRow, StateIntervalRow
+from monitor.core.domain import Camera, Observation, ReferenceObservation
+from monitor.core.health import observation_state, rollup_share
+from monitor.store.models import HourlyRollupRow, ObservationRow, ReferenceRow, StateIntervalRow
 
 
 def _obs_row(o: Observation) -> dict:

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, Integer, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from .models import Base, IncidentRow
-from .types import UTCDateTime
+from monitor.store.models import Base, IncidentRow
+from monitor.store.types import UTCDateTime
 
 
 class IncidentSpanRow(Base):

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
-from .types import UTCDateTime
+from monitor.store.models import Base
+from monitor.store.types import UTCDateTime
 
 
 class TicketRow(Base):

@@ -1,4 +1,4 @@
-"""Vendor tickets in the store: rows <-> :class:`monitor.tickets.Ticket`, and vendor API tokens.
+"""Vendor tickets in the store: rows <-> :class:`monitor.core.tickets.Ticket`, and vendor API tokens.
 
 Every function works in the caller's session and transaction (``with sessions.begin() as s: ...``).
 Vendor tokens are random, shown once, and kept only as a SHA-256.
@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain import Camera, Observation
-from ..tickets import (
+from monitor.core.domain import Camera, Observation
+from monitor.core.tickets import (
     OPEN_STATES,
     OwnerContact,
     StepTaken,
@@ -32,7 +32,7 @@ from ..tickets import (
     ticket_number,
     transition,
 )
-from .ticket_models import TicketRow, VendorTokenRow
+from monitor.store.ticket_models import TicketRow, VendorTokenRow
 
 TOKEN_PREFIX = "mmv_"
 SYSTEM = "mimamori"

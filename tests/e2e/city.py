@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from pathlib import Path
 
-from monitor.demo_peers import prism_requests
-from monitor.domain import Camera, Contact
-from monitor.simulate.fleet import GI_PYTHON, RTSP_SCRIPT, ControlChild, make_registry, write_registry_csv
+from monitor.core.domain import Camera, Contact
+from monitor.demo.peers import prism_requests
+from monitor.demo.simulate.fleet import GI_PYTHON, RTSP_SCRIPT, ControlChild, make_registry, write_registry_csv
 from notify.channels.email import message_id_for
 
 from ..notify_peers import PRISM_BIN, TWILIO_SPEC
@@ -149,7 +149,8 @@ def start_cameras(city: City, cameras: list[Camera]) -> list[ControlChild]:
         config = {"host": "0.0.0.0", "advertise": h.ip, "cameras": [{
             "id": cam.camera_id, "port": ONVIF_PORT, "user": cam.onvif_user,
             "password": cam.onvif_password.reveal() if cam.onvif_password else "", "rtsp_url": cam.rtsp_url}]}
-        onvif = ControlChild(["ip", "netns", "exec", h.ns, sys.executable, "-m", "monitor.simulate.onvif_responder"],
+        onvif = ControlChild(["ip", "netns", "exec", h.ns, sys.executable, "-m",
+                              "monitor.demo.simulate.onvif_responder"],
                              f"onvif-{cam.camera_id}", first_line=json.dumps(config))
         city.procs += [rtsp.proc, onvif.proc]
         children += [rtsp, onvif]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.domain import Contact
+from monitor.core.domain import Contact
 
 from .city import OPERATOR, VENDOR, Service, received_mail, registry, start_cameras, twilio_requests
 from .netns import City, root_snapshot

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitor.classify import classify_fleet
-from monitor.classify_state import FleetState
-from monitor.domain import Camera, Cause, Observation, ReferenceObservation
-from monitor.policy import ClassifierPolicy
+from monitor.core.classify.fleet import classify_fleet
+from monitor.core.classify.state import FleetState
+from monitor.core.domain import Camera, Cause, Observation, ReferenceObservation
+from monitor.core.policy import ClassifierPolicy
 
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=JST)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor.obsformat import parse_line
+from monitor.replay.obsformat import parse_line
 from tests.cli import mimamori
 
 JST = timezone(timedelta(hours=9))
@@ -99,7 +99,7 @@ def test_password_never_printed_and_key_file_private(env, tmp_path):
 
 def test_observations_export_is_scenario_format(env, db_url, fleet11, tmp_path):
     """Store a slice of a shared scenario, export it, and read it back line for line."""
-    from monitor.registry import load_cameras
+    from monitor.config.registry import load_cameras
     from monitor.store.db import make_engine, session_factory, upgrade
     from monitor.store.observations import record_round
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from monitor.decide import DecisionLoop
-from monitor.domain import Camera, Contact, Observation
-from monitor.engine import Policies
-from monitor.replay import replay
+from monitor.core.domain import Camera, Contact, Observation
+from monitor.core.engine import Policies
+from monitor.replay.files import replay
+from monitor.service.decide import DecisionLoop
 from monitor.store.decisions import list_incidents, list_notifications
 
 JST = timezone(timedelta(hours=9))

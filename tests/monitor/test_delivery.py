@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitor.decide import DecisionLoop, policies_of
-from monitor.delivery import Delivery, build_channels, person_recipient
-from monitor.domain import Camera, Contact, Observation
-from monitor.settings import Settings
+from monitor.config.settings import Settings
+from monitor.core.domain import Camera, Contact, Observation
+from monitor.service.decide import DecisionLoop, policies_of
+from monitor.service.delivery import Delivery, build_channels, person_recipient
 from monitor.store.decisions import list_incidents
 from notify.dispatch import Dispatcher, RetryPolicy
 from notify.outbox import Outbox

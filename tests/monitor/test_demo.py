@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from monitor.demo import run_demo
+from monitor.demo.run import run_demo
 
 
 def _children() -> set[str]:

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitor.classify_state import FleetIndex
-from monitor.domain import Camera, Contact
-from monitor.engine import EngineState, Policies, engine_state_from_json, engine_state_to_json, step_samples
-from monitor.escalate import EscalationState, in_quiet_hours
-from monitor.policy import EscalationPolicy
+from monitor.core.classify.state import FleetIndex
+from monitor.core.domain import Camera, Contact
+from monitor.core.engine import EngineState, Policies, engine_state_from_json, engine_state_to_json, step_samples
+from monitor.core.escalate import EscalationState, in_quiet_hours
+from monitor.core.policy import EscalationPolicy
 
 JST = timezone(timedelta(hours=9))
 AREAS, ISPS = ["A1", "A2", "A3", "A4"], ["ocn", "sonet", "nuro"]
@@ -156,7 +156,7 @@ def test_restart_mid_incident_sends_nothing_twice(every):
 
 
 def test_escalation_state_round_trips():
-    from monitor.escalate import escalation_from_json, escalation_to_json
+    from monitor.core.escalate import escalation_from_json, escalation_to_json
 
     assert escalation_from_json(escalation_to_json(EscalationState())) == EscalationState()
 

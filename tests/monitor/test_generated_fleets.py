@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.replay import replay_files
+from monitor.replay.files import replay_files
 
 from .scenario_gen import Spec, generate
 from .scoring import check_targets, load_scorer

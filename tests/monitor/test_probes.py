@@ -15,7 +15,7 @@ import pytest
 import zeep.exceptions
 from onvif import ONVIFCamera
 
-from monitor.domain import Camera, Secret
+from monitor.core.domain import Camera, Secret
 from monitor.probes.frames import RtspSamplingSource
 from monitor.probes.onvif import OnvifResult, close_shared, onvif_check, onvif_reboot
 from monitor.probes.round import (

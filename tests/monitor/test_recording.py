@@ -14,11 +14,12 @@ import av
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor.app import open_store
-from monitor.domain import Camera, Observation
+from monitor.config.settings import ProbeSettings, Settings
+from monitor.core.domain import Camera, Observation
 from monitor.probes.frames import RtspSamplingSource
 from monitor.probes.onvif import close_shared
-from monitor.recording import (
+from monitor.service.app import open_store
+from monitor.service.recording import (
     RecorderRuntime,
     RecorderSettings,
     as_observed,
@@ -28,8 +29,7 @@ from monitor.recording import (
     recorder_config,
     start_recorder,
 )
-from monitor.service import probe_once
-from monitor.settings import ProbeSettings, Settings
+from monitor.service.runner import probe_once
 from recorder import Recorder, SegmentRecord, verify_export
 from recorder.segments import segment_relpath, sha256_file
 from recorder.stats import FrameStats as RecorderFrameStats

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.domain import Contact
-from monitor.errors import RegistryError
-from monitor.registry import REQUIRED, parse_registry
+from monitor.config.registry import REQUIRED, parse_registry
+from monitor.core.domain import Contact
+from monitor.core.errors import RegistryError
 
 HEADER = ",".join(REQUIRED)
 GOOD = ("C1,A01,nuro,A01-L1,15,東京都千代田区1-1,山田太郎,sms,090-1234-5678,taro@example.com,ja,v1,"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.replay import replay_files
+from monitor.replay.files import replay_files
 
 from .scoring import SCENARIOS, check_targets, score_files
 

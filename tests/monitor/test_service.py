@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.peers
-MIMAMORI = [sys.executable, "-c", "from monitor.cli import run_cli; run_cli()"]
+MIMAMORI = [sys.executable, "-c", "from monitor.cli.main import run_cli; run_cli()"]
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.errors import ConfigError
-from monitor.settings import load_settings
+from monitor.config.settings import load_settings
+from monitor.core.errors import ConfigError
 
 
 def test_defaults(tmp_path):
@@ -62,7 +62,7 @@ def test_secret_key_not_in_repr():
 def test_policy_sections_validated_at_start(tmp_path):
     from datetime import time, timedelta
 
-    from monitor.settings import classifier_policy, escalation_policy
+    from monitor.config.settings import classifier_policy, escalation_policy
 
     p = tmp_path / "mimamori.toml"
     p.write_text("timezone = 'Asia/Tokyo'\n[escalation]\nquiet_start = '22:00'\nowner_delay = 'PT20M'\n"

@@ -9,9 +9,9 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from monitor.domain import Camera, Observation, ReferenceObservation, Secret
-from monitor.registry import load_cameras
-from monitor.secrets import PasswordBox
+from monitor.config.registry import load_cameras
+from monitor.config.secrets import PasswordBox
+from monitor.core.domain import Camera, Observation, ReferenceObservation, Secret
 from monitor.store.cameras import apply_registry, diff_registry, get_camera, list_cameras
 from monitor.store.db import current_revision, head_revision, make_engine, session_factory, upgrade
 from monitor.store.models import CameraRow, HourlyRollupRow, StateIntervalRow

@@ -8,14 +8,14 @@ import json
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from monitor.decide import DecisionLoop, policies_of
-from monitor.delivery import Delivery, build_channels, person_recipient
-from monitor.obsformat import parse_line
-from monitor.registry import load_cameras
-from monitor.settings import Settings
+from monitor.config.registry import load_cameras
+from monitor.config.settings import Settings
+from monitor.core.tickets import TicketState
+from monitor.replay.obsformat import parse_line
+from monitor.service.decide import DecisionLoop, policies_of
+from monitor.service.delivery import Delivery, build_channels, person_recipient
 from monitor.store import tickets as ticket_repo
 from monitor.store.db import make_engine, session_factory, upgrade
-from monitor.tickets import TicketState
 from notify.dispatch import Dispatcher, RetryPolicy
 from notify.outbox import Outbox
 from notify.render import Renderer
@@ -82,9 +82,9 @@ def test_long_household_outage_one_ticket_mailed_then_cancelled(db_url, fleet11,
 
     from cryptography.fernet import Fernet
 
+    from monitor.config.secrets import PasswordBox
     from monitor.report.delivery import build_report
     from monitor.report.week import IsoWeek
-    from monitor.secrets import PasswordBox
     from monitor.store.cameras import apply_registry
 
     with sessions.begin() as session:  # the report lists the registry's cameras

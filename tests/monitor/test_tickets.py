@@ -10,10 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor.domain import Camera, Contact, Observation
-from monitor.store import tickets as repo
-from monitor.store.db import make_engine, session_factory, upgrade
-from monitor.tickets import (
+from monitor.core.domain import Camera, Contact, Observation
+from monitor.core.tickets import (
     IllegalTransition,
     InvalidTicketInput,
     OwnerContact,
@@ -26,6 +24,8 @@ from monitor.tickets import (
     ticket_number,
     transition,
 )
+from monitor.store import tickets as repo
+from monitor.store.db import make_engine, session_factory, upgrade
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 JST = timezone(timedelta(hours=9))
@@ -261,8 +261,8 @@ def test_migration_0003_matches_the_ticket_models(db_url):
 # -- the CLI, as a user runs it --------------------------------------------------------------------
 
 CLI = [sys.executable, "-c",
-       "from monitor.cli import app, run_cli\n"
-       "from monitor.cli_tickets import tickets_app\n"
+       "from monitor.cli.main import app, run_cli\n"
+       "from monitor.cli.tickets import tickets_app\n"
        "if not any(g.name == 'tickets' for g in app.registered_groups):\n"
        "    app.add_typer(tickets_app, name='tickets')\n"
        "run_cli()"]
@@ -271,7 +271,7 @@ CLI = [sys.executable, "-c",
 def test_cli_list_show_and_vendor_token(sessions, db_url, tmp_path):
     from cryptography.fernet import Fernet
 
-    from monitor.secrets import PasswordBox
+    from monitor.config.secrets import PasswordBox
     from monitor.store.cameras import apply_registry
 
     with sessions.begin() as s:

@@ -10,12 +10,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
-from monitor.domain import Camera
+from monitor.core.domain import Camera
 from monitor.store import tickets as repo
 from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.models import IncidentRow, StateIntervalRow
-from monitor.web import make_app
-from monitor.web_status import collect_status
+from monitor.web.app import make_app
+from monitor.web.status import collect_status
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 JST = timezone(timedelta(hours=9))
@@ -348,7 +348,7 @@ async def test_board_says_when_the_status_is_unavailable(sqlite_sessions):
 def test_collect_status_from_the_store(db_url):
     from cryptography.fernet import Fernet
 
-    from monitor.secrets import PasswordBox
+    from monitor.config.secrets import PasswordBox
     from monitor.store.cameras import apply_registry
 
     engine = make_engine(db_url)

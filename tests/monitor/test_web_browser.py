@@ -18,14 +18,14 @@ import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 
-from monitor.domain import Camera, Secret
-from monitor.secrets import PasswordBox
+from monitor.config.secrets import PasswordBox
+from monitor.core.domain import Camera, Secret
 from monitor.store import tickets as repo
 from monitor.store.cameras import apply_registry
 from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.models import IncidentRow, StateIntervalRow
-from monitor.web import make_app, start_server
-from monitor.web_status import store_status_source
+from monitor.web.app import make_app, start_server
+from monitor.web.status import store_status_source
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 PHONE = "+819012345678"

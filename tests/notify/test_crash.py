@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 
-from monitor.demo_peers import prism_requests
+from monitor.demo.peers import prism_requests
 from monitor.store.db import make_engine
 from notify.message import ChannelKind, Kind, Lang, Recipient
 from notify.outbox import NotifyBase, Outbox, OutboxStatus

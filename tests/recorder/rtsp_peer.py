@@ -1,6 +1,6 @@
 """Test peers for the recorder: real RTSP cameras and a camera that accepts and then says nothing.
 
-`SimulatedCameras` runs the shared GStreamer RTSP simulator (monitor/simulate/rtsp_server.py) under
+`SimulatedCameras` runs the shared GStreamer RTSP simulator (monitor/demo/simulate/rtsp_server.py) under
 Debian's /usr/bin/python3 and drives it through its JSON-lines control channel. `SilentTcpServer`
 accepts TCP connections and never answers: the accept-then-silence failure that would hang a reader
 without timeouts.

@@ -16,7 +16,7 @@ FLEET11 = SHARED / "scenarios" / "fleet-11"
 def fleet11_db(tmp_path_factory) -> str:
     """fleet-11 replayed through the live DecisionLoop into SQLite, once per session (about 2 minutes
     on 2 shared cores: the loop stores every raw observation, rollup and state change, as live)."""
-    from monitor.replay_db import replay_into_db
+    from monitor.replay.db import replay_into_db
 
     db = tmp_path_factory.mktemp("fleet11") / "mimamori.db"
     url = f"sqlite:///{db}"

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.clock import VirtualClock
 from monitor.report.delivery import (
     JOB_FUNC,
     JOB_ID,
@@ -21,6 +20,7 @@ from monitor.report.delivery import (
     weekly_trigger,
 )
 from monitor.report.week import IsoWeek
+from monitor.service.clock import VirtualClock
 from monitor.store.db import make_engine, upgrade
 from monitor.store.models import CameraRow, HourlyRollupRow
 from monitor.store.report_models import SentReportRow

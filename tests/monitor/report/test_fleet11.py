@@ -32,8 +32,8 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from monitor.cli import app
-from monitor.domain import Cause
+from monitor.cli.main import app
+from monitor.core.domain import Cause
 from monitor.report.week import IsoWeek
 from tests.monitor.report.truth import read_truth, truth_minutes
 
@@ -43,7 +43,7 @@ SCENARIO_END_MIN = 1.0
 
 @pytest.fixture(scope="module")
 def report_dir(fleet11_db, tmp_path_factory):
-    from monitor.cli_report import report_app
+    from monitor.cli.report import report_app
 
     if not any(g.name == "report" for g in app.registered_groups):
         app.add_typer(report_app, name="report")  # until cli.py registers it

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.domain import Cause
+from monitor.core.domain import Cause
 from monitor.report.maths import (
     CameraInfo,
     CauseSpan,

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from monitor.decide import DecisionLoop
-from monitor.domain import Camera, Cause, Contact, Observation
-from monitor.engine import Policies
+from monitor.core.domain import Camera, Cause, Contact, Observation
+from monitor.core.engine import Policies
 from monitor.report.delivery import build_report
 from monitor.report.week import IsoWeek
+from monitor.service.decide import DecisionLoop
 from monitor.store.cameras import apply_registry
 from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.report_models import IncidentSpanRow, track_incident_spans
@@ -38,7 +38,7 @@ def sessions(db_url):
 def test_a_local_outage_becomes_a_span_and_the_report_counts_its_minutes(sessions):
     from cryptography.fernet import Fernet
 
-    from monitor.secrets import PasswordBox
+    from monitor.config.secrets import PasswordBox
 
     cams = fleet()
     with sessions.begin() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from monitor.domain import Cause
+from monitor.core.domain import Cause
 from tests.monitor.report.truth import TruthEvent, truth_minutes
 
 JST = timezone(timedelta(hours=9))

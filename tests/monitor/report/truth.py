@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.domain import Cause
+from monitor.core.domain import Cause
 from monitor.report.maths import CauseSpan, minutes_by_cause
 
 

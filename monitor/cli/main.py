@@ -1,0 +1,333 @@
+"""The ``mimamori`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli.common import fail, parse_time
+from monitor.cli.recorder import register as register_recorder_commands
+from monitor.cli.report import report_app
+from monitor.cli.tickets import tickets_app
+from monitor.config.settings import Settings, load_settings
+from monitor.core.errors import MimamoriError
+from monitor.replay import obsformat
+
+app = typer.Typer(help="mimamori: keeps a city's street cameras online.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+cameras_app = typer.Typer(help="The camera registry.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+obs_app = typer.Typer(help="Stored observations.", no_args_is_help=True)
+app.add_typer(cameras_app, name="cameras")
+app.add_typer(db_app, name="db")
+app.add_typer(obs_app, name="observations")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(report_app, name="report")
+register_recorder_commands(app)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]
+
+
+class _State:
+    config: Path | None = None
+
+
+def settings() -> Settings:
+    return load_settings(_State.config)
+
+
+@app.callback()
+def main(config: ConfigOpt = None) -> None:
+    _State.config = config
+
+
+def run_cli() -> None:
+    try:
+        app()
+    except MimamoriError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the current schema."""
+    from monitor.store.db import current_revision, make_engine, upgrade
+
+    s = settings()
+    engine = make_engine(s.effective_database_url)
+    upgrade(engine)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@cameras_app.command("import")
+def cameras_import(
+    file: Annotated[Path, typer.Argument(help="registry CSV (UTF-8; Excel's BOM is fine)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change; change nothing")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="remove cameras that are not in the file")] = False,
+) -> None:
+    """Validate every row, then import all cameras at once (or nothing)."""
+    from datetime import UTC
+
+    from monitor.config.registry import load_cameras
+    from monitor.core.errors import RegistryError
+    from monitor.service.app import open_store
+    from monitor.store.cameras import apply_registry, diff_registry
+
+    try:
+        cams = load_cameras(file)
+    except RegistryError as e:
+        for err in e.errors:
+            typer.echo(str(err), err=True)
+        raise fail(f"{file}: {len(e.errors)} error(s); nothing was imported") from None
+    except OSError as e:
+        raise fail(f"{file}: {e.strerror}") from None
+    store = open_store(settings())
+    with store.sessions() as session:
+        if dry_run:
+            typer.echo("dry run, nothing changed\n" + diff_registry(session, cams, store.box).summary())
+            return
+        with session.begin():
+            diff = apply_registry(session, cams, store.box, datetime.now(UTC), prune=prune)
+    typer.echo(f"imported {len(cams)} cameras from {file}\n" + diff.summary())
+
+
+@cameras_app.command("list")
+def cameras_list() -> None:
+    """One line per camera."""
+    from monitor.service.app import open_store
+
+    for c in open_store(settings()).cameras():
+        typer.echo(f"{c.camera_id}\t{c.area}\t{c.isp}\t{c.line_id}\t{c.expected_fps:g} fps\t{c.contact}\t{c.rtsp_url}")
+
+
+@cameras_app.command("show")
+def cameras_show(camera_id: str) -> None:
+    """Everything about one camera (the password is never shown)."""
+    from monitor.service.app import open_store
+    from monitor.store.cameras import get_camera
+
+    store = open_store(settings())
+    with store.sessions() as s:
+        cam = get_camera(s, camera_id, store.box)
+    if cam is None:
+        raise fail(f"unknown camera {camera_id!r}")
+    for k in cam.__dataclass_fields__:
+        v = getattr(cam, k)
+        if k == "onvif_password":
+            v = "(set)" if v else "(none)"
+        typer.echo(f"{k}: {v if v is not None else ''}")
+
+
+@obs_app.command("export")
+def observations_export(
+    since: Annotated[str, typer.Option(help="ISO 8601; without offset, the fleet's time zone")],
+    until: Annotated[str, typer.Option(help="ISO 8601, exclusive")],
+    out: Annotated[Path, typer.Option(help="FILE.jsonl or FILE.jsonl.gz")],
+) -> None:
+    """Write stored observations in the scenario format, for replay."""
+    from monitor.service.app import open_store
+    from monitor.store.observations import iter_records
+
+    s = settings()
+    store = open_store(s)
+    tz = s.tz
+    tmp = out.with_name(out.name + ".part")
+    with store.sessions() as session:
+        records = (replace(r, t=r.t.astimezone(tz)) for r in
+                   iter_records(session, parse_time(since, s), parse_time(until, s)))
+        n = obsformat.write(tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz"), records)
+    (tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz")).replace(out)
+    typer.echo(f"wrote {n} records to {out}")
+
+
+@app.command()
+def probe(
+    once: Annotated[bool, typer.Option("--once", help="one round, printed as JSON lines")] = True,
+    camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
+) -> None:
+    """Probe every camera once and print the observations (scenario format)."""
+    import asyncio
+
+    from monitor.service.app import open_store
+    from monitor.service.runner import probe_once_and_close
+
+    s = settings()
+    store = open_store(s)
+    cams = store.cameras()
+    if camera:
+        cams = [c for c in cams if c.camera_id == camera]
+        if not cams:
+            raise fail(f"unknown camera {camera!r}")
+    for rec in asyncio.run(probe_once_and_close(s, cams)):
+        typer.echo(json.dumps(obsformat.to_dict(replace(rec, t=rec.t.astimezone(s.tz))), ensure_ascii=False))
+
+
+@app.command()
+def run() -> None:
+    """Start the service: probe every camera each interval and store what is seen, until stopped."""
+    import os
+
+    from monitor.service.runner import run_service
+
+    config = _State.config or os.environ.get("MIMAMORI_CONFIG")
+    run_service(settings(), str(config) if config else None)
+
+
+@app.command()
+def simulate(
+    cameras: Annotated[int, typer.Option(help="how many simulated cameras")] = 8,
+    out: Annotated[Path, typer.Option(help="where to write the fleet's registry CSV")] = Path("data/sim-cameras.csv"),
+    fps: Annotated[float, typer.Option(help="frame rate of every camera")] = 15.0,
+) -> None:
+    """Start simulated cameras (real RTSP + ONVIF on 127.0.0.1) until Ctrl-C."""
+    from monitor.demo.simulate.fleet import main as sim_main
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sim_main(cameras=cameras, csv_out=out, fps=fps)
+
+
+@app.command()
+def demo(
+    cameras: Annotated[int, typer.Option(help="simulated cameras (areas of ten)")] = 16,
+    rounds: Annotated[int, typer.Option(help="rounds (virtual minutes) before the demo ends")] = 38,
+    pace: Annotated[float, typer.Option(help="real seconds per round")] = 4.0,
+    data_dir: Annotated[Path, typer.Option(help="fresh folder for the demo's SQLite database")] = Path("data/demo"),
+) -> None:
+    """Simulated cameras on loopback, monitored and escalated live in SQLite, with faults injected on the way."""
+    from monitor.demo.run import run_demo
+
+    run_demo(cameras=cameras, rounds=rounds, pace_s=pace, data_dir=data_dir, say=typer.echo)
+
+
+@app.command()
+def replay(
+    registry: Annotated[Path, typer.Option(help="cameras.csv of the fleet")],
+    observations: Annotated[Path, typer.Option(help="observations.jsonl(.gz), scenario format, in time order")],
+    out: Annotated[Path | None, typer.Option(help="decisions.jsonl to write")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="also store what was seen (rollups, intervals, incidents) "
+                                                        "in this database, through the live service's path")] = None,
+) -> None:
+    """Run recorded observations through the live decision core on a virtual clock."""
+    from monitor.core.errors import RegistryError
+    from monitor.replay.files import replay_files
+    from monitor.service.decide import policies_of
+
+    s = settings()
+    if out is None and db is None:
+        raise fail("give --out FILE, --db URL, or both")
+    if out is not None:
+        tmp = out.with_name(out.name + ".part")
+        try:
+            stats = replay_files(registry, observations, tmp, policies_of(s))
+        except RegistryError as e:
+            tmp.unlink(missing_ok=True)
+            for err in e.errors:
+                typer.echo(str(err), err=True)
+            raise fail(f"{registry}: {len(e.errors)} error(s)") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(out)
+        typer.echo(f"{stats.observations} observations in {stats.intervals} intervals -> {stats.decisions} "
+                   f"decisions ({stats.incidents} incidents, {stats.notifications} notifications) in "
+                   f"{stats.seconds:.1f} s ({stats.observations_per_second:,.0f} observations/s); wrote {out}")
+    if db is not None:
+        from monitor.cli.report import replay_into_database
+
+        typer.echo(replay_into_database(registry, observations, db, s))
+
+
+incidents_app = typer.Typer(help="Incidents the decision core opened.", no_args_is_help=True)
+notifications_app = typer.Typer(help="Notifications the policy decided.", no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(notifications_app, name="notifications")
+
+
+@incidents_app.command("list")
+def incidents_list(open_only: Annotated[bool, typer.Option("--open", help="only open incidents")] = False) -> None:
+    """One line per incident, with its cause, scope and cameras."""
+    from monitor.service.app import open_store
+    from monitor.store.decisions import list_incidents
+
+    s = settings()
+    store = open_store(s)
+    with store.sessions() as session:
+        for i in list_incidents(session, open_only=open_only):
+            when = i.opened_at.astimezone(s.tz).isoformat(timespec="minutes")
+            closed = i.closed_at.astimezone(s.tz).isoformat(timespec="minutes") if i.closed_at else ""
+            typer.echo(f"{i.id}\t{i.state}\t{i.cause}\t{json.dumps(i.scope, ensure_ascii=False)}\t"
+                       f"{len(i.cameras)} camera(s)\t{when}\t{closed}")
+
+
+@notifications_app.command("list")
+def notifications_list(status: Annotated[str | None, typer.Option(help="queued, sent, delivered, failed, …")] = None,
+                       ) -> None:
+    """The outbox: one line per message, with its delivery status (names only, no phone numbers)."""
+    from monitor.service.app import open_store
+    from notify.outbox import Outbox
+
+    s = settings()
+    store = open_store(s)
+    for i in Outbox(store.sessions).all():
+        if status and i.status != status:
+            continue
+        err = f"\t{i.last_error}" if i.last_error else ""
+        typer.echo(f"{i.id}\t{i.created_at.astimezone(s.tz).isoformat(timespec='minutes')}\t{i.status}\t"
+                   f"{i.message.kind}\t{i.message.channel}\t{i.recipient.name}\tattempts={i.attempts}{err}")
+
+
+@notifications_app.command("retry")
+def notifications_retry(row_id: int, hours: Annotated[float, typer.Option(help="new deadline")] = 12.0) -> None:
+    """Queue a failed or undelivered message again."""
+    from datetime import UTC, timedelta
+
+    from monitor.service.app import open_store
+    from notify.outbox import Outbox
+
+    store = open_store(settings())
+    now = datetime.now(UTC)
+    if not Outbox(store.sessions).requeue(row_id, now=now, deadline=now + timedelta(hours=hours)):
+        raise fail(f"message {row_id} is not failed or undelivered (see `mimamori notifications list`)")
+    typer.echo(f"message {row_id} queued again")
+
+
+@notifications_app.command("decided")
+def notifications_decided() -> None:
+    """What the escalation policy decided, when (the decision log, before delivery)."""
+    from monitor.service.app import open_store
+    from monitor.store.decisions import list_notifications
+
+    s = settings()
+    store = open_store(s)
+    with store.sessions() as session:
+        for n in list_notifications(session):
+            typer.echo(f"{n.due_at.astimezone(s.tz).isoformat(timespec='minutes')}\t{n.audience}\t"
+                       f"{n.kind}\t{n.camera_id or '-'}\t{n.channel or '-'}\t{n.incident_id}")
+
+
+messages_app = typer.Typer(help="Message templates.", no_args_is_help=True)
+app.add_typer(messages_app, name="messages")
+
+
+@messages_app.command("preview")
+def messages_preview(
+    kind: Annotated[str, typer.Option(help="e.g. reboot_request, reminder, recovered_thanks, congestion_notice, "
+                                           "dispatch, dispatch_cancel, incident_opened, delivery_failed")],
+    lang: Annotated[str, typer.Option(help="ja or en")] = "ja",
+    channel: Annotated[str, typer.Option(help="sms, voice or email")] = "sms",
+    camera: Annotated[str | None, typer.Option(help="fill in this camera's details")] = None,
+    cause: Annotated[str | None, typer.Option(help="the incident's cause, e.g. camera_fault (an owner is then asked "
+                                                   "to restart the camera alone); default local_outage for owners "
+                                                   "and vendors, area_outage for operators")] = None,
+) -> None:
+    """Print a rendered message; for SMS also its encoding and `segments: N`."""
+    from monitor.service.preview import preview
+
+    typer.echo(preview(settings(), kind=kind, lang=lang, channel=channel, camera_id=camera, cause=cause))

@@ -1,0 +1,237 @@
+"""Validated configuration: one TOML file plus environment overrides, checked once at start-up.
+
+Precedence: environment (``MIMAMORI_*``, nested with ``__``) over the TOML file over defaults.
+Unknown keys are rejected with a message naming the key. Secrets come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from monitor.core.errors import ConfigError
+from monitor.core.policy import ClassifierPolicy, EscalationPolicy, PolicyRangeError
+from monitor.report.config import ReportSettings
+from monitor.service.recording import RecorderSettings
+
+CONFIG_ENV = "MIMAMORI_CONFIG"
+SECRET_KEYS = ("secret_key", "twilio_auth_token", "smtp_password")
+DEFAULT_CONFIG = Path("mimamori.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProbeSettings(_Section):
+    interval_s: float = Field(60.0, gt=0, description="seconds between two probes of one camera")
+    tcp_timeout_s: float = Field(5.0, gt=0, description="TCP connect timeout to the RTSP port")
+    onvif_timeout_s: float = Field(5.0, gt=0, description="ONVIF GetSystemDateAndTime timeout")
+    sample_s: float = Field(4.0, ge=0, description="RTSP sampling window; 0 disables frame sampling")
+    concurrency: int = Field(200, ge=1, description="probes in flight at once")
+    spread: float = Field(0.8, ge=0, le=1, description="share of the interval over which starts are spread")
+
+
+class ReferenceTarget(_Section):
+    name: str
+    host: str
+    port: int = Field(gt=0, lt=65536)
+
+
+class StoreSettings(_Section):
+    raw_retention_days: float = Field(3.0, gt=0, description="days of raw observations kept")
+
+
+class CitySettings(_Section):
+    """Who the owners are told to contact; shown in every owner message."""
+
+    name: str = "見守り市"
+    name_en: str = "Mimamori City"
+    phone: str = "03-0000-0000"
+    email: str = "bouhan@city.example.jp"
+
+
+class Person(_Section):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    webhook_url: str | None = None
+    lang: str = Field("ja", pattern="^(ja|en)$")
+
+
+class TwilioSettings(_Section):
+    account_sid: str = Field(..., pattern="^AC[0-9a-fA-F]{32}$")
+    from_number: str = Field(..., pattern=r"^\+[1-9][0-9]{6,14}$")
+    status_callback_url: str | None = None
+    api_base_url: str | None = Field(None, description="only for tests against a local Twilio mock")
+
+
+class SmtpSettings(_Section):
+    host: str
+    port: int = Field(587, gt=0, lt=65536)
+    security: str = Field("starttls", pattern="^(starttls|tls|none)$")
+    username: str | None = None
+    from_addr: str
+    from_name: str = "見守り（防犯カメラ見守りサービス）"
+    ca_file: Path | None = Field(None, description="trust this CA (a city relay with its own certificate)")
+
+
+class NotifySettings(_Section):
+    outbox_dir: Path | None = Field(None, description="messages are written here when a provider is not set")
+    operators: list[Person] = []
+    vendors: dict[str, Person] = {}
+    twilio: TwilioSettings | None = None
+    smtp: SmtpSettings | None = None
+    dispatch_every_s: float = Field(5.0, gt=0)
+    owner_deadline_h: float = Field(12.0, gt=0, description="give up on an owner message after this long")
+
+
+class WebSettings(_Section):
+    """The service's own HTTP server: status board, vendor ticket API, Twilio callbacks, /metrics."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="listen address; 0.0.0.0 or :: to serve beyond this machine")
+    port: int = Field(8080, ge=0, lt=65536, description="listen port (0: any free port)")
+    public_base_url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+                                 description="this server as Twilio reaches it; callbacks are signed over it")
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MIMAMORI_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(Path("data"), description="SQLite file, key file and local outbox live here")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir")
+    timezone: str = "Asia/Tokyo"
+    secret_key: SecretStr | None = Field(None, description="Fernet key for camera passwords (env only)")
+    twilio_auth_token: SecretStr | None = Field(None, description="env MIMAMORI_TWILIO_AUTH_TOKEN only")
+    smtp_password: SecretStr | None = Field(None, description="env MIMAMORI_SMTP_PASSWORD only")
+    city: CitySettings = CitySettings()
+    notify: NotifySettings = NotifySettings()
+    probes: ProbeSettings = ProbeSettings()
+    references: list[ReferenceTarget] = []
+    store: StoreSettings = StoreSettings()
+    web: WebSettings = WebSettings()
+    report: ReportSettings = ReportSettings()
+    recorder: RecorderSettings = RecorderSettings()
+    classifier: dict[str, Any] = {}
+    escalation: dict[str, Any] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)  # environment beats the file
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mimamori.db').resolve()}"
+
+
+def _explain(e: ValidationError, source: str) -> str:
+    lines = []
+    for err in e.errors():
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, PolicyRangeError):  # a policy's own range checks, one line per field
+            lines += [f"{source}.{k}: {why}" for k, why in cause.problems]
+            continue
+        key = ".".join(str(p) for p in err["loc"]) or "(top)"
+        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{source}: {key}: {why}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file (``path``, else ``$MIMAMORI_CONFIG``, else ./mimamori.toml if present)."""
+    environ = os.environ if env is None else env
+    explicit = path or environ.get(CONFIG_ENV)
+    cfg_path = Path(explicit) if explicit else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{cfg_path}: not valid TOML: {e}") from None
+        for key in SECRET_KEYS:
+            if key in data:
+                raise ConfigError(f"{cfg_path}: {key}: secrets come from the environment only")
+    elif explicit:
+        raise ConfigError(f"{cfg_path}: configuration file not found")
+    try:
+        if env is None:
+            settings = Settings(**data)
+        else:
+            saved = dict(os.environ)
+            try:
+                os.environ.clear()
+                os.environ.update(env)
+                settings = Settings(**data)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+    except ValidationError as e:
+        raise ConfigError(_explain(e, str(cfg_path))) from None
+    problems = []  # the policy sections are validated now too, not at first use; every mistake at once
+    for build in (classifier_policy, escalation_policy):
+        try:
+            build(settings)
+        except ConfigError as e:
+            problems += [f"{cfg_path}: {line}" for line in str(e).splitlines()]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings
+
+
+def _build_policy(cls, section: str, values: dict[str, Any], extra: dict[str, Any] | None = None):
+    from dataclasses import fields
+
+    from pydantic import TypeAdapter
+
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError("\n".join(f"{section}.{k}: unknown key" for k in unknown))
+    try:
+        return TypeAdapter(cls).validate_python({**(extra or {}), **values})
+    except ValidationError as e:
+        raise ConfigError(_explain(e, section)) from None
+
+
+def classifier_policy(s: Settings) -> ClassifierPolicy:
+    return _build_policy(ClassifierPolicy, "classifier", s.classifier)
+
+
+def escalation_policy(s: Settings) -> EscalationPolicy:
+    return _build_policy(EscalationPolicy, "escalation", s.escalation, {"tz": s.timezone})

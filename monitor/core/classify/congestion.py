@@ -1,0 +1,76 @@
+"""Shared congestion, one classification round: an ISP's (or an ISP's within one area) cameras
+congested together. A mixin of `classify_groups.Round`, which holds the working copies it reads."""
+
+from __future__ import annotations
+
+from monitor.core.classify.state import T_CONG, T_CONG_OFF, T_CONG_RUN, T_CONG_SINCE, T_DOWN, Departure
+from monitor.core.domain import Cause
+
+
+class CongestionRounds:
+    def shared_congestion(self) -> None:
+        p, tracks = self.policy, self.tracks
+        for w in self.open_of(Cause.ISP_CONGESTION):
+            for cam in self.index.groups.get(w.group, ()):
+                tr = tracks.get(cam)
+                if tr is not None and tr[T_CONG]:
+                    w.join(cam, self.now)
+            for cam in list(w.members):
+                tr = tracks.get(cam)
+                if tr is not None and tr[T_CONG_OFF] >= p.congestion_leave_intervals:
+                    w.leave(cam, Departure.RECOVERED)
+            hit = [c for c in w.members if tracks[c][T_CONG]]
+            denom = self._denominator(w.group, include_down=True)
+            threshold = p.congestion_fraction if w.group.startswith("isp:") else p.congestion_fraction_in_area
+            still = bool(denom) and len(hit) / denom >= threshold and self._lines(hit) >= p.sync_min_lines
+            self._keep_or_close(w, len(hit), p.congestion_close_after_intervals, stragglers=False,
+                                still_shared=still)
+            if w.closed:
+                for c in hit:
+                    self.congestion_explained.setdefault(c, (self.now, tracks[c][T_CONG_RUN]))
+
+        # A congested camera that then went down still took part in the congestion (its slow-state
+        # is frozen while it is down); a long outage ends that.
+        max_down = p.congestion_leave_intervals
+        congested = [c for c in self.observed if tracks[c][T_CONG] and tracks[c][T_DOWN] <= max_down]
+        if len(congested) >= p.sync_min_lines:
+            wide = {w.group for w in self.open_of(Cause.ISP_CONGESTION) if w.group.startswith("isp:")}
+            cand = [c for c in congested if f"isp:{self.index.info[c][1]}" not in wide]
+            self._open_congestion(cand, "isp", p.congestion_fraction)
+            explained = self.members_of(Cause.ISP_CONGESTION)
+            self._open_congestion([c for c in congested if c not in explained], "ispa",
+                                  p.congestion_fraction_in_area)
+        self._absorb_local_congestion()
+
+    def _open_congestion(self, cams: list[str], kind: str, threshold: float) -> None:
+        p, info = self.policy, self.index.info
+        by: dict[str, list[str]] = {}
+        for c in cams:
+            g = f"isp:{info[c][1]}" if kind == "isp" else f"ispa:{info[c][1]}/{info[c][0]}"
+            by.setdefault(g, []).append(c)
+        for g, group_cams in by.items():
+            lines = self._lines(group_cams)
+            if lines < p.sync_min_lines:
+                continue
+            denom = self._denominator(g, include_down=True)
+            frac = len(group_cams) / denom if denom else 0.0
+            if frac < threshold:
+                continue
+            ev = {"congested": len(group_cams), "lines": lines, "observed": denom, "fraction": round(frac, 3),
+                  "threshold_fraction": threshold, "min_lines": p.sync_min_lines,
+                  "fps_ratio_below": p.congestion_fps_ratio, "gap_s_above": p.congestion_gap_s}
+            w = self._merge_or_new(Cause.ISP_CONGESTION, g, ev)
+            for c in group_cams:
+                w.join(c, self.tracks[c][T_CONG_SINCE])
+            w.peak = max(w.peak, len(group_cams))
+
+    def _absorb_local_congestion(self) -> None:
+        local = self.open_of(Cause.LOCAL_CONGESTION)
+        if not local:
+            return
+        win = int(self.policy.congestion_sync_window.total_seconds())
+        for w in self.open_of(Cause.ISP_CONGESTION):
+            for lw in local:
+                for cam, since in list(lw.members.items()):
+                    if cam in w.members and since >= w.opened - win:
+                        lw.leave(cam, Departure.RECLASSIFIED)

@@ -1,0 +1,35 @@
+"""Composition helpers for the shell: open the store, the password box, the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config.secrets import PasswordBox, load_key
+from monitor.config.settings import Settings
+from monitor.core.domain import Camera
+from monitor.store import cameras as camera_repo
+from monitor.store.db import make_engine, session_factory, upgrade
+from monitor.store.report_models import track_incident_spans
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    box: PasswordBox
+
+    def cameras(self) -> list[Camera]:
+        with self.sessions() as s:
+            return camera_repo.list_cameras(s, self.box)
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    key = load_key(settings.data_dir, settings.secret_key.get_secret_value() if settings.secret_key else None)
+    # incident spans (who was in which incident, under which cause, when) follow every incident row written
+    return Store(engine=engine, sessions=track_incident_spans(session_factory(engine)), box=PasswordBox(key))

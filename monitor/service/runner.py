@@ -1,0 +1,264 @@
+"""The composition root of `mimamori run`: scheduler jobs, probe rounds, the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.config.settings import Settings
+from monitor.core.domain import Camera, Observation, ReferenceObservation
+from monitor.core.health import observation_state
+from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
+from monitor.probes.onvif import close_shared, onvif_reboot
+from monitor.probes.round import ProbeConfig, probe_round, reference_round
+from monitor.service.app import Store, open_store
+from monitor.service.clock import Clock, SystemClock
+from monitor.service.decide import DecisionLoop, policies_of
+from monitor.service.delivery import Delivery, build_channels, describe_channels, person_recipient
+from monitor.store.observations import prune_raw
+from notify.dispatch import Dispatcher, RetryPolicy
+from notify.message import Kind
+from notify.outbox import Outbox
+from notify.render import Renderer
+
+log = logging.getLogger("mimamori.service")
+Record = Observation | ReferenceObservation
+
+
+def probe_config(s: Settings) -> ProbeConfig:
+    p = s.probes
+    return ProbeConfig(
+        tcp_timeout_s=p.tcp_timeout_s, onvif_timeout_s=p.onvif_timeout_s, sample_s=p.sample_s,
+        concurrency=p.concurrency,
+    )
+
+
+def sampling_source(s: Settings) -> RtspSamplingSource:
+    """RTSP sampling for cameras the recorder is not pulling, on its own bounded thread pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(s.probes.concurrency, 64))
+    return RtspSamplingSource(open_timeout_s=s.probes.tcp_timeout_s,
+                              executor=ThreadPoolExecutor(workers, thread_name_prefix="rtsp-sample"))
+
+
+async def probe_once(
+    s: Settings, cameras: Sequence[Camera], *, clock: Clock | None = None, spread_s: float = 0.0,
+    frames: FrameStatsSource | None = None,
+) -> list[Record]:
+    """One round: reference checks, then every camera; all records carry the round's time."""
+    now = (clock or SystemClock()).now().replace(microsecond=0)
+    refs = await reference_round([(r.name, r.host, r.port) for r in s.references], now, s.probes.tcp_timeout_s)
+    frames = frames or sampling_source(s)
+    obs = await probe_round(list(cameras), now, probe_config(s), frames, spread_s=spread_s)
+    return [*refs, *obs]
+
+
+async def probe_once_and_close(s: Settings, cameras: Sequence[Camera]) -> list[Record]:
+    try:
+        return await probe_once(s, cameras)
+    finally:
+        await close_shared()
+
+
+def summarise(records: Sequence[Record], cameras: dict[str, Camera]) -> str:
+    states = Counter(
+        observation_state(r, cameras[r.camera].expected_fps).value
+        for r in records if isinstance(r, Observation) and r.camera in cameras
+    )
+    refs_down = [r.reference for r in records if isinstance(r, ReferenceObservation) and not r.reachable]
+    parts = [f"{states.get(k, 0)} {k}" for k in ("up", "degraded", "down")]
+    if refs_down:
+        parts.append("reference checks failing: " + ", ".join(refs_down))
+    return ", ".join(parts)
+
+
+class _Fixed:
+    def __init__(self, t):
+        self.t = t
+
+    def now(self):
+        return self.t
+
+
+def describe(d: dict) -> str:
+    """One line for an operator's log: what was decided, never any contact detail."""
+    if d["type"] == "incident":
+        if d["state"] == "closed":
+            return f"incident {d['id']} closed: {d.get('cause', '')}"
+        cams = d.get("cameras") or []
+        return f"incident {d['id']} {d['state']}: {d.get('cause', '')} {len(cams)} camera(s) {d.get('scope', '')}"
+    who = d.get("camera") or f"{d.get('count', '')} camera(s)"
+    return f"{d['audience']} {d['kind']} for {who} via {d.get('channel', '-')} (incident {d['incident']})"
+
+
+class ProbeService:
+    """Holds the registry in memory (rebuilt from the store) and runs rounds."""
+
+    def __init__(self, s: Settings, store: Store, clock: Clock | None = None):
+        self.settings = s
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.cameras: dict[str, Camera] = {}
+        self.frames: FrameStatsSource = sampling_source(s)
+        policies = policies_of(s)
+        renderer = Renderer()
+        self.delivery = Delivery(settings=s, renderer=renderer, escalation=policies.escalation,
+                                 outbox=Outbox(store.sessions))
+        self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue)
+        self.channels = build_channels(s)
+        self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
+                                     operators=[person_recipient(p) for p in s.notify.operators])
+        self._actions: set[asyncio.Task] = set()
+        self.reload_registry()
+
+    def reload_registry(self) -> None:
+        self.cameras = {c.camera_id: c for c in self.store.cameras()}
+
+    async def round(self) -> tuple[list[Record], list[dict]]:
+        """Probe every camera, store what was seen, and decide on it."""
+        now = self.clock.now().replace(microsecond=0)
+        spread = self.settings.probes.interval_s * self.settings.probes.spread
+        records = await probe_once(self.settings, list(self.cameras.values()), clock=_Fixed(now),
+                                   spread_s=spread, frames=self.frames)
+        obs = [r for r in records if isinstance(r, Observation)]
+        refs = [r for r in records if isinstance(r, ReferenceObservation)]
+        decisions = await asyncio.to_thread(self.decisions.round, self.cameras, obs, refs, now)
+        log.info("round %s: %s", now.astimezone(self.settings.tz).isoformat(timespec="seconds"),
+                 summarise(records, self.cameras))
+        for d in decisions:
+            log.info("decision: %s", describe(d))
+            if d["type"] == "notification" and d["audience"] == "camera" and d["kind"] == "remote_reboot":
+                task = asyncio.create_task(self.remote_reboot(d["camera"], d["incident"]))
+                self._actions.add(task)
+                task.add_done_callback(self._actions.discard)
+        return records, decisions
+
+    async def remote_reboot(self, camera_id: str, incident: str) -> None:
+        """ONVIF SystemReboot, decided once per incident by the policy; the outcome goes to the log."""
+        cam = self.cameras.get(camera_id)
+        if cam is None or not cam.onvif_url or cam.onvif_password is None:
+            log.info("remote reboot of %s (incident %s) skipped: no ONVIF credentials", camera_id, incident)
+            return
+        try:
+            await onvif_reboot(cam.onvif_url, cam.onvif_user, cam.onvif_password.reveal(),
+                               self.settings.probes.onvif_timeout_s)
+            log.info("remote reboot of %s requested (incident %s)", camera_id, incident)
+        except Exception as e:  # noqa: BLE001 - a refused reboot is an outcome to report, not a crash
+            log.warning("remote reboot of %s failed (incident %s): %s", camera_id, incident, e)
+
+    async def dispatch(self) -> None:
+        report = await self.dispatcher.adispatch_due()
+        if report.sent or report.retried or report.fell_back or report.failed:
+            log.info("delivery: %d sent, %d to retry, %d fell back, %d failed", report.sent, report.retried,
+                     report.fell_back, report.failed)
+
+    def prune(self) -> None:
+        before = self.clock.now() - timedelta(days=self.settings.store.raw_retention_days)
+        with self.store.sessions.begin() as session:
+            prune_raw(session, before)
+
+
+async def start_web(s: Settings, store: Store, svc: ProbeService):
+    """The status board, vendor ticket API, Twilio status callbacks and /metrics on [web] host:port."""
+    from monitor.web.app import make_app, start_server
+    from monitor.web.status import store_status_source
+
+    def on_twilio_status(provider_id: str, status: str, error_code: str | None) -> None:
+        svc.dispatcher.mark_delivery_status(provider_id, status, error_code=error_code)  # blocking: run in a thread
+
+    token = s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None
+    if token is None:
+        log.warning("MIMAMORI_TWILIO_AUTH_TOKEN is not set: Twilio status callbacks will be refused")
+    app = make_app(sessions=store.sessions, tz=s.tz, twilio_auth_token=token, public_base_url=s.web.public_base_url,
+                   on_twilio_status=on_twilio_status, status_source=store_status_source(store.sessions, svc.clock.now),
+                   now=svc.clock.now)
+    return await start_server(app, s.web.host, s.web.port)
+
+
+def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: ProbeService,
+                     config_path: str | None) -> None:
+    """The persistent Monday job (SQLAlchemy job store in the service's database); a start-up run and a
+    half-hourly retry send a report missed while the service was down, once (the sent-report claim)."""
+    from monitor.report.delivery import delivery_from_settings, schedule_weekly_report
+
+    schedule_weekly_report(sched, s.tz, s.report.send_at, config_path=config_path)
+    weekly = delivery_from_settings(s, store.sessions, clock=svc.clock.now)
+    sched.add_job(weekly.send_due, "date", run_date=svc.clock.now(), id="weekly-report-startup")
+    sched.add_job(weekly.send_due, "interval", minutes=30, id="weekly-report-retry", coalesce=True)
+
+
+async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str | None = None) -> None:
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from monitor.service.recording import recorder_settings, start_recorder
+
+    svc = ProbeService(s, store)
+    recorder = await start_recorder(s, store, svc.cameras.values())
+    svc.frames = recorder.frames(svc.frames)  # the recorder's own frame counts; RTSP sampling for the rest
+    sched = AsyncIOScheduler(timezone=s.tz, jobstores={
+        "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
+    now = svc.clock.now()
+    sched.add_job(svc.round, "interval", seconds=s.probes.interval_s, next_run_time=now,
+                  id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
+    sched.add_job(svc.dispatch, "interval", seconds=s.notify.dispatch_every_s, id="dispatch", max_instances=1,
+                  coalesce=True)
+
+    async def reload_registry() -> None:
+        await asyncio.to_thread(svc.reload_registry)
+        await recorder.sync(svc.cameras.values())
+
+    def retention_notice() -> None:
+        now = svc.clock.now()
+        notice = recorder.retention_notice(now)
+        if notice is not None:
+            log.warning("recording retention short: %s", notice.text)
+            svc.delivery.notify_operators(
+                Kind.OPERATOR_RETENTION_SHORT, f"retention:{now.astimezone(s.tz):%Y-%m-%d}",
+                {"days_kept": notice.actual_retention.total_seconds() / 86400, "period_days": f"{rs.retention_days:g}",
+                 "detail": notice.text}, now)
+
+    rs = recorder_settings(s)
+    sched.add_job(reload_registry, "interval", minutes=5, id="reload-registry")
+    sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
+    sched.add_job(recorder.write_status, "interval", seconds=rs.status_interval_s, next_run_time=now,
+                  id="recorder-status", max_instances=1, coalesce=True)
+    sched.add_job(retention_notice, "interval", seconds=rs.janitor_interval_s, id="recorder-notice")
+    schedule_reports(sched, s, store, svc, config_path)
+    sched.start()
+    web_runner = await start_web(s, store, svc) if s.web.enabled else None
+    log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
+             describe_channels(svc.channels))
+    try:
+        await stop.wait()
+    finally:
+        if web_runner is not None:
+            await web_runner.cleanup()
+        sched.shutdown(wait=False)
+        await recorder.stop()  # closes and indexes the open segments
+        await close_shared()
+        log.info("stopped")
+
+
+def run_service(s: Settings, config_path: str | None = None) -> None:
+    import onvif.client  # noqa: F401  # it calls logging.basicConfig(level=INFO) on import; ours wins below
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    store = open_store(s)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(s, store, stop, config_path)
+
+    asyncio.run(main())

@@ -1,0 +1,164 @@
+"""What the status board and ``/metrics`` show, and where it comes from.
+
+The web layer gets a ``status_source()`` callable returning a plain dict::
+
+    {
+      "generated_at": datetime (aware),
+      "cameras": {"up": int, "degraded": int, "down": int, "unknown": int},
+      "incidents": [{"id": str, "cause": str, "scope": dict, "cameras": int, "opened_at": datetime}],
+      "tickets": [{"number": str, "camera_id": str, "vendor": str, "state": str,
+                   "created_at": datetime, "visit_at": datetime | None}],
+      "notifications": {"queued": int, "sent": int, "delivered": int, ...},
+    }
+
+:func:`collect_status` builds it from the store. :func:`board_view` and :func:`metrics_text` read
+only the keys above, field by field, so nothing else a source might carry (a phone number, an
+address, a password) can reach the page or the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.core.domain import Cause
+from monitor.core.tickets import OPEN_STATES
+from monitor.store import tickets as ticket_repo
+from monitor.store.models import CameraRow, IncidentRow, StateIntervalRow
+from notify.outbox import OutboxRow
+
+CAMERA_STATES = ("up", "degraded", "down", "unknown")
+
+CAUSE_LABELS = {
+    "local_outage": ("設置先の回線断", "local outage"),
+    "local_congestion": ("設置先の回線混雑", "local congestion"),
+    "camera_fault": ("カメラ故障", "camera fault"),
+    "area_outage": ("地域の停電・回線断", "area outage"),
+    "isp_outage": ("回線事業者の障害", "ISP outage"),
+    "isp_congestion": ("回線事業者の混雑", "ISP congestion"),
+    "monitor_outage": ("監視システム側の障害", "monitor outage"),
+}
+SCOPE_LABELS = {"area": ("地域", "area"), "isp": ("回線事業者", "ISP"), "line": ("回線", "line"),
+                "camera": ("カメラ", "camera"), "monitor": ("監視システム", "monitor")}
+TICKET_STATE_LABELS = {
+    "open": ("受付待ち", "open"),
+    "acknowledged": ("受付済み", "acknowledged"),
+    "visit_scheduled": ("訪問予定", "visit scheduled"),
+    "resolved": ("解決", "resolved"),
+    "cancelled": ("取消", "cancelled"),
+}
+
+
+def collect_status(session: Session, now: datetime) -> dict[str, Any]:
+    """The board's data, from the store: current camera states, open incidents, open tickets, outbox."""
+    registered = set(session.scalars(select(CameraRow.camera_id)))
+    states = {cid: "unknown" for cid in registered}
+    for cid, state in session.execute(
+        select(StateIntervalRow.camera_id, StateIntervalRow.state).where(StateIntervalRow.end.is_(None))
+    ):
+        if cid in states:
+            states[cid] = state
+    cameras = {s: 0 for s in CAMERA_STATES}
+    for s in states.values():
+        cameras[s if s in cameras else "unknown"] += 1
+    incidents = [
+        {"id": r.id, "cause": r.cause, "scope": dict(r.scope or {}), "cameras": len(r.cameras or []),
+         "opened_at": r.opened_at}
+        for r in session.scalars(select(IncidentRow).where(IncidentRow.state == "open").order_by(IncidentRow.opened_at))
+    ]
+    tickets = [
+        {"number": t.number, "camera_id": t.camera_id, "vendor": t.vendor, "state": str(t.state),
+         "created_at": t.created_at, "visit_at": t.visit_at}
+        for t in ticket_repo.list_tickets(session, open_only=True)
+    ]
+    notifications = dict(session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
+    return {"generated_at": now, "cameras": cameras, "incidents": incidents, "tickets": tickets,
+            "notifications": {str(k): int(v) for k, v in notifications.items()}}
+
+
+def store_status_source(sessions: sessionmaker[Session], now: Callable[[], datetime]) -> Callable[[], dict]:
+    """A ``status_source`` for :func:`monitor.web.app.make_app` over the store
+     (blocking: the web calls it in a thread)."""
+    def source() -> dict[str, Any]:
+        with sessions() as s:
+            return collect_status(s, now())
+    return source
+
+
+# -- the board ------------------------------------------------------------------------------------
+
+def _label(table: Mapping[str, tuple[str, str]], key: str) -> dict[str, str]:
+    ja, en = table.get(key, (key, key))
+    return {"ja": ja, "en": en}
+
+
+def _local(t: Any, tz: tzinfo) -> str:
+    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if isinstance(t, datetime) else ""
+
+
+def _scope(scope: Any) -> list[dict[str, str]]:
+    if not isinstance(scope, Mapping):
+        return []
+    out = []
+    for k, v in scope.items():
+        label = _label(SCOPE_LABELS, str(k))
+        out.append({**label, "value": "" if v is True else str(v)})
+    return out
+
+
+def board_view(status: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """Only the fields the board may show, formatted for the fleet's time zone."""
+    cams = status.get("cameras") or {}
+    return {
+        "generated_at": _local(status.get("generated_at"), tz),
+        "cameras": {s: int(cams.get(s, 0)) for s in CAMERA_STATES},
+        "incidents": [
+            {"id": str(i.get("id", "")), "cause": _label(CAUSE_LABELS, str(i.get("cause", ""))),
+             "scope": _scope(i.get("scope")), "cameras": int(i.get("cameras", 0)),
+             "opened_at": _local(i.get("opened_at"), tz)}
+            for i in status.get("incidents") or ()
+        ],
+        "tickets": [
+            {"number": str(t.get("number", "")), "camera_id": str(t.get("camera_id", "")),
+             "vendor": str(t.get("vendor", "")), "state": _label(TICKET_STATE_LABELS, str(t.get("state", ""))),
+             "created_at": _local(t.get("created_at"), tz), "visit_at": _local(t.get("visit_at"), tz)}
+            for t in status.get("tickets") or ()
+        ],
+    }
+
+
+# -- /metrics (Prometheus text format 0.0.4, written by hand) ---------------------------------------
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _family(name: str, help_: str, label: str, values: Mapping[str, int]) -> list[str]:
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+    lines += [f'{name}{{{label}="{_escape(str(k))}"}} {int(v)}' for k, v in sorted(values.items())]
+    return lines
+
+
+def metrics_text(status: Mapping[str, Any]) -> str:
+    cams = status.get("cameras") or {}
+    by_cause = {str(c): 0 for c in Cause}
+    for i in status.get("incidents") or ():
+        cause = str(i.get("cause", ""))
+        by_cause[cause] = by_cause.get(cause, 0) + 1
+    by_ticket = {str(s): 0 for s in OPEN_STATES}
+    for t in status.get("tickets") or ():
+        state = str(t.get("state", ""))
+        by_ticket[state] = by_ticket.get(state, 0) + 1
+    lines = [
+        *_family("mimamori_cameras", "Cameras by current state.", "state",
+                 {s: int(cams.get(s, 0)) for s in CAMERA_STATES}),
+        *_family("mimamori_open_incidents", "Open incidents by cause.", "cause", by_cause),
+        *_family("mimamori_open_tickets", "Vendor tickets not resolved or cancelled, by state.", "state", by_ticket),
+        *_family("mimamori_notifications", "Notifications in the outbox by status.", "status",
+                 {str(k): int(v) for k, v in (status.get("notifications") or {}).items()}),
+    ]
+    return "\n".join(lines) + "\n"
