@@ -62,7 +62,7 @@ bench-recorder: deps venv
 	$(BIN)/python benchmarks/bench_recorder.py
 
 report-images: deps venv
-	$(BIN)/python -m monitor.report.images ../shared/scenarios/fleet-11 docs
+	$(BIN)/python -m monitor.replay.report_images ../shared/scenarios/fleet-11 docs
 
 scores: venv
 	$(BIN)/python benchmarks/score_scenarios.py

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import typer
 
-from monitor.config.settings import Settings
+from monitor.config.settings import Settings, load_settings
+
+
+class _State:
+    """The global ``--config`` option, set by the main app's callback."""
+
+    config: Path | None = None
+
+
+def settings() -> Settings:
+    return load_settings(_State.config)
 
 
 def fail(msg: str, code: int = 1) -> typer.Exit:

@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.common import fail, parse_time
+from monitor.cli.common import _State, fail, parse_time, settings
 from monitor.cli.recorder import register as register_recorder_commands
 from monitor.cli.report import report_app
 from monitor.cli.tickets import tickets_app
-from monitor.config.settings import Settings, load_settings
 from monitor.core.errors import MimamoriError
 from monitor.replay import obsformat
 
@@ -32,14 +31,6 @@ app.add_typer(report_app, name="report")
 register_recorder_commands(app)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]
-
-
-class _State:
-    config: Path | None = None
-
-
-def settings() -> Settings:
-    return load_settings(_State.config)
 
 
 @app.callback()

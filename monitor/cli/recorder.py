@@ -5,8 +5,7 @@ SHA-256 manifest, and only for an approved lawful request (approved by someone o
 requester) that covers the camera and the time range. Every request, approval, export and refusal is
 written to the hash-chained audit log.
 
-Registered on the main app by `register(app)`. Imports of `monitor.cli.main` happen inside the commands,
-because `monitor.cli.main` imports this module.
+Registered on the main app by `register(app)`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ TimeOpt = Annotated[str, typer.Option(help="ISO 8601; without an offset, the fle
 
 
 def _settings() -> Settings:
-    from monitor.cli.main import settings
+    from monitor.cli.common import settings
 
     return settings()
 

@@ -20,7 +20,7 @@ tickets_app.add_typer(token_app, name="vendor-token")
 
 
 def _store_and_tz():
-    from monitor.cli.main import settings
+    from monitor.cli.common import settings
     from monitor.service.app import open_store
 
     s = settings()

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from monitor.config.recorder import RecorderSettings
+from monitor.config.report import ReportSettings
 from monitor.core.errors import ConfigError
 from monitor.core.policy import ClassifierPolicy, EscalationPolicy, PolicyRangeError
-from monitor.report.config import ReportSettings
-from monitor.service.recording import RecorderSettings
 
 CONFIG_ENV = "MIMAMORI_CONFIG"
 SECRET_KEYS = ("secret_key", "twilio_auth_token", "smtp_password")

@@ -23,7 +23,6 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from monitor.cli.report import write_weekly_report
 from monitor.config.registry import load_cameras
 from monitor.config.settings import (
     NotifySettings,
@@ -42,6 +41,7 @@ from monitor.probes.onvif import close_shared
 from monitor.service.app import open_store
 from monitor.service.clock import VirtualClock
 from monitor.service.runner import ProbeService, describe
+from monitor.service.weekly import write_weekly_report
 from monitor.store.cameras import apply_registry
 from notify.outbox import OutboxRow
 

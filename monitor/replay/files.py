@@ -21,8 +21,9 @@ from monitor.core.classify.state import FleetIndex
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.engine import EngineState, Policies, step_samples
 from monitor.core.errors import ObservationFormatError
-from monitor.replay.obsformat import open_text, rounds_of
+from monitor.replay.obsformat import read_rounds, rounds_of
 
+GROUP_INTERVAL_S = 0  # rounds by distinct time, as before; the inference issue changes this
 Interval = tuple[str, list[tuple], list[bool]]  # (t as written, samples, reference reachabilities)
 
 
@@ -45,41 +46,17 @@ def index_cameras(cameras: Iterable[Camera]) -> FleetIndex:
     return FleetIndex.from_cameras({c.camera_id: c for c in cameras})
 
 
-def _intervals_from_records(records: Iterable[Observation | ReferenceObservation]) -> Iterator[Interval]:
-    for t, obs, refs in rounds_of(records):
+def _intervals_from_records(records: Iterable[Observation | ReferenceObservation],
+                            interval_s: float) -> Iterator[Interval]:
+    for t, obs, refs in rounds_of(records, interval_s):
         yield (t.isoformat(), [(o.camera, o.reachable, o.rtt_ms, o.onvif_ok, o.fps, o.max_gap_s) for o in obs],
                [r.reachable for r in refs])
 
 
-def read_intervals(path: Path | str) -> Iterator[Interval]:
-    """The scenario file, grouped by interval, as light tuples (the fast path: no per-line dataclass)."""
-    loads = json.loads
-    cur_t: str | None = None
-    samples: list[tuple] = []
-    refs: list[bool] = []
-    with open_text(path) as f:
-        for n, line in enumerate(f, 1):
-            try:
-                d = loads(line)
-                t = d["t"]
-            except (ValueError, KeyError, TypeError):
-                if not line.strip():
-                    continue
-                raise ObservationFormatError(f"line {n}: not an observation") from None
-            if t != cur_t:
-                if cur_t is not None:
-                    yield cur_t, samples, refs
-                cur_t, samples, refs = t, [], []
-            cam = d.get("camera")
-            if cam is None:
-                if "reference" not in d:
-                    raise ObservationFormatError(f"line {n}: needs 'camera' or 'reference'")
-                refs.append(d.get("reachable") is True)
-                continue
-            samples.append((cam, d.get("reachable") is True, d.get("rtt_ms"), d.get("onvif_ok") is True,
-                            d.get("fps"), d.get("max_gap_s")))
-    if cur_t is not None:
-        yield cur_t, samples, refs
+def read_intervals(path: Path | str, interval_s: float = GROUP_INTERVAL_S) -> Iterator[Interval]:
+    """The scenario file in probe rounds, as light tuples (the fast path: no per-line dataclass)."""
+    for t, samples, refs in read_rounds(path, interval_s):
+        yield t.isoformat(), samples, refs
 
 
 def _drive(index: FleetIndex, intervals: Iterable[Interval], policies: Policies,
@@ -102,7 +79,7 @@ def replay(cameras: list[Camera] | FleetIndex, records: Iterable[Observation | R
            policies: Policies | None = None) -> Iterator[dict]:
     """Decision records for a stream of time-ordered records, as the live service would have taken them."""
     index = cameras if isinstance(cameras, FleetIndex) else index_cameras(cameras)
-    return _drive(index, _intervals_from_records(records), policies or Policies())
+    return _drive(index, _intervals_from_records(records, GROUP_INTERVAL_S), policies or Policies())
 
 
 def replay_files(registry_csv: Path | str, observations_path: Path | str, out_path: Path | str,

@@ -1,4 +1,11 @@
-"""The scenario observation format (shared/scenarios/README.md): JSON Lines, one object per line."""
+"""The scenario observation format (shared/scenarios/README.md): JSON Lines, one object per line.
+
+One strict reader serves replay and the store's re-import alike: every line is checked (``t`` an ISO
+time with an offset; ``camera`` or ``reference``; ``reachable`` a boolean; numbers non-negative or
+null), and a bad line stops the read with ``line N, field F: why``. Lines are grouped into probe
+rounds by the probe interval they fall in (`rounds`), not by their raw time: live probes are spread
+over the interval, so one round's lines carry different times.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +14,156 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from monitor.core.domain import Observation, ReferenceObservation
 from monitor.core.errors import ObservationFormatError
 
 Record = Observation | ReferenceObservation
+Sample = tuple  # (camera, reachable, rtt_ms, onvif_ok, fps, max_gap_s): what the classifier reads
+Row = tuple[datetime, str | None, Any]  # (time, camera or None for a reference check, sample or reachable)
+Round = tuple[datetime, list, list]  # (the interval's start, its camera rows, its reference rows)
+
+_NUMBERS = (int, float)
+_TIME_CACHE_MAX = 8192
 
 
-def _num(v: object, name: str, n: int) -> float | None:
+def _bad(n: int, field: str, why: str) -> ObservationFormatError:
+    return ObservationFormatError(f"line {n}, field {field}: {why}")
+
+
+def _time(raw: object, n: int) -> datetime:
+    if not isinstance(raw, str):
+        raise _bad(n, "t", f"expected an ISO 8601 time, got {raw!r}")
+    try:
+        t = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _bad(n, "t", f"not an ISO 8601 time: {raw!r}") from None
+    if t.tzinfo is None:
+        raise _bad(n, "t", "time has no UTC offset")
+    return t
+
+
+def _num(d: dict, name: str, n: int) -> Any:
+    v = d.get(name)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ObservationFormatError(f"line {n}, field {name}: expected a number, got {v!r}")
-    return float(v)
+    if type(v) not in _NUMBERS or not v >= 0:  # bool is not a number here; NaN and negatives fail v >= 0
+        raise _bad(n, name, f"expected a non-negative number or null, got {v!r}")
+    return v
+
+
+def _bool(d: dict, name: str, n: int, default: bool | None = None) -> bool:
+    v = d.get(name, default)
+    if type(v) is not bool:
+        raise _bad(n, name, f"expected true or false, got {v!r}")
+    return v
+
+
+def _loads(line: str, n: int) -> dict | None:
+    try:
+        d = json.loads(line)
+    except ValueError:
+        if not line.strip():
+            return None
+        raise ObservationFormatError(f"line {n}: not a JSON object") from None
+    if type(d) is not dict:
+        raise ObservationFormatError(f"line {n}: not a JSON object")
+    return d
+
+
+def check_row(d: dict, n: int, t: datetime) -> Row:
+    """One parsed line, checked: (t, camera, sample) or (t, None, reference reachable)."""
+    cam = d.get("camera")
+    if cam is None:
+        if type(d.get("reference")) is not str:
+            raise ObservationFormatError(f"line {n}: needs 'camera' or 'reference'")
+        return t, None, _bool(d, "reachable", n)
+    if type(cam) is not str or not cam:
+        raise _bad(n, "camera", f"expected a camera id, got {cam!r}")
+    reachable = _bool(d, "reachable", n)
+    onvif = _bool(d, "onvif_ok", n, False)
+    return t, cam, (cam, reachable, _num(d, "rtt_ms", n), onvif, _num(d, "fps", n), _num(d, "max_gap_s", n))
+
+
+def iter_rows(lines: Iterable[str]) -> Iterator[Row]:
+    """Checked rows of a scenario file, as light tuples (the fast path: no dataclass per line)."""
+    times: dict[str, datetime] = {}
+    for n, line in enumerate(lines, 1):
+        d = _loads(line, n)
+        if d is None:
+            continue
+        raw = d.get("t")
+        t = times.get(raw) if type(raw) is str else None
+        if t is None:
+            if len(times) > _TIME_CACHE_MAX:
+                times.clear()
+            t = times[raw] = _time(raw, n)
+        yield check_row(d, n, t)
 
 
 def parse_line(line: str, n: int = 0) -> Record:
-    try:
-        d = json.loads(line)
-        t = datetime.fromisoformat(d["t"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ObservationFormatError(f"line {n}: not an observation: {e}") from None
-    if t.tzinfo is None:
-        raise ObservationFormatError(f"line {n}, field t: time has no UTC offset")
-    if "reference" in d:
-        return ReferenceObservation(t=t, reference=str(d["reference"]), reachable=bool(d.get("reachable")))
-    if "camera" not in d or not isinstance(d.get("reachable"), bool):
-        raise ObservationFormatError(f"line {n}: needs 'camera' and boolean 'reachable'")
+    """One line as an `Observation` or `ReferenceObservation` (the same checks as `iter_rows`)."""
+    d = _loads(line, n)
+    if d is None:
+        raise ObservationFormatError(f"line {n}: empty")
+    t, cam, value = check_row(d, n, _time(d.get("t"), n))
+    if cam is None:
+        return ReferenceObservation(t=t, reference=d["reference"], reachable=value)
+    _, reachable, rtt, onvif, fps, gap = value
+    skew = d.get("clock_skew_s")
+    if skew is not None and (type(skew) not in _NUMBERS or skew != skew):  # a clock may be behind: negative is fine
+        raise _bad(n, "clock_skew_s", f"expected a number or null, got {skew!r}")
     return Observation(
-        t=t,
-        camera=str(d["camera"]),
-        reachable=d["reachable"],
-        rtt_ms=_num(d.get("rtt_ms"), "rtt_ms", n),
-        onvif_ok=bool(d.get("onvif_ok", False)),
-        fps=_num(d.get("fps"), "fps", n),
-        max_gap_s=_num(d.get("max_gap_s"), "max_gap_s", n),
-        clock_skew_s=_num(d.get("clock_skew_s"), "clock_skew_s", n),
+        t=t, camera=cam, reachable=reachable, onvif_ok=onvif,
+        rtt_ms=None if rtt is None else float(rtt), fps=None if fps is None else float(fps),
+        max_gap_s=None if gap is None else float(gap), clock_skew_s=None if skew is None else float(skew),
     )
+
+
+def rounds(rows: Iterable[Row], interval_s: float) -> Iterator[Round]:
+    """Rows grouped into the probe interval they fall in, each round dated by the interval's start.
+
+    Intervals are whole multiples of ``interval_s`` since the Unix epoch (on the minute for 60 s), so a
+    probe spread over its minute joins that minute's round. A camera seen twice in one interval counts
+    once (its last row). An interval with no rows yields nothing: a missing row is unknown, not down.
+    """
+    step = int(interval_s) if interval_s else 0  # 0: one round per distinct time (the old grouping)
+    cur: Any = None
+    start: datetime | None = None
+    cams: dict[str, Any] = {}
+    refs: list[Any] = []
+    for t, cam, value in rows:
+        if step:
+            e = int(t.timestamp())
+            b: Any = e - e % step
+        else:
+            e = b = t
+        if b != cur:
+            if cur is not None:
+                if b < cur:
+                    raise ObservationFormatError(f"records out of time order at {t.isoformat()}")
+                yield start, list(cams.values()), refs  # type: ignore[misc]
+            cur, cams, refs = b, {}, []
+            start = t if not step or (e == b and t.microsecond == 0) else datetime.fromtimestamp(b, t.tzinfo)
+        if cam is None:
+            refs.append(value)
+        else:
+            cams[cam] = value
+    if cur is not None:
+        yield start, list(cams.values()), refs  # type: ignore[misc]
+
+
+def record_rows(records: Iterable[Record]) -> Iterator[Row]:
+    """Typed records as rows for `rounds` (the live-shaped path: the service's own records)."""
+    for r in records:
+        yield (r.t, None, r) if isinstance(r, ReferenceObservation) else (r.t, r.camera, r)
+
+
+def read_rounds(path: Path | str, interval_s: float) -> Iterator[Round]:
+    """A scenario file's probe rounds of light samples and reference reachabilities (the replay path)."""
+    with open_text(path) as f:
+        yield from rounds(iter_rows(f), interval_s)
 
 
 def to_dict(r: Record) -> dict:
@@ -92,18 +211,7 @@ def write(path: Path | str, records: Iterable[Record]) -> int:
     return count
 
 
-def rounds_of(records: Iterable[Record]) -> Iterator[tuple[datetime, list[Observation], list[ReferenceObservation]]]:
-    """Time-ordered records grouped into probe rounds (one per distinct time): (t, cameras, references)."""
-    cur: datetime | None = None
-    obs: list[Observation] = []
-    refs: list[ReferenceObservation] = []
-    for r in records:
-        if r.t != cur:
-            if cur is not None:
-                if r.t < cur:
-                    raise ObservationFormatError(f"records out of time order at {r.t.isoformat()}")
-                yield cur, obs, refs
-            cur, obs, refs = r.t, [], []
-        (refs if isinstance(r, ReferenceObservation) else obs).append(r)
-    if cur is not None:
-        yield cur, obs, refs
+def rounds_of(records: Iterable[Record], interval_s: float) -> Iterator[tuple[datetime, list[Observation],
+                                                                                list[ReferenceObservation]]]:
+    """Typed records grouped into probe rounds, as `rounds` groups rows: (interval start, cameras, references)."""
+    return rounds(record_rows(records), interval_s)

@@ -42,7 +42,7 @@ from notify.message import DeliveryError
 
 log = logging.getLogger("mimamori.report")
 JOB_ID = "weekly-report"
-JOB_FUNC = "monitor.report.delivery:weekly_report_job"
+JOB_FUNC = "monitor.service.weekly:weekly_report_job"  # the job store names it; see there
 
 
 def due_week(now: datetime, tz: ZoneInfo, send_at: time = time(9, 0)) -> IsoWeek:
@@ -202,35 +202,3 @@ def schedule_weekly_report(scheduler, tz: ZoneInfo, send_at: time = time(9, 0), 
     scheduler.add_job(JOB_FUNC, weekly_trigger(tz, send_at), id=JOB_ID, jobstore=jobstore,
                       kwargs={"config_path": config_path}, replace_existing=True, coalesce=True,
                       misfire_grace_time=None, max_instances=1)
-
-
-def delivery_from_settings(settings, sessions: sessionmaker[Session], clock: Callable[[], datetime] | None = None
-                           ) -> WeeklyReportDelivery:
-    """The delivery as configured (``[report]`` section; SMTP password from the environment)."""
-    import os
-
-    from monitor.report.config import PASSWORD_ENV
-    from monitor.service.clock import SystemClock
-
-    rs = settings.report
-    return WeeklyReportDelivery(
-        sessions=sessions, tz=settings.tz, smtp=rs.smtp.config(os.environ.get(PASSWORD_ENV)),
-        recipients=rs.operators, clock=clock or SystemClock().now, send_at=rs.send_at,
-        chronic_below_pct=rs.chronic_below_pct, worst_cameras=rs.worst_cameras,
-        stale_after=timedelta(minutes=rs.resend_stale_after_min),
-    )
-
-
-def weekly_report_job(config_path: str | None = None) -> None:
-    """What the persistent job runs (a module-level function, so the job store can name it)."""
-    from monitor.config.settings import load_settings
-    from monitor.service.app import open_store
-    from monitor.store.report_models import track_incident_spans
-
-    settings = load_settings(config_path)
-    store = open_store(settings)
-    try:
-        result = delivery_from_settings(settings, track_incident_spans(store.sessions)).send_due()
-        log.info("weekly report job: %s %s", result.week, result.outcome)
-    finally:
-        store.engine.dispose()

@@ -186,7 +186,8 @@ def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Pr
                      config_path: str | None) -> None:
     """The persistent Monday job (SQLAlchemy job store in the service's database); a start-up run and a
     half-hourly retry send a report missed while the service was down, once (the sent-report claim)."""
-    from monitor.report.delivery import delivery_from_settings, schedule_weekly_report
+    from monitor.report.delivery import schedule_weekly_report
+    from monitor.service.weekly import delivery_from_settings
 
     schedule_weekly_report(sched, s.tz, s.report.send_at, config_path=config_path)
     weekly = delivery_from_settings(s, store.sessions, clock=svc.clock.now)

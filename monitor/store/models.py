@@ -132,8 +132,3 @@ class EngineStateRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     t: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[dict] = mapped_column(JSON)
-
-
-# Tables declared next to their features, registered on Base here so migrations see every table:
-# tickets and vendor tokens (revision 0003), the weekly report's spans and sent reports (revision 0004).
-from monitor.store import report_models, ticket_models  # noqa: E402, F401

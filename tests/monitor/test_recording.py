@@ -14,6 +14,7 @@ import av
 import pytest
 from sqlalchemy import create_engine, text
 
+from monitor.config.recorder import RecorderSettings
 from monitor.config.settings import ProbeSettings, Settings
 from monitor.core.domain import Camera, Observation
 from monitor.probes.frames import RtspSamplingSource
@@ -21,7 +22,6 @@ from monitor.probes.onvif import close_shared
 from monitor.service.app import open_store
 from monitor.service.recording import (
     RecorderRuntime,
-    RecorderSettings,
     as_observed,
     notice_due,
     read_status,

@@ -1,6 +1,6 @@
 """The README's pictures of the weekly report, made from a scenario (``make report-images``)::
 
-    python -m monitor.report.images ../shared/scenarios/fleet-11 docs
+    python -m monitor.replay.report_images ../shared/scenarios/fleet-11 docs
 
 Replays the scenario through the live DecisionLoop into a temporary SQLite database, makes the report
 of the scenario's first week, and writes ``report-page1.png`` (the PDF's first page, by poppler's
@@ -52,7 +52,7 @@ def make_images(scenario: Path, out: Path, tz: ZoneInfo = ZoneInfo("Asia/Tokyo")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m monitor.report.images", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m monitor.replay.report_images", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", type=Path)
     ap.add_argument("out", type=Path)
     a = ap.parse_args(argv)
