@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from monitor.config.recorder import RecorderSettings
 from monitor.config.report import ReportSettings
@@ -102,6 +105,20 @@ class WebSettings(_Section):
                                  description="this server as Twilio reaches it; callbacks are signed over it")
 
 
+_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("mimamori_settings_environ", default=os.environ)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -147,7 +164,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)  # environment beats the file
+        # environment beats the file; the environment is the one load_settings was given (os.environ by
+        # default), read through a context variable so a caller's own mapping never touches os.environ
+        return (_MappingEnvSource(settings_cls, _ENVIRON.get()), init_settings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -189,20 +208,13 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
                 raise ConfigError(f"{cfg_path}: {key}: secrets come from the environment only")
     elif explicit:
         raise ConfigError(f"{cfg_path}: configuration file not found")
+    token = _ENVIRON.set(environ)
     try:
-        if env is None:
-            settings = Settings(**data)
-        else:
-            saved = dict(os.environ)
-            try:
-                os.environ.clear()
-                os.environ.update(env)
-                settings = Settings(**data)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
+        settings = Settings(**data)
     except ValidationError as e:
         raise ConfigError(_explain(e, str(cfg_path))) from None
+    finally:
+        _ENVIRON.reset(token)
     problems = []  # the policy sections are validated now too, not at first use; every mistake at once
     for build in (classifier_policy, escalation_policy):
         try:

@@ -1,4 +1,4 @@
-"""Channels: one small class per way of reaching someone, and the explicit registry of them.
+"""Channels: one small class per way of reaching someone, behind one protocol.
 
 Every channel has one method, ``send(message, recipient)``. It returns the provider's id for
 the message when there is one (Twilio SID, Message-ID), so delivery callbacks can find it, and
@@ -15,23 +15,14 @@ from notify.channels.folder import FolderChannel
 from notify.channels.sms import SmsChannel
 from notify.channels.voice import VoiceChannel
 from notify.channels.webhook import WebhookChannel
-from notify.message import ChannelKind, Message, Recipient
+from notify.message import Message, Recipient
 
 
 class Channel(Protocol):
     def send(self, message: Message, recipient: Recipient) -> str | None: ...
 
 
-#: kind -> class. The composition root builds instances from validated settings.
-CHANNELS: dict[ChannelKind, type] = {
-    ChannelKind.SMS: SmsChannel,
-    ChannelKind.VOICE: VoiceChannel,
-    ChannelKind.EMAIL: EmailChannel,
-    ChannelKind.WEBHOOK: WebhookChannel,
-}
-
 __all__ = [
-    "CHANNELS",
     "Channel",
     "EmailChannel",
     "FolderChannel",

@@ -16,6 +16,7 @@ TARGETS = [
     ("owner_duplicate_requests", "==", 0), ("vendor_precision", ">=", 0.95),
     ("vendor_recall", "==", 1.0), ("cause_accuracy_mean", ">=", 0.95),
     ("operator_notices_max_per_upstream_event", "<=", 2),
+    ("registry_precision", ">=", 0.95), ("registry_recall", ">=", 0.9),
 ]
 MIN_CAUSE_ACCURACY = 0.85
 

@@ -1,10 +1,18 @@
-"""Replays every shared scenario through the decision core and holds it to the targets.
+"""Replays every shared scenario through the decision core: the decisions file is held to a digest
+(a restructuring must not change one byte of it) and the scores to the targets.
 
-Run alone with:  pytest tests/monitor/test_replay_scenarios.py   (about 15 s)
+Run alone with:  pytest tests/monitor/test_replay_scenarios.py   (about a minute)
+
+When a change is meant to change decisions, regenerate the digests with
+    .venv/bin/python -m tests.monitor.test_replay_scenarios --update
+and say in the commit which scenario's decisions changed and why.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,20 +21,54 @@ from monitor.replay.files import replay_files
 
 from .scoring import SCENARIOS, check_targets, score_files
 
-# Local congestion on a camera whose ISP is congested at the same time is not observable: the
-# camera looks exactly like its ISP peers. These scenarios contain such overlaps (see the report).
-KNOWN_UNOBSERVABLE = frozenset({"local_congestion"})
+DIGESTS = Path(__file__).with_name("scenario_decision_digests.json")
+INFERENCE = ("Inference that survives a real fleet: wrong registry rows, missing rows, monitor restarts, "
+             "probe times spread over the minute, and congestion on top of congestion")
+# Scenarios the current classifier does not yet hold to every target (issue: INFERENCE). strict: the
+# day one passes, this list must shrink.
+MISSES_TARGETS = frozenset({"fleet-12", "fleet-13", "fleet-14-noref", "fleet-15-messy", "fleet-16-messy-noref"})
+
+
+def _replay(scenario: Path, out_dir: Path) -> Path:
+    out = out_dir / f"{scenario.name}.decisions.jsonl"
+    if not out.exists():
+        replay_files(scenario / "cameras.csv", scenario / "observations.jsonl.gz", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def decisions_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("decisions")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.name for p in SCENARIOS])
-def test_scenario_meets_targets(scenario: Path, tmp_path: Path):
-    out = tmp_path / "decisions.jsonl"
-    replay_files(scenario / "cameras.csv", scenario / "observations.jsonl.gz", out)
-    res = score_files(scenario, out)
-    problems = check_targets(res, skip_causes=KNOWN_UNOBSERVABLE)
-    # cause_accuracy_mean includes the unobservable overlaps; hold the rest to the target.
-    others = [v for k, v in res["cause_accuracy"].items() if k not in KNOWN_UNOBSERVABLE]
-    problems = [p for p in problems if not p.startswith("cause_accuracy_mean")]
-    if sum(others) / len(others) < 0.95:
-        problems.append(f"cause accuracy without local_congestion {sum(others) / len(others):.3f}")
+def test_decisions_are_byte_identical_to_the_recorded_digest(scenario: Path, decisions_dir: Path):
+    expected = json.loads(DIGESTS.read_text())
+    assert scenario.name in expected, f"no digest for {scenario.name}: run this module with --update"
+    assert _digest(_replay(scenario, decisions_dir)) == expected[scenario.name]
+
+
+@pytest.mark.parametrize("scenario", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=INFERENCE)) if p.name in MISSES_TARGETS else p
+    for p in SCENARIOS], ids=[p.name for p in SCENARIOS])
+def test_scenario_meets_targets(scenario: Path, decisions_dir: Path):
+    res = score_files(scenario, _replay(scenario, decisions_dir))
+    problems = check_targets(res)
     assert not problems, f"{scenario.name}: {problems}\n{res}"
+
+
+def _update() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        digests = {p.name: _digest(_replay(p, Path(tmp))) for p in SCENARIOS}
+    DIGESTS.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {DIGESTS}")
+
+
+if __name__ == "__main__" and "--update" in sys.argv:
+    _update()

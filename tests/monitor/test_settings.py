@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from monitor.config.settings import load_settings
@@ -117,3 +119,15 @@ def test_the_readme_example_configuration_is_valid(tmp_path):
     s = load_settings(p, env={})
     assert s.notify.vendors["vendor-1"].email == "desk@vendor.example.jp"
     assert s.report.operators == ["anzen@city.example.jp"]
+
+
+def test_an_explicit_environment_never_touches_the_process_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIMAMORI_PROBES__INTERVAL_S", "45")
+    monkeypatch.delenv("MIMAMORI_WEB__PORT", raising=False)
+    before = dict(os.environ)
+    monkeypatch.chdir(tmp_path)  # no mimamori.toml here
+    s = load_settings(None, env={"MIMAMORI_WEB__PORT": "9999"})
+    assert s.web.port == 9999
+    assert s.probes.interval_s == 60  # the process's MIMAMORI_PROBES__INTERVAL_S is not read
+    assert dict(os.environ) == before
+    assert load_settings(None).probes.interval_s == 45  # and the default still reads os.environ
