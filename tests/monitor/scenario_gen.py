@@ -38,6 +38,18 @@ class Spec:
     congestion_depth: tuple[float, float] = (0.55, 0.995)  # 1 - fps ratio; 0.995 = a frame every ~20 s at 10 fps
     local_outages_per_day: float = 6.0
     start: datetime = datetime(2026, 12, 7, tzinfo=JST)
+    messy: bool = False
+    """What a real city looks like (drawn from a separate random stream, so a clean fleet of the same seed
+    stays the same): registry rows wrong (`wrong_isp`, `wrong_area`, `wrong_fps` shares of household
+    lines or cameras), rows missing (`missing_rows`), monitor restarts (`restarts` gaps of 3-8 minutes
+    with no rows at all), probe times spread up to `spread_s` within their minute, and household
+    congestion on top of its provider's congestion."""
+    wrong_isp: float = 0.05
+    wrong_area: float = 0.03
+    wrong_fps: float = 0.08
+    missing_rows: float = 0.01
+    restarts: int = 2
+    spread_s: int = 45
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -155,6 +167,13 @@ def generate(out: Path | str, spec: Spec) -> dict:
             continue
         kept.append(ev)
     events[:] = kept
+    registry = [dict(c) for c in cams]
+    gaps: list[tuple[int, int]] = []
+    if spec.messy:
+        mrng = random.Random(spec.seed * 7919 + 17)
+        _congestion_on_congestion(mrng, events, by_line, cams)
+        registry = _wrong_registry(mrng, spec, cams, isps, areas)
+        gaps = [(s, s + mrng.randrange(3, 9)) for s in (mrng.randrange(60, minutes - 60) for _ in range(spec.restarts))]
     per_cam: dict[str, list[dict]] = {}
     for ev in events:
         for cid in ev["cameras"]:
@@ -165,23 +184,33 @@ def generate(out: Path | str, spec: Spec) -> dict:
         for m in range(minutes):
             t = (spec.start + timedelta(minutes=m)).isoformat()
             mon_down = any(e["s"] <= m < e["e"] for e in monitor)
+            rows = []
             if spec.references:
                 for ref in ("gateway", "resolver"):
                     ok = not mon_down and rng.random() > spec.noise / 2
-                    f.write(json.dumps({"t": t, "reference": ref, "reachable": ok}) + "\n")
+                    rows.append({"t": t, "reference": ref, "reachable": ok})
             for c in cams:
-                f.write(json.dumps(_observe(rng, spec, c, m, t, per_cam.get(c["camera_id"], ()))) + "\n")
+                rows.append(_observe(rng, spec, c, m, t, per_cam.get(c["camera_id"], ())))
+            if spec.messy:
+                rows = _messy_minute(mrng, spec, rows, m, gaps)
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
 
     with open(out / "cameras.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["camera_id", "area", "isp", "line_id", "expected_fps", "address", "owner_name", "contact",
                     "phone", "email", "lang", "vendor", "rtsp_url", "onvif_url"])
-        for n, c in enumerate(cams, 1):
+        for n, c in enumerate(registry, 1):
             w.writerow([c["camera_id"], c["area"], c["isp"], c["line_id"], c["expected_fps"],
                         f"千葉県松戸市{n}-1-1", f"設置者{n:04d}", rng.choice(["sms", "email", "voice"]),
                         f"+8190{12340000 + n:08d}", f"owner{n:04d}@example.com", "ja", "vendor-1",
                         f"rtsp://cam{n:04d}.example.net:554/stream1",
                         f"http://cam{n:04d}.example.net:80/onvif/device_service"])
+    with open(out / "registry_truth.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["camera_id", "area", "isp", "expected_fps"])
+        for c in cams:
+            w.writerow([c["camera_id"], c["area"], c["isp"], c["expected_fps"]])
     with open(out / "truth.jsonl", "w", encoding="utf-8") as f:
         for ev in sorted(events, key=lambda e: e["s"]):
             if ev["e"] <= ev["s"]:
@@ -212,7 +241,9 @@ def _observe(rng: random.Random, spec: Spec, c: dict, m: int, t: str, evs) -> di
         if "depth" in e:
             ramp = e.get("ramp", 0)
             k = min(1.0, (m - e["s"] + 1) / ramp) if ramp else 1.0
-            depth = max(depth, e["depth"] * (k if rng.random() < k else 0.0))
+            d = e["depth"] * (k if rng.random() < k else 0.0)
+            # two bottlenecks in series (a household congested inside its provider's congestion) multiply
+            depth = 1 - (1 - depth) * (1 - d) if spec.messy else max(depth, d)
     if depth > 0 or rng.random() < spec.noise / 2:
         depth = depth or rng.uniform(0.5, 0.9)  # a lone slow interval (noise)
         lam = max(0.0, exp * (1 - depth) * rng.uniform(0.6, 1.4)) * 60
@@ -230,6 +261,58 @@ def _observe(rng: random.Random, spec: Spec, c: dict, m: int, t: str, evs) -> di
             "max_gap_s": round(1 / exp + rng.uniform(0.0, 0.25), 2)}
 
 
+def _congestion_on_congestion(rng: random.Random, events: list[dict], by_line: dict[str, list[str]],
+                              cams: list[dict]) -> None:
+    """A household saturating its own line while its provider is congested too (both in series)."""
+    line_of = {c["camera_id"]: c["line_id"] for c in cams}
+    for ev in [e for e in events if e["cause"] == "isp_congestion"]:
+        if rng.random() < 0.5:
+            continue
+        line = line_of[rng.choice(ev["cameras"])]
+        s = ev["s"] + rng.randrange(20, 60)
+        e = min(ev["e"] - 10, s + rng.randrange(60, 180))
+        if e - s >= 40 and not any(x["cause"] == "local_congestion" and x["scope"].get("line") == line
+                                   for x in events):
+            events.append({"cause": "local_congestion", "cameras": sorted(by_line[line]), "s": s, "e": e,
+                           "scope": {"line": line}, "depth": rng.uniform(0.5, 0.85), "ramp": 0})
+
+
+def _wrong_registry(rng: random.Random, spec: Spec, cams: list[dict], isps: list[str],
+                    areas: list[str]) -> list[dict]:
+    """The registry as the city typed it: some lines on another provider than written (the owner moved),
+    some cameras in another area, some set to another frame rate than written."""
+    reg = [dict(c) for c in cams]
+    lines = sorted({c["line_id"] for c in cams})
+    moved_isp = {ln for ln in lines if rng.random() < spec.wrong_isp}
+    moved_area = {ln for ln in lines if rng.random() < spec.wrong_area}
+    for r in reg:
+        if r["line_id"] in moved_isp and len(isps) > 1:
+            others = sorted(i for i in isps if i != r["isp"])
+            r["isp"] = others[sum(map(ord, r["line_id"])) % len(others)]
+        if r["line_id"] in moved_area and len(areas) > 1:
+            others = sorted(a for a in areas if a != r["area"])
+            r["area"] = others[sum(map(ord, r["line_id"])) % len(others)]
+        if rng.random() < spec.wrong_fps:
+            r["expected_fps"] = rng.choice([f for f in (8, 10, 12, 15, 20, 25, 30)
+                                            if abs(f - r["expected_fps"]) > 0.3 * r["expected_fps"]])
+    return reg
+
+
+def _messy_minute(rng: random.Random, spec: Spec, rows: list[dict], m: int, gaps: list[tuple[int, int]]) -> list[dict]:
+    """One minute's rows as a real monitor writes them: none while it restarts, about 1 % missing, each
+    probe's time somewhere in its minute (rows in time order)."""
+    if any(s <= m < e for s, e in gaps):
+        return []
+    kept = []
+    for row in rows:
+        if "camera" in row and rng.random() < spec.missing_rows:
+            continue
+        t = datetime.fromisoformat(row["t"]) + timedelta(seconds=rng.randrange(0, spec.spread_s + 1))
+        kept.append({**row, "t": t.isoformat()})
+    kept.sort(key=lambda r: r["t"])
+    return kept
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
@@ -239,9 +322,10 @@ def main() -> None:
     ap.add_argument("--isps", type=int, default=4)
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--noref", action="store_true")
+    ap.add_argument("--messy", action="store_true", help="wrong registry rows, missing rows, restarts, spread times")
     a = ap.parse_args()
     print(generate(a.out, Spec(seed=a.seed, cameras=a.cameras, areas=a.areas, isps=a.isps, days=a.days,
-                               references=not a.noref)))
+                               references=not a.noref, messy=a.messy)))
 
 
 if __name__ == "__main__":
