@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.core.domain import Camera, Secret  # noqa: E402
-from monitor.demo.simulate.fleet import SimulatedFleet, _Child  # noqa: E402
+from monitor.demo.simulate.fleet import ControlChild, SimulatedFleet  # noqa: E402
 from monitor.probes import onvif as onvif_probe  # noqa: E402
 from monitor.probes.frames import RtspSamplingSource  # noqa: E402
 from monitor.probes.round import ProbeConfig, probe_round  # noqa: E402
@@ -111,7 +111,9 @@ async def main(endpoints: int, rtsp: int) -> None:
             for i in range(endpoints)
         ]
     }
-    child = _Child([sys.executable, "-m", "monitor.demo.simulate.onvif_responder"], "onvif", json.dumps(config))
+    child = ControlChild(
+        [sys.executable, "-m", "monitor.demo.simulate.onvif_responder"], "onvif", first_line=json.dumps(config)
+    )
     try:
         ports = child.read(120)["ports"]
         base = [

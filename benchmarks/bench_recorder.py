@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/bench_recorder.py --counts 10,25,50 --seconds 30 --rounds 3
 
+(The smoke test, tests/test_benchmarks_smoke.py, runs it with --counts 2 --seconds 3 --warmup 1 --rounds 1:
+figures that only show it still runs.)
+
 For each N, N simulated RTSP cameras (15 fps, 640x480, GOP 15; monitor/demo/simulate/rtsp_server.py) are
 pulled by (a) one recorder process (PyAV, a thread per camera, fragmented-MP4 segments) and (b) N
 processes of ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 60 ...`` writing
@@ -35,17 +38,21 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SIMULATOR = REPO / "monitor" / "simulate" / "rtsp_server.py"
 FPS = 15
 PER_SIM_PROCESS = 25
 WARMUP_S = 6.0
 
 
 def start_sims(n: int) -> tuple[list[subprocess.Popen], list[str]]:
+    # The simulator's script and interpreter as the simulator package names them (so a move follows);
+    # imported here, not at module level, so that the measured --child recorder does not load monitor.
+    sys.path.insert(0, str(REPO))
+    from monitor.demo.simulate.fleet import GI_PYTHON, RTSP_SCRIPT
+
     procs, urls = [], []
     for first in range(0, n, PER_SIM_PROCESS):
         cams = [f"B{i:03d}" for i in range(first, min(n, first + PER_SIM_PROCESS))]
-        p = subprocess.Popen(["/usr/bin/python3", str(SIMULATOR), "--cams", ",".join(f"{c}:0:{FPS}" for c in cams)],
+        p = subprocess.Popen([GI_PYTHON, str(RTSP_SCRIPT), "--cams", ",".join(f"{c}:0:{FPS}" for c in cams)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         ports = json.loads(p.stdout.readline())["ports"]
         procs.append(p)
@@ -173,15 +180,15 @@ class Side:
                 "reconnects": child.get("reconnects", 0)}
 
 
-def run_phase(kinds: tuple[str, ...], urls: list[str], seconds: float) -> dict[str, dict]:
-    """Start the given sides together, measure steady CPU from WARMUP_S to `seconds`, stop them."""
+def run_phase(kinds: tuple[str, ...], urls: list[str], seconds: float, warmup: float = WARMUP_S) -> dict[str, dict]:
+    """Start the given sides together, measure steady CPU from `warmup` to `seconds`, stop them."""
     work = Path(tempfile.mkdtemp(prefix=f"bench{len(urls)}-"))
     sides: list[Side] = []
     try:
         for kind in kinds:
             sides.append(Side(kind, urls, work))
         t0 = time.monotonic()
-        time.sleep(WARMUP_S)  # start-up (imports, RTSP handshakes) is left out of the steady CPU figure
+        time.sleep(warmup)  # start-up (imports, RTSP handshakes) is left out of the steady CPU figure
         cpu0, w0 = [s.cpu() for s in sides], time.monotonic()
         time.sleep(max(0.0, t0 + seconds - 3 - time.monotonic()))
         pss = [s.pss() for s in sides]
@@ -203,7 +210,7 @@ def run_phase(kinds: tuple[str, ...], urls: list[str], seconds: float) -> dict[s
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(n: int, seconds: float, rounds: int, together: bool) -> dict:
+def bench(n: int, seconds: float, rounds: int, together: bool, warmup: float = WARMUP_S) -> dict:
     """`rounds` phases of each side alone, alternating which goes first; then, if asked, one phase
     with both at once. The same simulated cameras serve every phase."""
     sims, urls = start_sims(n)
@@ -211,8 +218,8 @@ def bench(n: int, seconds: float, rounds: int, together: bool) -> dict:
         alone: dict[str, list[dict]] = {"rec": [], "ff": []}
         for r in range(rounds):
             for kind in ("rec", "ff") if r % 2 == 0 else ("ff", "rec"):
-                alone[kind].append(run_phase((kind,), urls, seconds)[kind])
-        both = run_phase(("rec", "ff"), urls, seconds) if together else None
+                alone[kind].append(run_phase((kind,), urls, seconds, warmup)[kind])
+        both = run_phase(("rec", "ff"), urls, seconds, warmup) if together else None
     finally:
         for s in sims:
             s.stdin.close()
@@ -255,6 +262,8 @@ def main() -> None:
     ap.add_argument("--counts", default="10,25,50")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--rounds", type=int, default=3, help="phases of each side alone, alternating")
+    ap.add_argument("--warmup", type=float, default=WARMUP_S,
+                    help="seconds at the start of each phase left out of the steady CPU figure (default 6)")
     ap.add_argument("--together", action=argparse.BooleanOptionalAction, default=True,
                     help="also one phase with both sides at once (they then compete for the same cores)")
     args = ap.parse_args()
@@ -266,7 +275,7 @@ def main() -> None:
           "rec / ffmpeg | unreadable files rec / ffmpeg | rec reconnects |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(x) for x in args.counts.split(",")):
-        results.append(bench(n, args.seconds, args.rounds, args.together))
+        results.append(bench(n, args.seconds, args.rounds, args.together, args.warmup))
         print_alone(results[-1])
     if args.together:
         print("\nBoth sides at once, one phase (on a small machine they compete for the same cores):\n")

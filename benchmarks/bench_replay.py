@@ -1,13 +1,16 @@
 """Replay throughput on the largest shared scenario, against a plain parse of the same file.
 
-    .venv/bin/python benchmarks/bench_replay.py [SCENARIO_DIR]
+    .venv/bin/python benchmarks/bench_replay.py [SCENARIO_DIR] [--limit LINES]
 
 Prints observations/s for the full replay (read + classify + escalate + write decisions) and for a pass
 that only parses (gzip + json.loads per line), each the median of 3 runs in the same process.
+``--limit`` replays only the first LINES lines of the scenario (completed to the end of that probe round),
+for a quick run: the smoke test uses it.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import statistics
@@ -34,11 +37,30 @@ def parse_only(path: Path) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def main() -> None:
-    scn = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+def head(src: Path, dst: Path, limit: int) -> Path:
+    """The first ``limit`` lines of ``src`` and the rest of the last one's probe round (same "t"), gzipped."""
+    last_t = None
+    with gzip.open(src, "rt", encoding="utf-8") as f, gzip.open(dst, "wt", encoding="utf-8") as out:
+        for i, line in enumerate(f):
+            t = json.loads(line).get("t")
+            if i >= limit and t != last_t:
+                break
+            last_t = t
+            out.write(line)
+    return dst
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", nargs="?", type=Path, default=DEFAULT, help="a scenario folder (default: fleet-11)")
+    ap.add_argument("--limit", type=int, metavar="LINES", help="only the first LINES observation lines")
+    a = ap.parse_args(argv)
+    scn = a.scenario
     obs = scn / "observations.jsonl.gz"
     parse, full = [], []
     with tempfile.TemporaryDirectory() as tmp:
+        if a.limit is not None:
+            obs = head(obs, Path(tmp) / "observations.jsonl.gz", a.limit)
         for _ in range(3):
             n, secs = parse_only(obs)
             parse.append(secs)
@@ -46,7 +68,8 @@ def main() -> None:
             stats = replay_files(scn / "cameras.csv", obs, Path(tmp) / "decisions.jsonl")
             full.append(time.perf_counter() - start)
     p, f = statistics.median(parse), statistics.median(full)
-    print(f"scenario            {scn.name}: {n:,} camera observations")
+    part = f" (first {a.limit:,} lines)" if a.limit is not None else ""
+    print(f"scenario            {scn.name}{part}: {n:,} camera observations")
     print(f"parse only          {n / p:12,.0f} obs/s  ({p:.2f} s)")
     print(f"full replay         {stats.observations / f:12,.0f} obs/s  ({f:.2f} s, {stats.decisions} decisions)")
     print(f"replay / parse      {f / p:12.2f} x the time")

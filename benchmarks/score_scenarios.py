@@ -4,10 +4,15 @@
 
 Also replays a few fleets from the tests' own generator (other sizes, frame rates, congestion depths,
 no reference checks) so that the table is not only about the shared examples.
+
+For a quick run (the smoke test): ``--no-shared --generated 1 --max-cameras 30 --days 1`` replays one
+small generated fleet and nothing else.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -31,13 +36,26 @@ def score(folder: Path, work: Path) -> dict:
     return score_files(folder, out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True,
+                    help="replay the shared scenarios (../shared/scenarios)")
+    ap.add_argument("--generated", type=int, default=len(GENERATED), metavar="K",
+                    help=f"replay the first K of the {len(GENERATED)} generated fleets")
+    ap.add_argument("--max-cameras", type=int, help="at most this many cameras a generated fleet")
+    ap.add_argument("--days", type=int, help="days a generated fleet (default: each fleet's own)")
+    a = ap.parse_args(argv)
+    specs = GENERATED[: a.generated]
+    if a.max_cameras is not None:
+        specs = [dataclasses.replace(s, cameras=min(s.cameras, a.max_cameras)) for s in specs]
+    if a.days is not None:
+        specs = [dataclasses.replace(s, days=a.days) for s in specs]
     rows: list[tuple[str, dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for folder in SCENARIOS:
+        for folder in SCENARIOS if a.shared else []:
             rows.append((folder.name, score(folder, work)))
-        for spec in GENERATED:
+        for spec in specs:
             folder = work / f"gen-seed{spec.seed}{'-noref' * (not spec.references)}"
             generate(folder, spec)
             rows.append((folder.name, score(folder, work)))

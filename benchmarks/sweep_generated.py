@@ -1,15 +1,18 @@
 """Random generated fleets (tests/monitor/scenario_gen.py) through `replay`, scored against the targets.
 
-    .venv/bin/python benchmarks/sweep_generated.py [--seeds 400-430] [--jobs 2]
+    .venv/bin/python benchmarks/sweep_generated.py [--seeds 400-430] [--jobs 2] [--max-cameras N] [--days 2]
 
 Each seed draws its own fleet: 30-200 cameras over 3-10 areas and 2-6 ISPs, with or without
 reference checks, probe noise 0.2-2 %, congestion from soft to a frame every ~20 s. Prints one line
 per fleet (what missed, if anything) and the pass count. Not part of the suite: it takes minutes.
+``--max-cameras`` and ``--days`` shrink each fleet (the rest of its draw unchanged) for a quick run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import random
 import sys
 import tempfile
@@ -31,8 +34,12 @@ def spec_for(seed: int) -> Spec:
                 congestion_depth=(low, rng.uniform(max(low + 0.1, 0.9), 0.999)))
 
 
-def one(seed: int) -> tuple[int, str, list[str], float]:
+def one(seed: int, max_cameras: int | None = None, days: int | None = None) -> tuple[int, str, list[str], float]:
     spec = spec_for(seed)
+    if max_cameras is not None:
+        spec = dataclasses.replace(spec, cameras=min(spec.cameras, max_cameras))
+    if days is not None:
+        spec = dataclasses.replace(spec, days=days)
     sr = load_scorer()
     with tempfile.TemporaryDirectory() as d:
         generate(d, spec)
@@ -46,13 +53,17 @@ def one(seed: int) -> tuple[int, str, list[str], float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", default="400-430", help="first-last, inclusive")
+    ap.add_argument("--seeds", default="400-430", help="first-last, inclusive (or one seed)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--max-cameras", type=int, help="at most this many cameras a fleet (default: as drawn, 30-200)")
+    ap.add_argument("--days", type=int, help="days a fleet (default: 2)")
     a = ap.parse_args()
-    first, last = (int(x) for x in a.seeds.split("-"))
+    lo, _, hi = a.seeds.partition("-")
+    first, last = int(lo), int(hi or lo)
+    run = functools.partial(one, max_cameras=a.max_cameras, days=a.days)
     passed = 0
     with ProcessPoolExecutor(a.jobs) as pool:
-        for seed, desc, missed, mean in pool.map(one, range(first, last + 1)):
+        for seed, desc, missed, mean in pool.map(run, range(first, last + 1)):
             passed += not missed
             print(f"seed {seed}: {desc}: cause mean {mean:.3f}: " + ("all targets met" if not missed
                                                                      else "MISSED " + "; ".join(missed)), flush=True)
