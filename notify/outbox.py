@@ -95,12 +95,6 @@ class OutboxRow(NotifyBase):
     __table_args__ = (Index("ix_ntf_outbox_due", "status", "next_attempt_at"),)
 
 
-def outbox_key(incident_id: str, step: str, audience: str, camera_id: str | None = None) -> str:
-    """The idempotency key of one decided notification: at most one row per key, ever."""
-    parts = [str(incident_id), str(step), str(audience)] + ([str(camera_id)] if camera_id else [])
-    return ":".join(parts)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxItem:
     """A row as the dispatcher and the monitor see it."""
@@ -179,6 +173,9 @@ class Outbox:
         session: Session | None = None,
     ) -> Enqueued:
         """Insert the row unless one with ``key`` exists (then nothing changes).
+
+        ``key`` is the caller's idempotency key (the monitor's: the decided notification's key and the
+        recipient's index); the outbox only needs it to name one message, ever.
 
         Pass ``session`` to enqueue inside the caller's transaction (same database), so the
         decision and its notification commit together; the caller then commits.
@@ -371,5 +368,4 @@ __all__ = [
     "OutboxRow",
     "OutboxStatus",
     "UTCDateTime",
-    "outbox_key",
 ]

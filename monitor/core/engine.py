@@ -1,8 +1,10 @@
-"""One probe interval through the whole decision core: classify, then escalate, then decision records.
+"""One probe interval through the whole decision core: classify, then escalate, then typed decisions.
 
 The live service and replay both call `step` (or `step_samples`, the same thing on light tuples);
-only the clock and the source of observations differ. The state is checkpointed after every step
-with `engine_state_to_json` so that a restart continues exactly where it stopped.
+only the clock and the source of observations differ. A step's decisions are the typed values of
+`monitor.core.decisions`; the scenario format's dicts are made from them (`to_record`) only where a
+file is written. The state is checkpointed after every step with `engine_state_to_json` so that a
+restart continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -11,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from monitor.core.classify.fleet import classify_samples, to_sample
 from monitor.core.classify.state import (
-    ChangeKind,
     FleetIndex,
     FleetState,
     IncidentChange,
@@ -24,6 +24,7 @@ from monitor.core.classify.state import (
     state_from_json,
     state_to_json,
 )
+from monitor.core.decisions import Decision, incident_decision, notification_decision
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.escalate import EscalationState, Notification, escalate, escalation_from_json, escalation_to_json
 from monitor.core.policy import ClassifierPolicy, EscalationPolicy
@@ -44,7 +45,7 @@ class EngineState:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepResult:
     state: EngineState
-    decisions: list[dict]
+    decisions: list[Decision]  # incidents first, then notifications, in the order the core made them
     changes: list[IncidentChange]
     notifications: list[Notification]
 
@@ -75,34 +76,11 @@ def step_samples(
     if not changes and not notes:
         return StepResult(state=EngineState(fleet=fleet, escalation=esc), decisions=[], changes=changes,
                           notifications=notes)
-    t = now.astimezone(ZoneInfo(policies.escalation.tz)).isoformat(timespec="seconds")
-    decisions = [incident_record(t, ch) for ch in changes] + [notification_record(t, n) for n in notes]
+    t = now.replace(microsecond=0)  # decisions are to the second, as the scenario format writes them
+    decisions: list[Decision] = [incident_decision(t, ch) for ch in changes]
+    decisions += [notification_decision(t, n) for n in notes]
     return StepResult(state=EngineState(fleet=fleet, escalation=esc), decisions=decisions, changes=changes,
                       notifications=notes)
-
-
-def incident_record(t: str, ch: IncidentChange) -> dict[str, Any]:
-    inc = ch.incident
-    rec: dict[str, Any] = {"t": t, "type": "incident", "id": inc.id, "state": str(ch.kind), "cause": str(inc.cause)}
-    if ch.kind is not ChangeKind.CLOSED:
-        rec["cameras"] = sorted(inc.members)
-        rec["scope"] = dict(inc.scope)
-    rec["evidence"] = dict(inc.evidence)
-    return rec
-
-
-def notification_record(t: str, n: Notification) -> dict[str, Any]:
-    rec: dict[str, Any] = {"t": t, "type": "notification", "audience": str(n.audience), "kind": str(n.kind)}
-    if n.camera is not None:
-        rec["camera"] = n.camera
-    if n.channel is not None:
-        rec["channel"] = n.channel
-    rec["incident"] = n.incident
-    if n.count is not None:
-        rec["count"] = n.count
-    if n.cause is not None:
-        rec["cause"] = str(n.cause)
-    return rec
 
 
 def engine_state_to_json(state: EngineState) -> dict:

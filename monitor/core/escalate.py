@@ -61,11 +61,6 @@ class Notification:
     count: int | None = None
     cause: Cause | None = None
 
-    @property
-    def key(self) -> str:
-        """Idempotency key for the outbox: the same step of the same incident is never sent twice."""
-        return f"{self.incident}:{self.kind}:{self.audience}:{self.camera}"
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ladder:
@@ -116,81 +111,112 @@ def escalate(
     now: datetime,
     policy: EscalationPolicy,
 ) -> tuple[EscalationState, list[Notification]]:
-    tz = _zone(policy)
-    local_now = now.astimezone(tz)
-    now_s = int(now.timestamp())
-    quiet = in_quiet_hours(local_now, policy)
-    out: list[Notification] = []
-    ladders = dict(state.ladders)
-    held = list(state.held)
-    announced = set(state.announced)
+    run = _Escalation(state, cameras, now, policy)
+    for ch in changes:
+        run.take_change(ch)
+    run.release_held()
+    run.climb_ladders(incidents)
+    return run.frozen(), run.out
 
-    def note(audience: Audience, kind: Kind, incident: str, camera: str | None = None,
+
+class _Escalation:
+    """One call of `escalate`: working copies of the state, and the notifications so far in order."""
+
+    def __init__(self, state: EscalationState, cameras: Mapping[str, Camera], now: datetime,
+                 policy: EscalationPolicy):
+        self.cameras, self.policy = cameras, policy
+        self.local_now = now.astimezone(_zone(policy))
+        self.now_s = int(now.timestamp())
+        self.quiet = in_quiet_hours(self.local_now, policy)
+        self.out: list[Notification] = []
+        self.ladders = dict(state.ladders)
+        self.held = list(state.held)
+        self.announced = set(state.announced)
+
+    def note(self, audience: Audience, kind: Kind, incident: str, camera: str | None = None,
              channel: str | None = None, count: int | None = None, cause: Cause | None = None) -> None:
-        out.append(Notification(t=local_now, audience=audience, kind=kind, incident=incident, camera=camera,
-                                channel=channel, count=count, cause=cause))
+        self.out.append(Notification(t=self.local_now, audience=audience, kind=kind, incident=incident,
+                                     camera=camera, channel=channel, count=count, cause=cause))
 
-    def owner_channel(cam: str) -> str | None:
-        c = cameras.get(cam)
+    def owner_channel(self, cam: str) -> str | None:
+        c = self.cameras.get(cam)
         return str(c.contact) if c is not None else None
 
     # 1. What changed: shared incidents are announced to the operator; departures end ladders.
-    for ch in changes:
+    def take_change(self, ch: IncidentChange) -> None:
         inc = ch.incident
-        if inc.cause.upstream and policy.operator_notices_for_upstream:
-            if ch.kind is ChangeKind.OPEN and inc.id not in announced:
-                announced.add(inc.id)
-                note(Audience.OPERATOR, Kind.INCIDENT_OPENED, inc.id, count=len(inc.members), cause=inc.cause)
-            elif ch.kind is ChangeKind.CLOSED and inc.id in announced:
-                announced.discard(inc.id)
-                note(Audience.OPERATOR, Kind.INCIDENT_CLOSED, inc.id, count=inc.peak, cause=inc.cause)
+        if inc.cause.upstream and self.policy.operator_notices_for_upstream:
+            self._tell_operator(ch)
         for cam, why in ch.departed:
-            lad = ladders.pop(f"{inc.id}:{cam}", None)
-            if lad is None:
-                continue
-            if Kind.DISPATCH in lad.sent:
-                note(Audience.VENDOR, Kind.DISPATCH_CANCEL, inc.id, cam, "email")
-            if (why is Departure.RECOVERED and Kind.REBOOT_REQUEST in lad.sent
-                    and policy.thank_owner_on_recovery):
-                h = Held(due=now_s, audience=Audience.OWNER, kind=Kind.RECOVERED_THANKS, incident=inc.id,
-                         camera=cam, channel=owner_channel(cam))
-                held.append(h)
+            self._end_ladder(inc.id, cam, why)
+
+    def _tell_operator(self, ch: IncidentChange) -> None:
+        inc = ch.incident
+        if ch.kind is ChangeKind.OPEN and inc.id not in self.announced:
+            self.announced.add(inc.id)
+            self.note(Audience.OPERATOR, Kind.INCIDENT_OPENED, inc.id, count=len(inc.members), cause=inc.cause)
+        elif ch.kind is ChangeKind.CLOSED and inc.id in self.announced:
+            self.announced.discard(inc.id)
+            self.note(Audience.OPERATOR, Kind.INCIDENT_CLOSED, inc.id, count=inc.peak, cause=inc.cause)
+
+    def _end_ladder(self, incident: str, cam: str, why: Departure) -> None:
+        """The camera left the incident: a vendor on the way is called off, an owner asked is thanked."""
+        lad = self.ladders.pop(f"{incident}:{cam}", None)
+        if lad is None:
+            return
+        if Kind.DISPATCH in lad.sent:
+            self.note(Audience.VENDOR, Kind.DISPATCH_CANCEL, incident, cam, "email")
+        if why is Departure.RECOVERED and Kind.REBOOT_REQUEST in lad.sent and self.policy.thank_owner_on_recovery:
+            self.held.append(Held(due=self.now_s, audience=Audience.OWNER, kind=Kind.RECOVERED_THANKS,
+                                  incident=incident, camera=cam, channel=self.owner_channel(cam)))
 
     # 2. Held owner messages go out when the night is over.
-    if not quiet and held:
-        for h in held:
-            note(h.audience, h.kind, h.incident, h.camera, h.channel)
-        held = []
+    def release_held(self) -> None:
+        if self.quiet or not self.held:
+            return
+        for h in self.held:
+            self.note(h.audience, h.kind, h.incident, h.camera, h.channel)
+        self.held = []
 
     # 3. The ladder of every camera in an open local incident.
-    # Power or ISP down: every household ladder in it waits, even one whose fault was there before. Its
-    # fault may have been fixed meanwhile without anyone being able to see it, and an owner asked to
-    # reboot during a district power cut is an owner bothered for nothing. It goes on once the shared
-    # outage recovers, if the camera is still down then.
+    def climb_ladders(self, incidents: Mapping[str, Incident]) -> None:
+        covered = _covered_by_outage(incidents)
+        live_keys = set()
+        for inc in incidents.values():
+            if not inc.cause.owner_fault:
+                continue
+            for cam, since in inc.members.items():
+                k = f"{inc.id}:{cam}"
+                live_keys.add(k)
+                lad = self.ladders.get(k)
+                if lad is None:
+                    lad = Ladder(incident=inc.id, camera=cam, cause=inc.cause, since=since, sent=self._inherited(cam))
+                self.ladders[k] = _climb(lad, cam, cam in covered, cam in inc.impaired, self.quiet, self.now_s,
+                                         self.policy, self.note, self.owner_channel(cam))
+        # Ladders of incidents that vanished without a departure record (should not happen): drop quietly.
+        self.ladders = {k: v for k, v in self.ladders.items() if k in live_keys}
+
+    def _inherited(self, cam: str) -> dict[str, int]:
+        """Another open incident of this camera (a fault inside a fault) already climbed: inherit its steps."""
+        return {kind: ts for other in self.ladders.values() if other.camera == cam
+                for kind, ts in other.sent.items() if kind != Kind.REMOTE_REBOOT}
+
+    def frozen(self) -> EscalationState:
+        return EscalationState(ladders=self.ladders, held=tuple(self.held), announced=frozenset(self.announced))
+
+
+def _covered_by_outage(incidents: Mapping[str, Incident]) -> set[str]:
+    """Cameras in an open area or ISP outage.
+
+    Power or ISP down: every household ladder in it waits, even one whose fault was there before. Its
+    fault may have been fixed meanwhile without anyone being able to see it, and an owner asked to
+    reboot during a district power cut is an owner bothered for nothing. It goes on once the shared
+    outage recovers, if the camera is still down then."""
     covered: set[str] = set()
     for inc in incidents.values():
         if inc.cause in (Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
             covered.update(inc.members)
-    live_keys = set()
-    for inc in incidents.values():
-        if not inc.cause.owner_fault:
-            continue
-        for cam, since in inc.members.items():
-            k = f"{inc.id}:{cam}"
-            live_keys.add(k)
-            lad = ladders.get(k)
-            if lad is None:
-                # Another open incident of this camera (a fault inside a fault) already climbed: inherit.
-                inherited = {kind: ts for other in ladders.values() if other.camera == cam
-                             for kind, ts in other.sent.items() if kind != Kind.REMOTE_REBOOT}
-                lad = Ladder(incident=inc.id, camera=cam, cause=inc.cause, since=since, sent=inherited)
-            lad = _climb(lad, cam, cam in covered, cam in inc.impaired, quiet, now_s, policy, note,
-                         owner_channel(cam))
-            ladders[k] = lad
-    # Ladders of incidents that vanished without a departure record (should not happen): drop quietly.
-    ladders = {k: v for k, v in ladders.items() if k in live_keys}
-    new = EscalationState(ladders=ladders, held=tuple(held), announced=frozenset(announced))
-    return new, out
+    return covered
 
 
 def _climb(lad: Ladder, cam: str, covered: bool, impaired: bool, quiet: bool, now_s: int,

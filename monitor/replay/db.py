@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 
 from monitor.config.registry import load_cameras
 from monitor.config.secrets import PasswordBox
+from monitor.core.decisions import ChangeKind, IncidentDecision, NotificationDecision
 from monitor.core.engine import Policies
 from monitor.replay import obsformat
 from monitor.service.decide import DecisionLoop
@@ -75,8 +76,8 @@ def replay_into_db(
             decisions = loop.round(by_id, obs, refs, now)
             n_obs, n_refs, n_rounds = n_obs + len(obs), n_refs + len(refs), n_rounds + 1
             n_dec += len(decisions)
-            n_inc += sum(1 for d in decisions if d["type"] == "incident" and d["state"] == "open")
-            n_notes += sum(1 for d in decisions if d["type"] == "notification")
+            n_inc += sum(1 for d in decisions if isinstance(d, IncidentDecision) and d.state is ChangeKind.OPEN)
+            n_notes += sum(1 for d in decisions if isinstance(d, NotificationDecision))
             first = first or now
             last = now
         return ReplayDbStats(cameras=len(cameras), observations=n_obs, references=n_refs, intervals=n_rounds,

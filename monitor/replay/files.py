@@ -15,9 +15,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from monitor.config.registry import load_cameras
 from monitor.core.classify.state import FleetIndex
+from monitor.core.decisions import ChangeKind, Decision, IncidentDecision, to_record
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.engine import EngineState, Policies, step_samples
 from monitor.core.errors import ObservationFormatError
@@ -60,7 +62,7 @@ def read_intervals(path: Path | str, interval_s: float = GROUP_INTERVAL_S) -> It
 
 
 def _drive(index: FleetIndex, intervals: Iterable[Interval], policies: Policies,
-           state: EngineState | None = None) -> Iterator[dict]:
+           state: EngineState | None = None) -> Iterator[Decision]:
     state = state or EngineState()
     last: datetime | None = None
     for t_text, samples, refs in intervals:
@@ -76,8 +78,8 @@ def _drive(index: FleetIndex, intervals: Iterable[Interval], policies: Policies,
 
 
 def replay(cameras: list[Camera] | FleetIndex, records: Iterable[Observation | ReferenceObservation],
-           policies: Policies | None = None) -> Iterator[dict]:
-    """Decision records for a stream of time-ordered records, as the live service would have taken them."""
+           policies: Policies | None = None) -> Iterator[Decision]:
+    """The decisions on a stream of time-ordered records, as the live service would have taken them."""
     index = cameras if isinstance(cameras, FleetIndex) else index_cameras(cameras)
     return _drive(index, _intervals_from_records(records, GROUP_INTERVAL_S), policies or Policies())
 
@@ -97,13 +99,13 @@ def replay_files(registry_csv: Path | str, observations_path: Path | str, out_pa
 
     start = _time.perf_counter()
     n = incidents = notes = 0
-    dumps = json.dumps
+    dumps, tz = json.dumps, ZoneInfo(policies.escalation.tz)
     with open(out_path, "w", encoding="utf-8") as out:
-        for rec in _drive(index, counted(), policies):
-            out.write(dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+        for d in _drive(index, counted(), policies):
+            out.write(dumps(to_record(d, tz), ensure_ascii=False, separators=(",", ":")) + "\n")
             n += 1
-            if rec["type"] == "incident":
-                incidents += rec["state"] == "open"
+            if isinstance(d, IncidentDecision):
+                incidents += d.state is ChangeKind.OPEN
             else:
                 notes += 1
     return ReplayStats(observations=counts["obs"], references=counts["refs"], intervals=counts["intervals"],

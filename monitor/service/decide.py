@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.settings import Settings, classifier_policy, escalation_policy
+from monitor.core.decisions import Decision
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.engine import EngineState, Policies, engine_state_from_json, engine_state_to_json, step
 from monitor.store.decisions import load_state, save_step
@@ -23,7 +24,7 @@ def policies_of(s: Settings) -> Policies:
     return Policies(classifier=classifier_policy(s), escalation=escalation_policy(s))
 
 
-AfterStep = Callable[[Session, Sequence[dict], Mapping[str, Camera], datetime], object]
+AfterStep = Callable[[Session, Sequence[Decision], Mapping[str, Camera], datetime], object]
 
 
 class DecisionLoop:
@@ -46,8 +47,8 @@ class DecisionLoop:
         observations: Sequence[Observation],
         references: Sequence[ReferenceObservation],
         now: datetime,
-    ) -> list[dict]:
-        """Store one round and decide on it; returns the decision records (scenario format)."""
+    ) -> list[Decision]:
+        """Store one round and decide on it; returns the round's decisions."""
         if self.last_t is not None and now <= self.last_t:
             return []  # this round was stored and decided before a restart: nothing twice
         result = step(self.state, cameras, observations, references, now, self.policies)

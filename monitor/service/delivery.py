@@ -17,15 +17,15 @@ import httpx
 from sqlalchemy.orm import Session
 
 from monitor.config.settings import Person, Settings
+from monitor.core import decisions as dec
 from monitor.core.domain import Camera, Cause, Contact
 from monitor.core.policy import EscalationPolicy
 from monitor.core.tickets import Ticket
-from monitor.service.ticketing import cancel_for, open_for, ticket_context
-from monitor.store.decisions import notification_key
+from monitor.service.ticketing import ticket_context, vendor_ticket
 from monitor.store.models import IncidentRow
 from notify.channels import EmailChannel, FolderChannel, SmsChannel, SmtpConfig, SmtpSecurity, VoiceChannel
 from notify.channels.webhook import WebhookChannel
-from notify.message import FALLBACK_ORDER, ChannelKind, Kind, Lang, Recipient, RenderError
+from notify.message import FALLBACK_ORDER, Audience, ChannelKind, Kind, Lang, Recipient, RenderError
 from notify.outbox import Outbox
 from notify.render import Renderer
 
@@ -70,6 +70,29 @@ def _duration(a: datetime, b: datetime, lang: Lang) -> str:
     return (f"{h}時間{m}分" if h else f"{m}分") if lang is Lang.JA else (f"{h} h {m} min" if h else f"{m} min")
 
 
+#: The message a decided notification is sent as: the one place where the core's audience and step meet
+#: a template. Actions on the camera itself (ONVIF reboot) are no message.
+MESSAGE_KINDS: Mapping[tuple[dec.Audience, dec.Kind], Kind] = {
+    (dec.Audience.OWNER, dec.Kind.REBOOT_REQUEST): Kind.OWNER_REBOOT_REQUEST,
+    (dec.Audience.OWNER, dec.Kind.REMINDER): Kind.OWNER_REMINDER,
+    (dec.Audience.OWNER, dec.Kind.RECOVERED_THANKS): Kind.OWNER_RECOVERED_THANKS,
+    (dec.Audience.VENDOR, dec.Kind.DISPATCH): Kind.VENDOR_DISPATCH,
+    (dec.Audience.VENDOR, dec.Kind.DISPATCH_CANCEL): Kind.VENDOR_DISPATCH_CANCEL,
+    (dec.Audience.OPERATOR, dec.Kind.INCIDENT_OPENED): Kind.OPERATOR_INCIDENT_OPENED,
+    (dec.Audience.OPERATOR, dec.Kind.INCIDENT_CLOSED): Kind.OPERATOR_INCIDENT_CLOSED,
+}
+
+
+def message_kind(n: dec.NotificationDecision) -> Kind | None:
+    """The message ``n`` is delivered as; None for an action on the camera, which is no message."""
+    if n.audience is dec.Audience.CAMERA:
+        return None
+    kind = MESSAGE_KINDS.get((n.audience, n.kind))
+    if kind is None:
+        raise ValueError(f"no message for a {n.kind} to the {n.audience}")
+    return kind
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Delivery:
     settings: Settings
@@ -85,40 +108,54 @@ class Delivery:
         c = self.settings.city
         return {"city_name": c.name if lang is Lang.JA else c.name_en, "city_phone": c.phone, "city_email": c.email}
 
-    def context(self, d: Mapping, lang: Lang, cam: Camera | None, inc: IncidentRow | None, now: datetime,
-                ticket: Ticket | None = None) -> dict:
-        ctx = self.city(lang) | {"incident_id": d["incident"]}
+    def context(self, audience: Audience, incident: str, lang: Lang, cam: Camera | None, inc: IncidentRow | None,
+                now: datetime, ticket: Ticket | None = None, *, cause: Cause | None = None,
+                count: int | None = None) -> dict:
+        """What the templates of ``audience`` are filled with, about ``incident`` (its row, once stored) and
+        ``cam``; ``cause`` and ``count`` as an operator notice carries them."""
+        ctx = self.city(lang) | {"incident_id": incident}
         started = inc.opened_at if inc is not None else now
         if cam is not None:
             # what the owner is asked to power off and on: the camera alone when it answers but sends no video
-            cause = inc.cause if inc is not None else d.get("cause")
+            fault = inc.cause if inc is not None else cause
             ctx |= {"camera_id": cam.camera_id, "camera_label": cam.camera_id, "address": cam.address,
-                    "owner_name": cam.owner_name, "started_at": _when(started, self.tz, lang),
-                    "fault": "camera" if cause == Cause.CAMERA_FAULT else "line"}
-        if d["audience"] == "vendor" and cam is not None:
-            ctx |= {"ticket_number": d["incident"], "owner_phone": cam.phone or None, "owner_email": cam.email or None,
-                    "timeline": [{"at": _when(started, self.tz, lang), "event": "通信断を検知" if lang is Lang.JA
-                                  else "outage detected"}],
-                    "steps_taken": [], "last_probes": [], "recovered_at": _when(now, self.tz, lang),
-                    "dispatched_at": _when(now, self.tz, lang), "ticket_state": "open"}
-            if ticket is not None:
-                ctx |= ticket_context(ticket, lang, lambda t: _when(t, self.tz, lang))
-                ctx["dispatched_at"] = _when(ticket.created_at, self.tz, lang)
-        if d["audience"] == "operator":
-            cause = d.get("cause") or (inc.cause if inc is not None else "")
-            scope = scope_text(inc.scope if inc is not None else {}, lang)
-            ended = inc.closed_at if inc is not None else None
-            ctx |= {"cause": cause, "scope": scope, "affected_count": d.get("count") or
-                    (len(inc.cameras) if inc is not None else 0),
-                    "started_at": _when(started, self.tz, lang), "ended_at": _when(ended, self.tz, lang),
-                    "duration": _duration(started, ended, lang) if ended else None}
+                    "owner_name": cam.owner_name, "started_at": self._at(started, lang),
+                    "fault": "camera" if fault == Cause.CAMERA_FAULT else "line"}
+        if audience is Audience.VENDOR and cam is not None:
+            ctx |= self._vendor_context(incident, cam, started, now, lang, ticket)
+        if audience is Audience.OPERATOR:
+            ctx |= self._operator_context(inc, started, lang, cause, count)
         return ctx
 
-    def recipients(self, d: Mapping, cam: Camera | None) -> list[Recipient]:
+    def _at(self, t: datetime | None, lang: Lang) -> str | None:
+        return _when(t, self.tz, lang)
+
+    def _vendor_context(self, incident: str, cam: Camera, started: datetime, now: datetime, lang: Lang,
+                        ticket: Ticket | None) -> dict:
+        ctx = {"ticket_number": incident, "owner_phone": cam.phone or None, "owner_email": cam.email or None,
+               "timeline": [{"at": self._at(started, lang),
+                             "event": "通信断を検知" if lang is Lang.JA else "outage detected"}],
+               "steps_taken": [], "last_probes": [], "recovered_at": self._at(now, lang),
+               "dispatched_at": self._at(now, lang), "ticket_state": "open"}
+        if ticket is not None:
+            ctx |= ticket_context(ticket, lang, lambda t: self._at(t, lang))
+            ctx["dispatched_at"] = self._at(ticket.created_at, lang)
+        return ctx
+
+    def _operator_context(self, inc: IncidentRow | None, started: datetime, lang: Lang, cause: Cause | None,
+                          count: int | None) -> dict:
+        ended = inc.closed_at if inc is not None else None
+        return {"cause": str(cause) if cause is not None else (inc.cause if inc is not None else ""),
+                "scope": scope_text(inc.scope if inc is not None else {}, lang),
+                "affected_count": count or (len(inc.cameras) if inc is not None else 0),
+                "started_at": self._at(started, lang), "ended_at": self._at(ended, lang),
+                "duration": _duration(started, ended, lang) if ended else None}
+
+    def recipients(self, audience: Audience, cam: Camera | None) -> list[Recipient]:
         n = self.settings.notify
-        if d["audience"] == "owner" and cam is not None:
+        if audience is Audience.OWNER and cam is not None:
             return [owner_recipient(cam)]
-        if d["audience"] == "vendor" and cam is not None:
+        if audience is Audience.VENDOR and cam is not None:
             vendor = n.vendors.get(cam.vendor)
             if vendor is not None:
                 return [person_recipient(vendor)]
@@ -126,11 +163,11 @@ class Delivery:
                         cam.camera_id)
         return [person_recipient(p) for p in n.operators]
 
-    def deadline(self, audience: str, now: datetime) -> datetime:
+    def deadline(self, audience: Audience, now: datetime) -> datetime:
         """Owner messages give up before quiet hours begin, so no retry ever lands at night."""
-        hours = self.settings.notify.owner_deadline_h if audience == "owner" else 24.0
+        hours = self.settings.notify.owner_deadline_h if audience is Audience.OWNER else 24.0
         limit = now + timedelta(hours=hours)
-        if audience != "owner":
+        if audience is not Audience.OWNER:
             return limit
         local = now.astimezone(self.tz)
         quiet = local.replace(hour=self.escalation.quiet_start.hour, minute=self.escalation.quiet_start.minute,
@@ -139,27 +176,31 @@ class Delivery:
             quiet += timedelta(days=1)
         return min(limit, quiet.astimezone(now.tzinfo))
 
-    def enqueue(self, session: Session, decisions: Sequence[Mapping], cameras: Mapping[str, Camera],
+    def enqueue(self, session: Session, decisions: Sequence[dec.Decision], cameras: Mapping[str, Camera],
                 now: datetime) -> int:
         """Outbox rows for this round's notifications, in the caller's transaction; returns how many are new."""
         new = 0
         for d in decisions:
-            if d.get("type") != "notification" or d["audience"] not in ("owner", "vendor", "operator"):
+            kind = message_kind(d) if isinstance(d, dec.NotificationDecision) else None
+            if kind is not None:
+                new += self._enqueue(session, d, kind, cameras.get(d.camera or ""), now)
+        return new
+
+    def _enqueue(self, session: Session, n: dec.NotificationDecision, kind: Kind, cam: Camera | None,
+                 now: datetime) -> int:
+        inc = session.get(IncidentRow, n.incident)  # when it began, its scope: stored by this round's save_step
+        ticket = vendor_ticket(session, n, cam, now, self.tz)
+        key, new = dec.notification_key(n), 0
+        for i, rcpt in enumerate(self.recipients(kind.audience, cam)):
+            ctx = self.context(kind.audience, n.incident, rcpt.lang, cam, inc, now, ticket, cause=n.cause,
+                               count=n.count)
+            message = self._render(kind, rcpt, ctx)
+            if message is None:
+                log.error("no channel can carry %s to recipient %d of incident %s", kind, i, n.incident)
                 continue
-            cam = cameras.get(d.get("camera") or "")
-            inc = session.get(IncidentRow, d["incident"])
-            kind = Kind(f"{d['audience']}.{d['kind']}")
-            ticket = self._ticket(session, d, cam, now)
-            for i, rcpt in enumerate(self.recipients(d, cam)):
-                ctx = self.context(d, rcpt.lang, cam, inc, now, ticket)
-                message = self._render(kind, rcpt, ctx)
-                if message is None:
-                    log.error("no channel can carry %s to recipient %d of incident %s", kind, i, d["incident"])
-                    continue
-                key = f"{notification_key(d)}:{i}"
-                r = self.outbox.enqueue(key=key, message=message.with_key(key), recipient=rcpt, context=ctx, now=now,
-                                   deadline=self.deadline(d["audience"], now), session=session)
-                new += r.created
+            r = self.outbox.enqueue(key=f"{key}:{i}", message=message.with_key(f"{key}:{i}"), recipient=rcpt,
+                                    context=ctx, now=now, deadline=self.deadline(kind.audience, now), session=session)
+            new += r.created
         return new
 
     def notify_operators(self, kind: Kind, key: str, context: Mapping, now: datetime) -> int:
@@ -173,20 +214,9 @@ class Delivery:
                 log.error("no channel can carry %s to operator %d", kind, i)
                 continue
             r = self.outbox.enqueue(key=f"{key}:{i}", message=message.with_key(f"{key}:{i}"), recipient=rcpt,
-                                    context=ctx, now=now, deadline=self.deadline("operator", now))
+                                    context=ctx, now=now, deadline=self.deadline(Audience.OPERATOR, now))
             new += r.created
         return new
-
-    def _ticket(self, session: Session, d: Mapping, cam: Camera | None, now: datetime) -> Ticket | None:
-        """A dispatch opens the vendor's ticket; a cancellation cancels it (both idempotent)."""
-        if d["audience"] != "vendor" or cam is None:
-            return None
-        if d["kind"] == "dispatch":
-            return open_for(session, d, cam, now, self.tz)
-        if d["kind"] == "dispatch_cancel":
-            cancelled = cancel_for(session, d, cam, now)
-            return cancelled[0] if cancelled else None
-        return None
 
     def _render(self, kind: Kind, rcpt: Recipient, ctx: dict):
         for channel in rcpt.reachable_channels():

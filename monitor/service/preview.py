@@ -49,9 +49,7 @@ def preview(s: Settings, *, kind: str, lang: str, channel: str, camera_id: str |
         cam = found
     now = datetime.now(UTC)
     delivery = Delivery(settings=s, renderer=Renderer(), escalation=escalation_policy(s), outbox=Outbox(None))  # type: ignore[arg-type]
-    decision = {"audience": str(k.audience), "kind": k.template_name, "incident": "I42", "camera": cam.camera_id,
-                "count": 23, "cause": str(why)}
-    ctx = delivery.context(decision, lg, cam, None, now - timedelta(minutes=20))
+    ctx = delivery.context(k.audience, "I42", lg, cam, None, now - timedelta(minutes=20), cause=why, count=23)
     ctx |= {"failed_kind": "owner.reboot_request", "failed_channel": "sms", "recipient_name": cam.owner_name,
             "error": "permanent [21211]: invalid number", "attempts": 1, "fallback_channel": "voice",
             "days_kept": 5.4, "period_days": 7, "detail": "free space below the floor"}

@@ -12,6 +12,8 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.settings import Settings
+from monitor.core.decisions import Audience, ChangeKind, Decision, IncidentDecision, NotificationDecision
+from monitor.core.decisions import Kind as Step
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.health import observation_state
 from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
@@ -87,15 +89,14 @@ class _Fixed:
         return self.t
 
 
-def describe(d: dict) -> str:
+def describe(d: Decision) -> str:
     """One line for an operator's log: what was decided, never any contact detail."""
-    if d["type"] == "incident":
-        if d["state"] == "closed":
-            return f"incident {d['id']} closed: {d.get('cause', '')}"
-        cams = d.get("cameras") or []
-        return f"incident {d['id']} {d['state']}: {d.get('cause', '')} {len(cams)} camera(s) {d.get('scope', '')}"
-    who = d.get("camera") or f"{d.get('count', '')} camera(s)"
-    return f"{d['audience']} {d['kind']} for {who} via {d.get('channel', '-')} (incident {d['incident']})"
+    if isinstance(d, IncidentDecision):
+        if d.state is ChangeKind.CLOSED:
+            return f"incident {d.id} closed: {d.cause}"
+        return f"incident {d.id} {d.state}: {d.cause} {len(d.cameras)} camera(s) {dict(d.scope)}"
+    who = d.camera or f"{'' if d.count is None else d.count} camera(s)"
+    return f"{d.audience} {d.kind} for {who} via {'-' if d.channel is None else d.channel} (incident {d.incident})"
 
 
 class ProbeService:
@@ -121,7 +122,7 @@ class ProbeService:
     def reload_registry(self) -> None:
         self.cameras = {c.camera_id: c for c in self.store.cameras()}
 
-    async def round(self) -> tuple[list[Record], list[dict]]:
+    async def round(self) -> tuple[list[Record], list[Decision]]:
         """Probe every camera, store what was seen, and decide on it."""
         now = self.clock.now().replace(microsecond=0)
         spread = self.settings.probes.interval_s * self.settings.probes.spread
@@ -134,8 +135,8 @@ class ProbeService:
                  summarise(records, self.cameras))
         for d in decisions:
             log.info("decision: %s", describe(d))
-            if d["type"] == "notification" and d["audience"] == "camera" and d["kind"] == "remote_reboot":
-                task = asyncio.create_task(self.remote_reboot(d["camera"], d["incident"]))
+            if isinstance(d, NotificationDecision) and d.audience is Audience.CAMERA and d.kind is Step.REMOTE_REBOOT:
+                task = asyncio.create_task(self.remote_reboot(d.camera, d.incident))
                 self._actions.add(task)
                 task.add_done_callback(self._actions.discard)
         return records, decisions

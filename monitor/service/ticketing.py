@@ -6,12 +6,13 @@ the decision that asked for it and the vendor's e-mail commit together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.core.decisions import Audience, Decision, Kind, NotificationDecision
 from monitor.core.domain import Camera, Observation
 from monitor.core.tickets import StepTaken, Ticket
 from monitor.store import tickets as ticket_repo
@@ -42,14 +43,28 @@ def last_probes(session: Session, camera_id: str, n: int = EVIDENCE_PROBES) -> l
                         fps=r.fps, max_gap_s=r.max_gap_s) for r in reversed(rows)]
 
 
-def open_for(session: Session, d: Mapping, cam: Camera, now: datetime, tz: tzinfo) -> Ticket:
-    return ticket_repo.open_ticket(session, incident_id=d["incident"], camera=cam,
-                                   steps_taken=steps_taken(session, d["incident"], cam.camera_id),
+def open_for(session: Session, n: NotificationDecision, cam: Camera, now: datetime, tz: tzinfo) -> Ticket:
+    return ticket_repo.open_ticket(session, incident_id=n.incident, camera=cam,
+                                   steps_taken=steps_taken(session, n.incident, cam.camera_id),
                                    evidence=last_probes(session, cam.camera_id), now=now, tz=tz)
 
 
-def cancel_for(session: Session, d: Mapping, cam: Camera, now: datetime) -> list[Ticket]:
-    return ticket_repo.cancel_for_incident(session, d["incident"], now, camera_id=cam.camera_id)
+def cancel_for(session: Session, n: NotificationDecision, cam: Camera, now: datetime) -> list[Ticket]:
+    return ticket_repo.cancel_for_incident(session, n.incident, now, camera_id=cam.camera_id)
+
+
+def vendor_ticket(session: Session, n: NotificationDecision, cam: Camera | None, now: datetime,
+                  tz: tzinfo) -> Ticket | None:
+    """A vendor dispatch opens the camera's ticket, its cancellation cancels it (both idempotent); returns
+    the ticket concerned, or None when the notification is about no ticket."""
+    if n.audience is not Audience.VENDOR or cam is None:
+        return None
+    if n.kind is Kind.DISPATCH:
+        return open_for(session, n, cam, now, tz)
+    if n.kind is Kind.DISPATCH_CANCEL:
+        cancelled = cancel_for(session, n, cam, now)
+        return cancelled[0] if cancelled else None
+    return None
 
 
 def _label(table: Mapping[str, tuple[str, str]], key: str, ja: bool) -> str:
@@ -93,14 +108,10 @@ def tickets_only(tz: tzinfo):
     database, where tickets belong in the record (the weekly report counts them) but no message may be
     queued, since a service later started on that database would send it."""
 
-    def after_step(session: Session, decisions, cameras: Mapping[str, Camera], now: datetime) -> None:
+    def after_step(session: Session, decisions: Sequence[Decision], cameras: Mapping[str, Camera],
+                   now: datetime) -> None:
         for d in decisions:
-            cam = cameras.get(d.get("camera") or "")
-            if d.get("type") != "notification" or d.get("audience") != "vendor" or cam is None:
-                continue
-            if d["kind"] == "dispatch":
-                open_for(session, d, cam, now, tz)
-            elif d["kind"] == "dispatch_cancel":
-                cancel_for(session, d, cam, now)
+            if isinstance(d, NotificationDecision):
+                vendor_ticket(session, d, cameras.get(d.camera or ""), now, tz)
 
     return after_step

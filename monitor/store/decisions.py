@@ -12,13 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.core.decisions import ChangeKind, Decision, IncidentDecision, NotificationDecision, notification_key
 from monitor.store.models import EngineStateRow, IncidentRow, NotificationRow
 
 STATE_NAME = "fleet"
-
-
-def notification_key(d: dict) -> str:
-    return f"{d['incident']}:{d['kind']}:{d['audience']}:{d.get('camera') or '-'}"
 
 
 def load_state(session: Session) -> tuple[datetime, dict] | None:
@@ -26,7 +23,7 @@ def load_state(session: Session) -> tuple[datetime, dict] | None:
     return None if row is None else (row.t, row.state)
 
 
-def save_step(session: Session, t: datetime, state: dict, decisions: Sequence[dict]) -> None:
+def save_step(session: Session, t: datetime, state: dict, decisions: Sequence[Decision]) -> None:
     """Apply one round's decisions and the state that follows them, in the caller's transaction."""
     row = session.get(EngineStateRow, STATE_NAME)
     if row is None:
@@ -34,38 +31,37 @@ def save_step(session: Session, t: datetime, state: dict, decisions: Sequence[di
     else:
         row.t, row.state = t, state
     for d in decisions:
-        when = datetime.fromisoformat(d["t"])
-        if d["type"] == "incident":
-            _apply_incident(session, d, when)
-        elif d["type"] == "notification":
-            _queue_notification(session, d, when)
+        if isinstance(d, IncidentDecision):
+            _apply_incident(session, d)
+        else:
+            _queue_notification(session, d)
 
 
-def _apply_incident(session: Session, d: dict, when: datetime) -> None:
-    row = session.get(IncidentRow, d["id"])
+def _apply_incident(session: Session, d: IncidentDecision) -> None:
+    row = session.get(IncidentRow, d.id)
     if row is None:
-        row = IncidentRow(id=d["id"], cause=d.get("cause", ""), state="open", cameras=[], scope={},
-                          evidence={}, opened_at=when, updated_at=when)
+        row = IncidentRow(id=d.id, cause=str(d.cause), state="open", cameras=[], scope={},
+                          evidence={}, opened_at=d.t, updated_at=d.t)
         session.add(row)
-    if d["state"] == "closed":
-        row.state, row.closed_at = "closed", when
+    if d.state is ChangeKind.CLOSED:
+        row.state, row.closed_at = "closed", d.t
     else:
         row.state = "open"
-        row.cause = d.get("cause", row.cause)
-        row.cameras = list(d.get("cameras") or row.cameras)
-        row.scope = dict(d.get("scope") or row.scope)
-        row.evidence = dict(d.get("evidence") or row.evidence)
-    row.updated_at = when
+        row.cause = str(d.cause)
+        row.cameras = list(d.cameras or row.cameras)
+        row.scope = dict(d.scope or row.scope)
+        row.evidence = dict(d.evidence or row.evidence)
+    row.updated_at = d.t
     session.flush()
 
 
-def _queue_notification(session: Session, d: dict, when: datetime) -> None:
+def _queue_notification(session: Session, d: NotificationDecision) -> None:
     key = notification_key(d)
     if session.scalar(select(NotificationRow.id).where(NotificationRow.key == key)) is not None:
         return  # decided before (e.g. replayed after a crash): at most once
     session.add(NotificationRow(
-        key=key, incident_id=d["incident"], audience=d["audience"], kind=d["kind"],
-        camera_id=d.get("camera"), channel=d.get("channel"), due_at=when, status="queued", created_at=when,
+        key=key, incident_id=d.incident, audience=str(d.audience), kind=str(d.kind),
+        camera_id=d.camera, channel=d.channel, due_at=d.t, status="queued", created_at=d.t,
     ))
 
 

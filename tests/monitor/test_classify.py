@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.core.classify.fleet import classify_fleet
-from monitor.core.classify.state import FleetState, state_from_json, state_to_json
+from monitor.core.classify.keys import GroupKey, GroupKind
+from monitor.core.classify.state import TRACK_JSON_FIELDS, FleetState, Track, state_from_json, state_to_json
 from monitor.core.domain import Camera, Cause, Observation, ReferenceObservation
 from monitor.core.policy import ClassifierPolicy
 
@@ -178,3 +179,45 @@ def test_congestion_explained_survives_json_and_an_older_checkpoint_still_loads(
     assert state_from_json(json.loads(json.dumps(state_to_json(state)))) == state
     older = {**state_to_json(state), "congestion_explained": ["C05"]}  # bare ids, before they were dated
     assert state_from_json(older).congestion_explained == (("C05", 1_000, -1),)
+
+
+# A checkpoint as written before the tracks had names (the layout it is still written in).
+OLD_CHECKPOINT = {
+    "version": 1,
+    "track_fields": ["last", "down", "down_since", "up", "nf", "nf_since", "frames", "slow_bits", "congested",
+                     "cong_run", "cong_off", "cong_since", "flaps", "onset", "rtt_base"],
+    "tracks": {"C05": [1_060, 0, 900, 2, 0, 0, 2, 5, 1, 4, 0, 1_000, 2, 1_000, 21.5]},
+    "incidents": [], "next_id": 3, "reference_bad_run": 0, "references_seen": True, "last_t": 1_060,
+    "congestion_explained": [], "stragglers_waiting": [],
+}
+
+
+def test_a_checkpoint_with_the_old_track_layout_loads_into_named_tracks_and_is_written_the_same():
+    state = state_from_json(OLD_CHECKPOINT)
+    tr = state.tracks["C05"]
+    assert tr == Track(last_seen=1_060, down_run=0, down_since=900, up_run=2, no_frames_run=0, no_frames_since=0,
+                       frames_run=2, slow_bits=5, congested=1, congested_run=4, uncongested_run=0,
+                       congested_since=1_000, flaps=2, last_flap_end=1_000, rtt_base_ms=21.5)
+    assert isinstance(tr.rtt_base_ms, float) and all(type(v) is int for v in tr[:-1])
+    assert len(TRACK_JSON_FIELDS) == len(Track._fields)
+    assert json.loads(json.dumps(state_to_json(state))) == OLD_CHECKPOINT
+
+
+def test_a_checkpoint_with_another_track_layout_is_refused():
+    with pytest.raises(ValueError, match="track layout"):
+        state_from_json({**OLD_CHECKPOINT, "track_fields": list(Track._fields)})
+
+
+@pytest.mark.parametrize(("text", "key", "scope"), [
+    ("area:A01", GroupKey(GroupKind.AREA, "A01"), {"area": "A01"}),
+    ("isp:ocn", GroupKey(GroupKind.ISP, "ocn"), {"isp": "ocn"}),
+    ("ispa:ocn/A01", GroupKey(GroupKind.ISP_IN_AREA, "ocn", "A01"), {"isp": "ocn", "area": "A01"}),
+    ("line:L01", GroupKey(GroupKind.LINE, "L01"), {"line": "L01"}),
+    ("lcong:L01", GroupKey(GroupKind.LINE_CONGESTION, "L01"), {"line": "L01"}),
+    ("cam:C05", GroupKey(GroupKind.CAMERA, "C05"), {"camera": "C05"}),
+    ("monitor", GroupKey(GroupKind.MONITOR), {"monitor": True}),
+])
+def test_group_keys_read_and_write_the_incident_key_text(text, key, scope):
+    assert GroupKey.parse(text) == key
+    assert str(key) == text and f"{Cause.AREA_OUTAGE}|{key}" == f"area_outage|{text}"
+    assert key.scope() == scope

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from monitor.core.decisions import Decision
 from monitor.core.domain import Camera, Contact, Observation
 from monitor.core.engine import Policies
 from monitor.replay.files import replay
@@ -37,7 +38,7 @@ def rounds(n: int, down: str, down_from: int):
 def test_restart_mid_incident_decides_nothing_twice_and_matches_replay(sessions):
     cams, policies = fleet(), Policies()
     all_rounds = list(rounds(90, "C004", 10))
-    live: list[dict] = []
+    live: list[Decision] = []
     loop = DecisionLoop(sessions, policies, 60)
     for i, (t, obs) in enumerate(all_rounds):
         if i in (20, 40):  # the service restarts: a new loop that knows only what is in the store

@@ -160,3 +160,16 @@ def test_recording_retention_short_reaches_the_operators(sessions, tmp_path):
     (m,) = [json.loads(f.read_text(encoding="utf-8")) for f in (tmp_path / "outbox").glob("*.json")]
     assert m["to"]["address"] == "ops@city.example.jp"
     assert m["subject"] == "【録画保存期間の不足】現在 5.4日分（規定 7日）"
+
+
+def test_every_decided_message_has_its_template_kind_and_camera_actions_none():
+    from monitor.core.decisions import Audience, Kind, NotificationDecision
+    from monitor.service.delivery import MESSAGE_KINDS, message_kind
+
+    for (audience, step), kind in MESSAGE_KINDS.items():
+        assert kind.audience == audience and kind.template_name == step
+    reboot = NotificationDecision(t=MORNING, audience=Audience.CAMERA, kind=Kind.REMOTE_REBOOT, incident="I1",
+                                  camera="C001", channel="onvif")
+    assert message_kind(reboot) is None
+    with pytest.raises(ValueError):
+        message_kind(NotificationDecision(t=MORNING, audience=Audience.OWNER, kind=Kind.DISPATCH, incident="I1"))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor.core.classify.state import FleetIndex
+from monitor.core.decisions import ChangeKind, IncidentDecision, NotificationDecision
 from monitor.core.domain import Camera, Contact
 from monitor.core.engine import EngineState, Policies, engine_state_from_json, engine_state_to_json, step_samples
 from monitor.core.escalate import EscalationState, in_quiet_hours
@@ -35,7 +37,7 @@ def day(h: int, m: int = 0, d: int = 2) -> datetime:
 
 
 def simulate(start: datetime, end: datetime, status, *, restart_every: timedelta | None = None):
-    """status(cam, t) -> OK/DOWN/...; returns the decision records. Optionally round-trips the state
+    """status(cam, t) -> OK/DOWN/...; returns the decisions. Optionally round-trips the state
     through JSON (a restart) at a fixed cadence."""
     state, out, t, last_restart = EngineState(), [], start, start
     while t < end:
@@ -51,8 +53,8 @@ def simulate(start: datetime, end: datetime, status, *, restart_every: timedelta
 
 
 def notes(decisions, audience=None, kind=None, camera=None):
-    return [d for d in decisions if d["type"] == "notification" and (audience is None or d["audience"] == audience)
-            and (kind is None or d["kind"] == kind) and (camera is None or d.get("camera") == camera)]
+    return [d for d in decisions if isinstance(d, NotificationDecision) and (audience is None or d.audience == audience)
+            and (kind is None or d.kind == kind) and (camera is None or d.camera == camera)]
 
 
 def down_between(cam0: str, a: datetime, b: datetime, kind=DOWN):
@@ -60,7 +62,7 @@ def down_between(cam0: str, a: datetime, b: datetime, kind=DOWN):
 
 
 def at(d) -> datetime:
-    return datetime.fromisoformat(d["t"])
+    return d.t.astimezone(ZoneInfo(POLICIES.escalation.tz))
 
 
 # name, start, end, status, camera, expected [(kind, audience, time or None)], kinds that must not appear
@@ -91,7 +93,7 @@ def test_ladder(name, start, end, status, cam, expected, absent):
         got = notes(out, audience, kind, cam)
         assert len(got) == 1, (kind, got)
         if when is not None:
-            assert at(got[0]) == when, (kind, got[0]["t"])
+            assert at(got[0]) == when, (kind, at(got[0]))
     for kind in absent:
         assert not notes(out, kind=kind, camera=cam)
     assert not [d for d in notes(out, "owner") if in_quiet_hours(at(d), EscalationPolicy())]
@@ -105,7 +107,7 @@ def test_reminder_waits_for_the_morning():
 
 
 def test_household_outage_during_isp_congestion_evening_reaches_owner():
-    sonet = [c for c in INDEX.info if INDEX.info[c][1] == "sonet"]
+    sonet = [c for c in INDEX.info if INDEX.info[c].isp == "sonet"]
     victim = sonet[0]
 
     def status(cam, t):
@@ -114,15 +116,15 @@ def test_household_outage_during_isp_congestion_evening_reaches_owner():
         return SLOW if cam in sonet and day(18) <= t < day(22) else OK
 
     out = simulate(day(17, 30), day(22, 30), status)
-    causes = {d["cause"] for d in out if d["type"] == "incident" and d["state"] == "open"}
+    causes = {d.cause for d in out if isinstance(d, IncidentDecision) and d.state is ChangeKind.OPEN}
     assert "isp_congestion" in causes
     (req,) = notes(out, "owner", "reboot_request")
-    assert req["camera"] == victim and at(req) <= day(19)
+    assert req.camera == victim and at(req) <= day(19)
     assert len(notes(out, "operator")) == 2  # one opened, one closed for the ISP event
 
 
 def test_straggler_after_area_outage_reaches_owner_after_recovery():
-    area = [c for c in INDEX.info if INDEX.info[c][0] == "A2"]
+    area = [c for c in INDEX.info if INDEX.info[c].area == "A2"]
     straggler = area[0]
 
     def status(cam, t):
@@ -132,14 +134,14 @@ def test_straggler_after_area_outage_reaches_owner_after_recovery():
 
     out = simulate(day(9, 30), day(15), status)
     (req,) = notes(out, "owner", "reboot_request")
-    assert req["camera"] == straggler and day(11) < at(req) <= day(11, 30)
+    assert req.camera == straggler and day(11) < at(req) <= day(11, 30)
     ops = notes(out, "operator")
-    assert [d["kind"] for d in ops] == ["incident_opened", "incident_closed"]
-    assert ops[0]["count"] >= 5
+    assert [d.kind for d in ops] == ["incident_opened", "incident_closed"]
+    assert ops[0].count >= 5
 
 
 def test_upstream_outage_never_contacts_owners():
-    out = simulate(day(9), day(12), lambda cam, t: DOWN if INDEX.info[cam][1] == "nuro" and
+    out = simulate(day(9), day(12), lambda cam, t: DOWN if INDEX.info[cam].isp == "nuro" and
                    day(9, 30) <= t < day(11, 30) else OK)
     assert not notes(out, "owner") and not notes(out, "vendor")
     assert len(notes(out, "operator")) == 2
@@ -151,7 +153,7 @@ def test_restart_mid_incident_sends_nothing_twice(every):
     plain = simulate(day(9), day(12, d=3), status)
     restarted = simulate(day(9), day(12, d=3), status, restart_every=every)
     assert restarted == plain
-    keys = [(d["incident"], d["kind"], d["audience"], d.get("camera")) for d in notes(restarted)]
+    keys = [(d.incident, d.kind, d.audience, d.camera) for d in notes(restarted)]
     assert len(keys) == len(set(keys))
 
 
@@ -164,7 +166,7 @@ def test_escalation_state_round_trips():
 def test_night_household_outage_is_not_asked_about_during_a_morning_power_cut():
     """The household fault was there first (03:30), but at 08:00 the district has no power (07:10-09:00):
     nobody can tell whether the household is still at fault, so the owner is asked once power is back."""
-    area = [c for c in INDEX.info if INDEX.info[c][0] == "A2"]
+    area = [c for c in INDEX.info if INDEX.info[c].area == "A2"]
     home = area[0]
 
     def status(cam, t):
@@ -174,7 +176,7 @@ def test_night_household_outage_is_not_asked_about_during_a_morning_power_cut():
 
     out = simulate(day(3), day(14), status)
     (req,) = notes(out, "owner", "reboot_request")
-    assert req["camera"] == home and day(9) < at(req) <= day(9, 30)
+    assert req.camera == home and day(9) < at(req) <= day(9, 30)
     assert not notes(out, "owner", "reboot_request", camera=area[1])
 
 
@@ -190,4 +192,4 @@ def test_household_outage_just_before_a_monitor_outage_dates_from_its_own_start(
 
     out = simulate(day(14), day(19), status)
     (req,) = notes(out, "owner", "reboot_request")
-    assert req["camera"] == home and at(req) <= day(15, 24)
+    assert req.camera == home and at(req) <= day(15, 24)

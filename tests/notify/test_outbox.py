@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from notify.message import Audience, ChannelKind, Kind, Lang, Recipient
-from notify.outbox import NotifyBase, Outbox, OutboxStatus, outbox_key
+from notify.outbox import NotifyBase, Outbox, OutboxStatus
 from notify.render import render
 from tests.notify.contexts import context_for
 
@@ -39,7 +39,7 @@ def test_tables_are_prefixed():
 
 def test_enqueue_is_idempotent(sessions):
     outbox = Outbox(sessions)
-    key = outbox_key("INC-1", "reboot_request", "owner", "CAM-0123")
+    key = "INC-1:reboot_request:owner:CAM-0123:0"  # the caller's key (the monitor's: decision key, recipient)
     first = enqueue(outbox, key)
     second = enqueue(outbox, key, now=T0 + timedelta(hours=1))
     assert first.created and not second.created and first.id == second.id

@@ -1,9 +1,10 @@
 """Shared congestion, one classification round: an ISP's (or an ISP's within one area) cameras
-congested together. A mixin of `classify_groups.Round`, which holds the working copies it reads."""
+congested together. A mixin of `classify.groups.Round`, which holds the working copies it reads."""
 
 from __future__ import annotations
 
-from monitor.core.classify.state import T_CONG, T_CONG_OFF, T_CONG_RUN, T_CONG_SINCE, T_DOWN, Departure
+from monitor.core.classify.keys import GroupKey, GroupKind
+from monitor.core.classify.state import Departure
 from monitor.core.domain import Cause
 
 
@@ -13,41 +14,41 @@ class CongestionRounds:
         for w in self.open_of(Cause.ISP_CONGESTION):
             for cam in self.index.groups.get(w.group, ()):
                 tr = tracks.get(cam)
-                if tr is not None and tr[T_CONG]:
+                if tr is not None and tr.congested:
                     w.join(cam, self.now)
             for cam in list(w.members):
                 tr = tracks.get(cam)
-                if tr is not None and tr[T_CONG_OFF] >= p.congestion_leave_intervals:
+                if tr is not None and tr.uncongested_run >= p.congestion_leave_intervals:
                     w.leave(cam, Departure.RECOVERED)
-            hit = [c for c in w.members if tracks[c][T_CONG]]
+            hit = [c for c in w.members if tracks[c].congested]
             denom = self._denominator(w.group, include_down=True)
-            threshold = p.congestion_fraction if w.group.startswith("isp:") else p.congestion_fraction_in_area
+            threshold = p.congestion_fraction if w.group.kind is GroupKind.ISP else p.congestion_fraction_in_area
             still = bool(denom) and len(hit) / denom >= threshold and self._lines(hit) >= p.sync_min_lines
             self._keep_or_close(w, len(hit), p.congestion_close_after_intervals, stragglers=False,
                                 still_shared=still)
             if w.closed:
                 for c in hit:
-                    self.congestion_explained.setdefault(c, (self.now, tracks[c][T_CONG_RUN]))
+                    self.congestion_explained.setdefault(c, (self.now, tracks[c].congested_run))
 
         # A congested camera that then went down still took part in the congestion (its slow-state
         # is frozen while it is down); a long outage ends that.
         max_down = p.congestion_leave_intervals
-        congested = [c for c in self.observed if tracks[c][T_CONG] and tracks[c][T_DOWN] <= max_down]
+        congested = [c for c in self.troubled if tracks[c].congested and tracks[c].down_run <= max_down]
         if len(congested) >= p.sync_min_lines:
-            wide = {w.group for w in self.open_of(Cause.ISP_CONGESTION) if w.group.startswith("isp:")}
-            cand = [c for c in congested if f"isp:{self.index.info[c][1]}" not in wide]
-            self._open_congestion(cand, "isp", p.congestion_fraction)
+            wide = {w.group.name for w in self.open_of(Cause.ISP_CONGESTION) if w.group.kind is GroupKind.ISP}
+            info = self.index.info
+            cand = [c for c in congested if info[c].isp not in wide]
+            self._open_congestion(cand, GroupKind.ISP, p.congestion_fraction)
             explained = self.members_of(Cause.ISP_CONGESTION)
-            self._open_congestion([c for c in congested if c not in explained], "ispa",
+            self._open_congestion([c for c in congested if c not in explained], GroupKind.ISP_IN_AREA,
                                   p.congestion_fraction_in_area)
         self._absorb_local_congestion()
 
-    def _open_congestion(self, cams: list[str], kind: str, threshold: float) -> None:
+    def _open_congestion(self, cams: list[str], kind: GroupKind, threshold: float) -> None:
         p, info = self.policy, self.index.info
-        by: dict[str, list[str]] = {}
+        by: dict[GroupKey, list[str]] = {}
         for c in cams:
-            g = f"isp:{info[c][1]}" if kind == "isp" else f"ispa:{info[c][1]}/{info[c][0]}"
-            by.setdefault(g, []).append(c)
+            by.setdefault(info[c].groups[kind], []).append(c)
         for g, group_cams in by.items():
             lines = self._lines(group_cams)
             if lines < p.sync_min_lines:
@@ -61,7 +62,7 @@ class CongestionRounds:
                   "fps_ratio_below": p.congestion_fps_ratio, "gap_s_above": p.congestion_gap_s}
             w = self._merge_or_new(Cause.ISP_CONGESTION, g, ev)
             for c in group_cams:
-                w.join(c, self.tracks[c][T_CONG_SINCE])
+                w.join(c, self.tracks[c].congested_since)
             w.peak = max(w.peak, len(group_cams))
 
     def _absorb_local_congestion(self) -> None:

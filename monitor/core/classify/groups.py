@@ -7,15 +7,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from monitor.core.classify.congestion import CongestionRounds
+from monitor.core.classify.keys import GroupKey, GroupKind
 from monitor.core.classify.state import (
-    T_CONG,
-    T_CONG_RUN,
-    T_DOWN,
-    T_DOWN_SINCE,
-    T_UP,
+    NEW_TRACK,
     ChangeKind,
     Departure,
     FleetIndex,
@@ -29,24 +27,39 @@ from monitor.core.domain import Cause
 from monitor.core.policy import ClassifierPolicy
 
 SHARED_OUTAGE = (Cause.MONITOR_OUTAGE, Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)
-_GROUP_CAUSE = {"area": Cause.AREA_OUTAGE, "isp": Cause.ISP_OUTAGE, "ispa": Cause.ISP_OUTAGE}
+_GROUP_CAUSE = {GroupKind.AREA: Cause.AREA_OUTAGE, GroupKind.ISP: Cause.ISP_OUTAGE,
+                GroupKind.ISP_IN_AREA: Cause.ISP_OUTAGE}
+_LOCAL_KIND = {Cause.LOCAL_OUTAGE: GroupKind.LINE, Cause.CAMERA_FAULT: GroupKind.CAMERA,
+               Cause.LOCAL_CONGESTION: GroupKind.LINE_CONGESTION}
+_WIDE = (GroupKind.AREA, GroupKind.ISP)
+
+
+class _Candidate(NamedTuple):
+    """A group whose cameras went down together, a candidate for a shared outage."""
+
+    fraction: float  # of the group's observed cameras
+    rank: int  # of its kind among the kinds asked for (ties in fraction: the earlier kind first)
+    group: GroupKey
+    cams: list[str]
+    observed: int
 
 
 class Round(CongestionRounds):
     def __init__(self, state: FleetState, index: FleetIndex, tracks: Mapping[str, Track],
-                 observed: list[str], now: int, policy: ClassifierPolicy, ref_bad: int, refs_now: bool):
+                 observed: list[str], troubled: list[str], now: int, policy: ClassifierPolicy, ref_bad: int,
+                 refs_now: bool):
         self.index, self.tracks, self.observed, self.now, self.policy = index, tracks, observed, now, policy
-        self.observed_set = set(observed)
+        self.troubled = troubled  # the observed cameras now down, without frames or congested (advance_tracks)
         self.ref_bad, self.refs_now = ref_bad, refs_now
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
         self.next_id = state.next_id
         self.stragglers: list[tuple[str, int]] = []  # down when their shared outage closed this round
-        self.stragglers_waiting: dict[str, int] = dict(state.stragglers_waiting)  # see _local_faults
+        self.stragglers_waiting: dict[str, int] = dict(state.stragglers_waiting)  # see classify.local
         # Cameras still congested when their shared congestion closed: explained until they clear, or
-        # until they outlast it as long as a household congestion needs to show (see _local_faults).
+        # until they outlast it as long as a household congestion needs to show (see classify.local).
         self.congestion_explained: dict[str, tuple[int, int]] = {
-            c: (at, tracks[c][T_CONG_RUN] if run < 0 else run)
-            for c, at, run in state.congestion_explained if tracks.get(c, (0,) * 15)[T_CONG]}
+            c: (at, tracks[c].congested_run if run < 0 else run)
+            for c, at, run in state.congestion_explained if tracks.get(c, NEW_TRACK).congested}
         sync = int(policy.sync_window.total_seconds())
         self.sync = sync
         self.long_down: set[str] = set()
@@ -54,18 +67,23 @@ class Round(CongestionRounds):
         # A congested path drops probes for an interval or two at a time: a congested camera must be
         # down as long as a congested household must before it counts towards a shared outage.
         congested = self.members_of(Cause.ISP_CONGESTION, Cause.LOCAL_CONGESTION) | self.congestion_explained.keys()
-        for cam in observed:
+        for cam in troubled:
             tr = tracks[cam]
-            if tr[T_DOWN]:
+            if tr.down_run:
                 need = policy.sync_min_down_intervals
-                if tr[T_CONG] or cam in congested:
+                if tr.congested or cam in congested:
                     need = max(need, policy.open_after_bad_intervals_congested)
-                if now - tr[T_DOWN_SINCE] > sync:
+                if now - tr.down_since > sync:
                     self.long_down.add(cam)
-                elif tr[T_DOWN] >= need:
+                elif tr.down_run >= need:
                     self.fresh.append(cam)
 
     # ---- lookups ---------------------------------------------------------------------------
+    @cached_property
+    def observed_set(self) -> set[str]:
+        """`observed` as a set (most rounds never ask)."""
+        return set(self.observed)
+
     def open_of(self, *causes: Cause) -> list[_Work]:
         return [w for w in self.works.values() if w.cause in causes and not w.closed]
 
@@ -81,18 +99,18 @@ class Round(CongestionRounds):
                 return w
         return None
 
-    def _new(self, cause: Cause, group: str, evidence: Mapping[str, Any]) -> _Work:
+    def _new(self, cause: Cause, group: GroupKey, evidence: Mapping[str, Any]) -> _Work:
         w = _Work(id=f"I{self.next_id}", group=group, cause=cause, opened=self.now, members={},
                   evidence=evidence, new=True)
         self.next_id += 1
         self.works[w.id] = w
         return w
 
-    def _denominator(self, group: str, *, include_down: bool = False) -> int:
+    def _denominator(self, group: GroupKey, *, include_down: bool = False) -> int:
         obs, long_down = self.observed_set, (() if include_down else self.long_down)
         return sum(1 for c in self.index.groups.get(group, ()) if c in obs and c not in long_down)
 
-    def _min_lines(self, group: str) -> int:
+    def _min_lines(self, group: GroupKey) -> int:
         """sync_min_lines, or every line of a group that has fewer (never fewer than two)."""
         p = self.policy
         have = self._lines(self.index.groups.get(group, ()))
@@ -100,12 +118,11 @@ class Round(CongestionRounds):
 
     def _lines(self, cams: Iterable[str]) -> int:
         info = self.index.info
-        return len({info[c][2] for c in cams})
+        return len({info[c].line for c in cams})
 
     # ---- local incidents --------------------------------------------------------------------
     def join_local(self, cause: Cause, keyval: str, cam: str, since: int, evidence: Mapping[str, Any]) -> None:
-        prefix = {Cause.LOCAL_OUTAGE: "line", Cause.CAMERA_FAULT: "cam", Cause.LOCAL_CONGESTION: "lcong"}[cause]
-        group = f"{prefix}:{keyval}"
+        group = GroupKey(_LOCAL_KIND[cause], keyval)
         w = self.by_key(f"{cause}|{group}") or self._new(cause, group, evidence)
         w.join(cam, since)
 
@@ -122,14 +139,14 @@ class Round(CongestionRounds):
             early, late = w.opened - self.sync - int(p.absorb_window.total_seconds()), w.opened + self.sync
             for cam in scope:
                 tr = tracks.get(cam)
-                if (tr is not None and tr[T_DOWN] >= min_down
-                        and (monitor or cam in w.members or early <= tr[T_DOWN_SINCE] <= late)):
-                    w.join(cam, tr[T_DOWN_SINCE])
+                if (tr is not None and tr.down_run >= min_down
+                        and (monitor or cam in w.members or early <= tr.down_since <= late)):
+                    w.join(cam, tr.down_since)
             for cam in list(w.members):
                 tr = tracks.get(cam)
-                if tr is not None and tr[T_UP] >= p.close_after_good_intervals:
+                if tr is not None and tr.up_run >= p.close_after_good_intervals:
                     w.leave(cam, Departure.RECOVERED)
-            down_cams = [c for c in w.members if tracks[c][T_DOWN]]
+            down_cams = [c for c in w.members if tracks[c].down_run]
             before = len(self.stragglers)
             self._keep_or_close(w, len(down_cams), p.group_close_after_intervals, stragglers=True,
                                 holding=None if monitor else self._outage_holds(w, down_cams))
@@ -145,7 +162,7 @@ class Round(CongestionRounds):
         if len(hidden) >= p.sync_min_lines_small_group:
             # The monitor's blind spot may have hidden an area or ISP outage that began meanwhile: the
             # cameras still down together when it ends are judged by synchrony, not as households.
-            assigned = self._open_groups(hidden, ("area", "isp"), p.outage_fraction, set(), include_down=True)
+            assigned = self._open_groups(hidden, _WIDE, p.outage_fraction, set(), include_down=True)
             self.stragglers = [(c, since) for c, since in self.stragglers if c not in assigned]
 
         fresh = self.fresh
@@ -157,15 +174,15 @@ class Round(CongestionRounds):
         # Cameras of a young ISP-in-area outage still count: a wider group may explain them better.
         explained = set()
         for w in self.open_of(*SHARED_OUTAGE):
-            if not (w.group.startswith("ispa:") and self.now - w.opened <= self.sync):
+            if not (w.group.kind is GroupKind.ISP_IN_AREA and self.now - w.opened <= self.sync):
                 explained.update(w.members)
         free = [c for c in fresh if c not in explained]
         if len(free) >= p.sync_min_lines_small_group:  # each group checks its own minimum (_min_lines)
-            assigned = self._open_groups(free, ("area", "isp"), p.outage_fraction, set())
+            assigned = self._open_groups(free, _WIDE, p.outage_fraction, set())
             in_ispa = self.members_of(*SHARED_OUTAGE)
-            ripe = p.ispa_min_down_intervals
-            self._open_groups([c for c in free if c not in assigned and c not in in_ispa
-                               and self.tracks[c][T_DOWN] >= ripe], ("ispa",), p.outage_fraction, assigned)
+            ripe = [c for c in free if c not in assigned and c not in in_ispa
+                    and self.tracks[c].down_run >= p.ispa_min_down_intervals]
+            self._open_groups(ripe, (GroupKind.ISP_IN_AREA,), p.outage_fraction, assigned)
         self._absorb_local()
 
     def _outage_holds(self, w: _Work, down_cams: list[str]) -> bool:
@@ -184,7 +201,7 @@ class Round(CongestionRounds):
                 others.update(o.members)
         own = [c for c in w.members if c not in others]
         if own and len(own) < len(w.members):
-            return sum(1 for c in own if self.tracks[c][T_DOWN]) > p.group_keep_fraction * len(own)
+            return sum(1 for c in own if self.tracks[c].down_run) > p.group_keep_fraction * len(own)
         return (self._lines(down_cams) >= p.sync_min_lines_small_group
                 and len(down_cams) >= p.group_keep_fraction * w.peak)
 
@@ -201,7 +218,7 @@ class Round(CongestionRounds):
             w.recovery_at = self.now
         if w.fail_run >= close_after:
             if stragglers:
-                self.stragglers += [(c, self._straggler_since(w, c)) for c in w.members if self.tracks[c][T_DOWN]]
+                self.stragglers += [(c, self._straggler_since(w, c)) for c in w.members if self.tracks[c].down_run]
             w.closed = True
             w.evidence = {**w.evidence, "peak": w.peak, "recovered_at_fraction": self.policy.group_keep_fraction}
 
@@ -212,7 +229,7 @@ class Round(CongestionRounds):
         down only well after the outage opened (outside the sync window). After the
         monitor's own outage, which hid everything: from its own down run if that began before the
         blind spot did (most members' start), since the household fault was already there then."""
-        since = self.tracks[cam][T_DOWN_SINCE]
+        since = self.tracks[cam].down_since
         if w.cause is Cause.MONITOR_OUTAGE and w.members:
             starts = sorted(w.members.values())
             if since < starts[len(starts) // 2]:
@@ -227,85 +244,96 @@ class Round(CongestionRounds):
         if denom <= 0:
             return
         frac = len(fresh) / denom
-        areas = {info[c][0] for c in fresh}
-        isps = {info[c][1] for c in fresh}
+        areas = {info[c].area for c in fresh}
+        isps = {info[c].isp for c in fresh}
         spans = len(areas) >= min(2, len(self.index.areas)) and len(isps) >= min(2, len(self.index.isps))
         by_refs = self.ref_bad >= p.reference_bad_intervals and frac >= p.monitor_fraction_with_references
         by_fleet = frac >= p.monitor_fraction and spans and self._lines(fresh) >= p.sync_min_lines
         if not (by_refs or by_fleet):
             return
-        w = self._new(Cause.MONITOR_OUTAGE, "monitor", {
+        w = self._new(Cause.MONITOR_OUTAGE, GroupKey(GroupKind.MONITOR), {
             "down_together": len(fresh), "observed": denom, "fraction": round(frac, 3),
             "threshold_fraction": p.monitor_fraction_with_references if by_refs else p.monitor_fraction,
             "reference_bad_intervals": self.ref_bad, "areas": len(areas), "isps": len(isps),
             "inferred_from": "references" if by_refs else "fleet_synchrony",
         })
         for cam, tr in self.tracks.items():
-            if tr[T_DOWN] >= 1 and cam in self.observed_set:
-                w.join(cam, tr[T_DOWN_SINCE])
+            if tr.down_run >= 1 and cam in self.observed_set:
+                w.join(cam, tr.down_since)
         w.peak = len(w.members)
 
-    def _open_groups(self, free: list[str], kinds: tuple[str, ...], threshold: float,
+    def _open_groups(self, free: list[str], kinds: tuple[GroupKind, ...], threshold: float,
                      taken: set[str], *, include_down: bool = False) -> set[str]:
         """Open shared outages for groups (areas, ISPs, ISP-in-area) where enough failed together."""
-        p, info = self.policy, self.index.info
+        cands = self._merge_isp_areas(self._candidates(free, kinds, threshold, include_down))
+        assigned: set[str] = set()
+        for cand in cands:
+            rest = [c for c in cand.cams if c not in assigned and c not in taken]
+            # What a better group explained is gone; the rest must still be a group on its own
+            # (one household left over on a small ISP is that household, not the ISP).
+            if 2 * len(rest) < len(cand.cams) or self._lines(rest) < self._min_lines(cand.group):
+                continue
+            self._open_group(cand, threshold)
+            assigned.update(cand.cams)
+        return assigned
+
+    def _candidates(self, free: list[str], kinds: tuple[GroupKind, ...], threshold: float,
+                    include_down: bool) -> list[_Candidate]:
+        """The groups of each kind where enough of `free` went down, best fraction first."""
+        info = self.index.info
         cands = []
-        for kind in kinds:
-            by: dict[str, list[str]] = {}
+        for rank, kind in enumerate(kinds):
+            by: dict[GroupKey, list[str]] = {}
             for c in free:
-                a, isp = info[c][0], info[c][1]
-                g = {"area": f"area:{a}", "isp": f"isp:{isp}", "ispa": f"ispa:{isp}/{a}"}[kind]
-                by.setdefault(g, []).append(c)
+                by.setdefault(info[c].groups[kind], []).append(c)
             for g, cams in by.items():
                 if self._lines(cams) < self._min_lines(g):
                     continue
                 denom = self._denominator(g, include_down=include_down)
                 frac = len(cams) / denom if denom else 0.0
                 if frac >= threshold:
-                    cands.append((-frac, kinds.index(kind), g, cams, denom))
-        cands.sort(key=lambda x: (x[0], x[1]))
-        # The same ISP failing together in several areas at once is that ISP, not several local nodes.
-        per_isp: dict[str, list[tuple]] = {}
-        for cand in cands:
-            if cand[2].startswith("ispa:"):
-                per_isp.setdefault(cand[2][5:].partition("/")[0], []).append(cand)
-        for isp, group in per_isp.items():
-            if len(group) > 1:
-                cams = [c for cand in group for c in cand[3]]
-                cands = [c for c in cands if c not in group] + [(group[0][0], 0, f"isp:{isp}", cams,
-                                                                 self._denominator(f"isp:{isp}"))]
-        assigned: set[str] = set()
-        for negf, _, g, cams, denom in cands:
-            rest = [c for c in cams if c not in assigned and c not in taken]
-            # What a better group explained is gone; the rest must still be a group on its own
-            # (one household left over on a small ISP is that household, not the ISP).
-            if 2 * len(rest) < len(cams) or self._lines(rest) < self._min_lines(g):
-                continue
-            cause = _GROUP_CAUSE[g.partition(":")[0]]
-            ev = {"down_together": len(cams), "lines": self._lines(cams), "observed": denom,
-                  "fraction": round(-negf, 3), "threshold_fraction": threshold,
-                  "min_lines": p.sync_min_lines, "window_s": self.sync}
-            w = self._merge_or_new(cause, g, ev)
-            scope_cams = set(self.index.groups.get(g, ()))
-            for c in scope_cams:
-                tr = self.tracks.get(c)
-                if tr is not None and tr[T_DOWN] >= p.sync_min_down_intervals:
-                    w.join(c, tr[T_DOWN_SINCE])
-            w.peak = max(w.peak, sum(1 for c in w.members if self.tracks[c][T_DOWN]))
-            assigned.update(cams)
-        return assigned
+                    cands.append(_Candidate(frac, rank, g, cams, denom))
+        cands.sort(key=lambda c: (-c.fraction, c.rank))
+        return cands
 
-    def _merge_or_new(self, cause: Cause, group: str, evidence: Mapping[str, Any]) -> _Work:
+    def _merge_isp_areas(self, cands: list[_Candidate]) -> list[_Candidate]:
+        """The same ISP failing together in several areas at once is that ISP, not several local nodes."""
+        per_isp: dict[str, list[_Candidate]] = {}
+        for cand in cands:
+            if cand.group.kind is GroupKind.ISP_IN_AREA:
+                per_isp.setdefault(cand.group.name, []).append(cand)
+        for areas in per_isp.values():
+            if len(areas) > 1:
+                whole = areas[0].group.whole_isp()
+                cams = [c for cand in areas for c in cand.cams]
+                cands = [c for c in cands if c not in areas] + [
+                    _Candidate(areas[0].fraction, 0, whole, cams, self._denominator(whole))]
+        return cands
+
+    def _open_group(self, cand: _Candidate, threshold: float) -> None:
+        p, g = self.policy, cand.group
+        ev = {"down_together": len(cand.cams), "lines": self._lines(cand.cams), "observed": cand.observed,
+              "fraction": round(cand.fraction, 3), "threshold_fraction": threshold,
+              "min_lines": p.sync_min_lines, "window_s": self.sync}
+        w = self._merge_or_new(_GROUP_CAUSE[g.kind], g, ev)
+        scope_cams = set(self.index.groups.get(g, ()))
+        for c in scope_cams:
+            tr = self.tracks.get(c)
+            if tr is not None and tr.down_run >= p.sync_min_down_intervals:
+                w.join(c, tr.down_since)
+        w.peak = max(w.peak, sum(1 for c in w.members if self.tracks[c].down_run))
+
+    def _merge_or_new(self, cause: Cause, group: GroupKey, evidence: Mapping[str, Any]) -> _Work:
         """A young shared incident whose cameras all lie inside the new, wider group becomes that group."""
         scope_cams = set(self.index.groups.get(group, ()))
         family = SHARED_OUTAGE if cause in SHARED_OUTAGE else (Cause.ISP_CONGESTION,)
         # congestion builds up over the evening: its incidents stay 'young' for the congestion sync window
         young = self.sync if cause in SHARED_OUTAGE else self.policy.congestion_sync_window.total_seconds()
-        if group.startswith("ispa:"):
-            isp = group[5:].partition("/")[0]
+        if group.kind is GroupKind.ISP_IN_AREA:
             for w in self.open_of(cause):
-                if w.group.startswith(f"ispa:{isp}/") and w.group != group and self.now - w.opened <= young:
-                    w.rescope(cause, f"isp:{isp}")  # a second area of the same ISP: it is the ISP
+                if (w.group.kind is GroupKind.ISP_IN_AREA and w.group.name == group.name and w.group != group
+                        and self.now - w.opened <= young):
+                    w.rescope(cause, group.whole_isp())  # a second area of the same ISP: it is the ISP
                     w.evidence = {**evidence, "widened_from": w.evidence}
                     return w
         for w in self.open_of(*family):

@@ -3,10 +3,10 @@
 Times inside the core are whole seconds since the Unix epoch (UTC) so that the per-interval
 arithmetic stays cheap; the engine turns them into ISO 8601 at the edge.
 
-`FleetState.tracks` holds one `Track` per camera. A `Track` is a plain tuple (see `TRACK_FIELDS`)
-because one is rebuilt for every camera in every probe interval and a tuple is the cheapest frozen
-value Python has. Mappings inside the frozen dataclasses are built once per step and never mutated
-afterwards; treat them as read-only.
+`FleetState.tracks` holds one `Track` per camera. A `Track` is a named tuple because one is rebuilt
+for every camera in every probe interval and a tuple is the cheapest frozen value Python has.
+Mappings inside the frozen dataclasses are built once per step and never mutated afterwards; treat
+them as read-only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from monitor.core.classify.keys import GroupKey, GroupKind
 from monitor.core.domain import Camera, Cause
 
 
@@ -30,29 +31,54 @@ class Sample(NamedTuple):
     max_gap_s: float | None
 
 
-# Track: positions in the per-camera tuple.
-T_LAST = 0  # epoch s of the last observation seen
-T_DOWN = 1  # consecutive intervals down (unreachable, no frames)
-T_DOWN_SINCE = 2  # start of the current down run
-T_UP = 3  # consecutive intervals not down
-T_NF = 4  # consecutive intervals reachable but no frames, RTT normal (camera fault candidate)
-T_NF_SINCE = 5
-T_FRAMES = 6  # consecutive intervals with frames flowing
-T_BITS = 7  # bitmask: slow intervals among the most recent ones (bit 0 = newest)
-T_CONG = 8  # hysteretic congested state, 0/1
-T_CONG_RUN = 9  # consecutive intervals in congested state
-T_CONG_OFF = 10  # consecutive intervals out of congested state
-T_CONG_SINCE = 11
-T_FLAPS = 12  # down-runs (of 2+ intervals) in the current flap episode
-T_ONSET = 13  # end of the most recent such run
-T_RTT = 14  # RTT baseline, ms (EWMA over clean intervals), 0.0 = unknown
-TRACK_FIELDS = (
+class Track(NamedTuple):
+    """Where one camera stands after its latest observation (rebuilt for every observation)."""
+
+    last_seen: int = 0  # epoch s of the last observation taken
+    down_run: int = 0  # consecutive intervals down (unreachable, no ONVIF answer, no frames)
+    down_since: int = 0  # start of the current (or latest) down run
+    up_run: int = 0  # consecutive intervals not down
+    no_frames_run: int = 0  # consecutive intervals reachable, RTT normal, no frames (camera fault candidate)
+    no_frames_since: int = 0  # start of that run; 0 outside one
+    frames_run: int = 0  # consecutive intervals with frames flowing
+    slow_bits: int = 0  # bitmask: slow intervals among the most recent ones (bit 0 = newest)
+    congested: int = 0  # hysteretic congested state, 0/1
+    congested_run: int = 0  # consecutive intervals in the congested state
+    uncongested_run: int = 0  # consecutive intervals out of it
+    congested_since: int = 0  # start of the current (or latest) congested state
+    flaps: int = 0  # down runs (of sync_min_down_intervals or more) in the current flap episode
+    last_flap_end: int = 0  # when the most recent of those runs ended
+    rtt_base_ms: float = 0.0  # RTT baseline (EWMA over clean intervals), 0.0 = unknown
+
+
+NEW_TRACK = Track()
+
+# The checkpoint's names for the Track fields, in Track order: the names checkpoints have always been
+# written with, so that older checkpoints load and older code can load newer ones.
+TRACK_JSON_FIELDS = (
     "last", "down", "down_since", "up", "nf", "nf_since", "frames", "slow_bits", "congested",
     "cong_run", "cong_off", "cong_since", "flaps", "onset", "rtt_base",
 )
-NEW_TRACK: tuple = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0)
 
-Track = tuple  # a tuple laid out as TRACK_FIELDS
+
+class CameraInfo(NamedTuple):
+    """What the classifier needs of one registry entry."""
+
+    area: str
+    isp: str
+    line: str
+    expected_fps: float
+    groups: Mapping[GroupKind, GroupKey]  # the registry groups it belongs to: its area, ISP, ISP-in-area, line
+
+    @classmethod
+    def of(cls, c: Camera) -> CameraInfo:
+        groups = {
+            GroupKind.AREA: GroupKey(GroupKind.AREA, c.area),
+            GroupKind.ISP: GroupKey(GroupKind.ISP, c.isp),
+            GroupKind.ISP_IN_AREA: GroupKey(GroupKind.ISP_IN_AREA, c.isp, c.area),
+            GroupKind.LINE: GroupKey(GroupKind.LINE, c.line_id),
+        }
+        return cls(c.area, c.isp, c.line_id, float(c.expected_fps) or 1.0, groups)
 
 
 class ChangeKind(enum.StrEnum):
@@ -69,7 +95,7 @@ class Departure(enum.StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Incident:
     id: str
-    key: str  # what it is about: "line:…", "cam:…", "lcong:…", "area:…", "isp:…", "ispa:isp/area", "monitor"
+    key: str  # "<cause>|<group>": the cause and what it is about (a `GroupKey` as text)
     cause: Cause
     scope: Mapping[str, Any]
     opened: int
@@ -110,25 +136,25 @@ class FleetState:
 class FleetIndex:
     """The registry, indexed for the classifier: built once per registry, not per interval."""
 
-    info: Mapping[str, tuple[str, str, str, float]]  # camera -> (area, isp, line, expected_fps)
-    groups: Mapping[str, tuple[str, ...]]  # "area:A01" / "isp:x" / "ispa:x/A01" / "line:L" -> cameras
+    info: Mapping[str, CameraInfo]
+    groups: Mapping[GroupKey, tuple[str, ...]]  # every area, ISP, ISP-in-area and line group -> its cameras
     areas: frozenset[str]
     isps: frozenset[str]
     cameras: Mapping[str, Camera] = field(default_factory=dict)
 
     @classmethod
     def from_cameras(cls, cameras: Mapping[str, Camera]) -> FleetIndex:
-        info: dict[str, tuple[str, str, str, float]] = {}
-        groups: dict[str, list[str]] = {}
+        info: dict[str, CameraInfo] = {}
+        groups: dict[GroupKey, list[str]] = {}
         for cid, c in cameras.items():
-            info[cid] = (c.area, c.isp, c.line_id, float(c.expected_fps) or 1.0)
-            for key in (f"area:{c.area}", f"isp:{c.isp}", f"ispa:{c.isp}/{c.area}", f"line:{c.line_id}"):
+            ci = info[cid] = CameraInfo.of(c)
+            for key in ci.groups.values():
                 groups.setdefault(key, []).append(cid)
         return cls(
             info=info,
             groups={k: tuple(v) for k, v in groups.items()},
-            areas=frozenset(v[0] for v in info.values()),
-            isps=frozenset(v[1] for v in info.values()),
+            areas=frozenset(ci.area for ci in info.values()),
+            isps=frozenset(ci.isp for ci in info.values()),
             cameras=dict(cameras),
         )
 
@@ -159,7 +185,7 @@ def incident_from_json(d: Mapping[str, Any]) -> Incident:
 def state_to_json(state: FleetState) -> dict:
     return {
         "version": 1,
-        "track_fields": list(TRACK_FIELDS),
+        "track_fields": list(TRACK_JSON_FIELDS),
         "tracks": {cam: list(tr) for cam, tr in state.tracks.items()},
         "incidents": [incident_to_json(i) for i in state.incidents.values()],
         "next_id": state.next_id,
@@ -172,11 +198,9 @@ def state_to_json(state: FleetState) -> dict:
 
 
 def state_from_json(d: Mapping[str, Any]) -> FleetState:
-    if list(d.get("track_fields", TRACK_FIELDS)) != list(TRACK_FIELDS):
+    if list(d.get("track_fields", TRACK_JSON_FIELDS)) != list(TRACK_JSON_FIELDS):
         raise ValueError("classifier state was written with a different track layout")
-    tracks = {
-        cam: tuple(float(v) if n == T_RTT else int(v) for n, v in enumerate(tr)) for cam, tr in d["tracks"].items()
-    }
+    tracks = {cam: _track(values) for cam, values in d["tracks"].items()}
     incidents = {i.id: i for i in (incident_from_json(x) for x in d["incidents"])}
     return FleetState(
         tracks=tracks,
@@ -188,6 +212,11 @@ def state_from_json(d: Mapping[str, Any]) -> FleetState:
         congestion_explained=tuple(_explained(e, int(d["last_t"])) for e in d.get("congestion_explained", ())),
         stragglers_waiting=tuple((str(c), int(since)) for c, since in d.get("stragglers_waiting", ())),
     )
+
+
+def _track(values: Any) -> Track:
+    *counts, rtt_base_ms = values
+    return Track._make([*(int(v) for v in counts), float(rtt_base_ms)])  # _make: exactly the Track's fields
 
 
 def _explained(e: Any, last_t: int) -> tuple[str, int, int]:

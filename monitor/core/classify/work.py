@@ -1,6 +1,6 @@
 """The mutable working copy of one open incident, for the length of one classification round.
 
-`Round` (classify_groups) edits these and freezes them back into `Incident`s at the end of the round.
+`Round` (classify.groups) edits these and freezes them back into `Incident`s at the end of the round.
 """
 
 from __future__ import annotations
@@ -8,22 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.core.classify.state import T_DOWN, T_FRAMES, Departure, Incident, Track
+from monitor.core.classify.keys import GroupKey
+from monitor.core.classify.state import Departure, Incident, Track
 from monitor.core.domain import Cause
-
-
-def scope_of(group: str) -> dict[str, Any]:
-    kind, _, val = group.partition(":")
-    if kind == "ispa":
-        isp, _, area = val.partition("/")
-        return {"isp": isp, "area": area}
-    if kind == "monitor":
-        return {"monitor": True}
-    if kind == "cam":
-        return {"camera": val}
-    if kind in ("line", "lcong"):
-        return {"line": val}
-    return {kind: val}
 
 
 class Work:
@@ -32,12 +19,13 @@ class Work:
     __slots__ = ("id", "key", "group", "cause", "scope", "opened", "members", "peak", "evidence",
                  "fail_run", "recovery_at", "new", "changed", "closed", "departed")
 
-    def __init__(self, *, id: str, group: str, cause: Cause, opened: int, members: dict[str, int],
+    def __init__(self, *, id: str, group: GroupKey, cause: Cause, opened: int, members: dict[str, int],
                  peak: int = 0, evidence: Mapping[str, Any] | None = None, fail_run: int = 0,
-                 recovery_at: int = 0, new: bool = False):
+                 recovery_at: int = 0, new: bool = False, key: str = "", scope: Mapping[str, Any] | None = None):
+        """`key` and `scope` follow from cause and group; an incident carried over passes its own."""
         self.id, self.group, self.cause, self.opened = id, group, cause, opened
-        self.key = f"{cause}|{group}"
-        self.scope = scope_of(group)
+        self.key = key or f"{cause}|{group}"
+        self.scope = dict(scope) if scope is not None else group.scope()
         self.members = members
         self.peak, self.evidence = peak, dict(evidence or {})
         self.fail_run, self.recovery_at = fail_run, recovery_at
@@ -46,13 +34,14 @@ class Work:
 
     @classmethod
     def of(cls, i: Incident) -> Work:
-        return cls(id=i.id, group=i.key.partition("|")[2], cause=i.cause, opened=i.opened,
+        _cause, _, group = i.key.partition("|")
+        return cls(id=i.id, group=GroupKey.parse(group), cause=i.cause, opened=i.opened,
                    members=dict(i.members), peak=i.peak, evidence=i.evidence, fail_run=i.fail_run,
-                   recovery_at=i.recovery_at)
+                   recovery_at=i.recovery_at, key=i.key, scope=i.scope)
 
-    def rescope(self, cause: Cause, group: str) -> None:
+    def rescope(self, cause: Cause, group: GroupKey) -> None:
         self.cause, self.group = cause, group
-        self.key, self.scope = f"{cause}|{group}", scope_of(group)
+        self.key, self.scope = f"{cause}|{group}", group.scope()
         self.changed = True
 
     def join(self, cam: str, since: int) -> None:
@@ -73,13 +62,11 @@ class Work:
 
     def frozen(self, tracks: Mapping[str, Track]) -> Incident:
         if self.cause is Cause.LOCAL_OUTAGE:
-            impaired = frozenset(c for c in self.members if tracks[c][T_DOWN])
+            impaired = frozenset(c for c in self.members if tracks[c].down_run)
         elif self.cause is Cause.CAMERA_FAULT:
-            impaired = frozenset(c for c in self.members if not tracks[c][T_FRAMES])
+            impaired = frozenset(c for c in self.members if not tracks[c].frames_run)
         else:
             impaired = frozenset()
         return Incident(id=self.id, key=self.key, cause=self.cause, scope=self.scope, opened=self.opened,
                         members=dict(self.members), peak=self.peak, evidence=self.evidence,
                         fail_run=self.fail_run, recovery_at=self.recovery_at, impaired=impaired)
-
-
