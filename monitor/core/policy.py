@@ -13,7 +13,8 @@ from dataclasses import dataclass, fields
 from datetime import time, timedelta
 
 _AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other count is at least 1
-_UNIT = {"congestion_fps_ratio", "rtt_baseline_alpha"}  # besides every *_fraction: in (0, 1]
+_UNIT = {"congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step",
+         "registry_fps_tolerance", "overlay_fps_share", "co_congestion_share"}  # besides every *_fraction: in (0, 1]
 
 
 class PolicyRangeError(ValueError):
@@ -116,6 +117,35 @@ class ClassifierPolicy:
     """Consecutive intervals below the keep fraction before a shared outage closes."""
     congestion_close_after_intervals: int = 10
     """The same for a congestion, which is noisier."""
+
+    # --- congestion on top of congestion (classify/overlay.py) -----------------------------------
+    overlay_window: int = 10
+    """Intervals over which a camera's RTT and frame share are smoothed against its congested peers'."""
+    overlay_rtt_factor: float = 1.25
+    """A household congested inside its provider's congestion: RTT at least this many times its peers'..."""
+    overlay_fps_share: float = 0.55
+    """...and a frame share at most this share of theirs (both bottlenecks in series)..."""
+    overlay_min_peers: int = 3
+    """...judged only against at least this many congested peers of the same provider congestion."""
+
+    # --- what the observations say about the registry (classify/learning.py) -------------------
+    fps_learn_quantile: float = 0.97
+    """A camera's own frame rate is this quantile of its clean intervals' rates (congestion only lowers it)."""
+    fps_learn_step: float = 0.02
+    """Relative step of that running quantile per clean interval."""
+    fps_learn_min_intervals: int = 60
+    """Clean intervals before the learned rate is trusted over the registry's expected_fps."""
+    registry_fps_tolerance: float = 0.15
+    """A learned rate this far (a share of it) from the registry's is a registry finding."""
+    membership_sync_window: timedelta = timedelta(minutes=4)
+    """A camera of another area or provider that went down and came back within this of a shared
+    outage's own cameras failed with it: it joins that outage, and its registry row is a finding."""
+
+    co_congestion_share: float = 0.6
+    """A camera of a calm provider congested for this share of another provider's congestion..."""
+    co_congestion_end_window: timedelta = timedelta(minutes=30)
+    """...that began within congestion_sync_window of its opening and cleared within this of its recovery
+    was on that provider: a registry finding."""
 
     # --- the monitor itself ---------------------------------------------------------------------
     monitor_fraction: float = 0.8

@@ -20,7 +20,7 @@ from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
 from monitor.probes.onvif import close_shared, onvif_reboot
 from monitor.probes.round import ProbeConfig, probe_round, reference_round
 from monitor.service.app import Store, open_store
-from monitor.service.clock import Clock, SystemClock
+from monitor.service.clock import Clock, SystemClock, VirtualClock
 from monitor.service.decide import DecisionLoop, policies_of
 from monitor.service.delivery import Delivery, build_channels, describe_channels, person_recipient
 from monitor.store.observations import prune_raw
@@ -81,14 +81,6 @@ def summarise(records: Sequence[Record], cameras: dict[str, Camera]) -> str:
     return ", ".join(parts)
 
 
-class _Fixed:
-    def __init__(self, t):
-        self.t = t
-
-    def now(self):
-        return self.t
-
-
 def describe(d: Decision) -> str:
     """One line for an operator's log: what was decided, never any contact detail."""
     if isinstance(d, IncidentDecision):
@@ -126,7 +118,7 @@ class ProbeService:
         """Probe every camera, store what was seen, and decide on it."""
         now = self.clock.now().replace(microsecond=0)
         spread = self.settings.probes.interval_s * self.settings.probes.spread
-        records = await probe_once(self.settings, list(self.cameras.values()), clock=_Fixed(now),
+        records = await probe_once(self.settings, list(self.cameras.values()), clock=VirtualClock(now),
                                    spread_s=spread, frames=self.frames)
         obs = [r for r in records if isinstance(r, Observation)]
         refs = [r for r in records if isinstance(r, ReferenceObservation)]
