@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from monitor.core.classify.learning import RegistryFinding
 from monitor.core.classify.state import ChangeKind, IncidentChange
 from monitor.core.domain import Cause
 from monitor.core.escalate import Audience, Kind, Notification
@@ -25,9 +26,11 @@ __all__ = [
     "Audience",
     "ChangeKind",
     "Decision",
+    "FindingDecision",
     "IncidentDecision",
     "Kind",
     "NotificationDecision",
+    "finding_decision",
     "incident_decision",
     "notification_decision",
     "notification_key",
@@ -73,7 +76,28 @@ class NotificationDecision:
         _aware(self.t)
 
 
-Decision = IncidentDecision | NotificationDecision
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindingDecision:
+    """A registry row the observations contradict (classify.learning): the field, the registry's value,
+    the value the evidence points to, and the evidence."""
+
+    t: datetime  # aware; the round's time, whole seconds
+    camera: str
+    field: str  # isp, area or expected_fps
+    registry: Any
+    observed: Any
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _aware(self.t)
+
+
+Decision = IncidentDecision | NotificationDecision | FindingDecision
+
+
+def finding_decision(t: datetime, f: RegistryFinding) -> FindingDecision:
+    return FindingDecision(t=t, camera=f.camera, field=f.field, registry=f.registry, observed=f.observed,
+                           evidence=dict(f.evidence))
 
 
 def incident_decision(t: datetime, ch: IncidentChange) -> IncidentDecision:
@@ -98,6 +122,9 @@ def to_record(d: Decision, tz: tzinfo) -> dict[str, Any]:
     t = d.t.astimezone(tz).isoformat(timespec="seconds")
     if isinstance(d, IncidentDecision):
         return _incident_record(t, d)
+    if isinstance(d, FindingDecision):
+        return {"t": t, "type": "registry_finding", "camera": d.camera, "field": d.field, "registry": d.registry,
+                "observed": d.observed, "evidence": dict(d.evidence)}
     return _notification_record(t, d)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.core.classify.fleet import classify_samples, to_sample
+from monitor.core.classify.fleet import classify_round, to_sample
 from monitor.core.classify.state import (
     FleetIndex,
     FleetState,
@@ -24,7 +24,7 @@ from monitor.core.classify.state import (
     state_from_json,
     state_to_json,
 )
-from monitor.core.decisions import Decision, incident_decision, notification_decision
+from monitor.core.decisions import Decision, finding_decision, incident_decision, notification_decision
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.escalate import EscalationState, Notification, escalate, escalation_from_json, escalation_to_json
 from monitor.core.policy import ClassifierPolicy, EscalationPolicy
@@ -70,15 +70,16 @@ def step_samples(
     now: datetime,
     policies: Policies,
 ) -> StepResult:
-    fleet, changes = classify_samples(state.fleet, index, samples, references_reachable,
-                                      int(now.timestamp()), policies.classifier)
+    fleet, changes, findings = classify_round(state.fleet, index, samples, references_reachable,
+                                              int(now.timestamp()), policies.classifier)
     esc, notes = escalate(state.escalation, fleet.incidents, changes, index.cameras, now, policies.escalation)
-    if not changes and not notes:
+    if not changes and not notes and not findings:
         return StepResult(state=EngineState(fleet=fleet, escalation=esc), decisions=[], changes=changes,
                           notifications=notes)
     t = now.replace(microsecond=0)  # decisions are to the second, as the scenario format writes them
     decisions: list[Decision] = [incident_decision(t, ch) for ch in changes]
     decisions += [notification_decision(t, n) for n in notes]
+    decisions += [finding_decision(t, f) for f in findings]
     return StepResult(state=EngineState(fleet=fleet, escalation=esc), decisions=decisions, changes=changes,
                       notifications=notes)
 

@@ -72,7 +72,7 @@ def replay_into_db(
         start = _time.perf_counter()
         n_obs = n_refs = n_rounds = n_dec = n_inc = n_notes = 0
         first = last = None
-        for now, obs, refs in obsformat.rounds_of(obsformat.read(observations_path), 0):
+        for now, obs, refs in obsformat.rounds_of(obsformat.read(observations_path), interval_s):
             decisions = loop.round(by_id, obs, refs, now)
             n_obs, n_refs, n_rounds = n_obs + len(obs), n_refs + len(refs), n_rounds + 1
             n_dec += len(decisions)

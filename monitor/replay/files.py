@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 from monitor.config.registry import load_cameras
 from monitor.core.classify.state import FleetIndex
-from monitor.core.decisions import ChangeKind, Decision, IncidentDecision, to_record
+from monitor.core.decisions import ChangeKind, Decision, IncidentDecision, NotificationDecision, to_record
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.engine import EngineState, Policies, step_samples
 from monitor.core.errors import ObservationFormatError
 from monitor.replay.obsformat import read_rounds, rounds_of
 
-GROUP_INTERVAL_S = 0  # rounds by distinct time, as before; the inference issue changes this
+GROUP_INTERVAL_S = 60  # the scenarios and the default probe interval: rounds by probe interval
 Interval = tuple[str, list[tuple], list[bool]]  # (t as written, samples, reference reachabilities)
 
 
@@ -85,13 +85,13 @@ def replay(cameras: list[Camera] | FleetIndex, records: Iterable[Observation | R
 
 
 def replay_files(registry_csv: Path | str, observations_path: Path | str, out_path: Path | str,
-                 policies: Policies | None = None) -> ReplayStats:
+                 policies: Policies | None = None, interval_s: float = GROUP_INTERVAL_S) -> ReplayStats:
     index = index_cameras(load_cameras(registry_csv))
     policies = policies or Policies()
     counts = {"obs": 0, "refs": 0, "intervals": 0}
 
     def counted() -> Iterator[Interval]:
-        for iv in read_intervals(observations_path):
+        for iv in read_intervals(observations_path, interval_s):
             counts["obs"] += len(iv[1])
             counts["refs"] += len(iv[2])
             counts["intervals"] += 1
@@ -106,7 +106,7 @@ def replay_files(registry_csv: Path | str, observations_path: Path | str, out_pa
             n += 1
             if isinstance(d, IncidentDecision):
                 incidents += d.state is ChangeKind.OPEN
-            else:
+            elif isinstance(d, NotificationDecision):
                 notes += 1
     return ReplayStats(observations=counts["obs"], references=counts["refs"], intervals=counts["intervals"],
                        decisions=n, incidents=incidents, notifications=notes,

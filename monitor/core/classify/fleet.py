@@ -19,19 +19,32 @@ How causes are told apart (thresholds in `ClassifierPolicy`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from monitor.core.classify.camera import advance_tracks
 from monitor.core.classify.groups import Round
+from monitor.core.classify.learning import (
+    RegistryFinding,
+    RegistryKnowledge,
+    apply_findings,
+    effective_cameras,
+    learn_rates,
+    rate_findings,
+)
 from monitor.core.classify.local import local_faults
+from monitor.core.classify.membership import congestion_findings, outage_findings, tally_co_congestion
+from monitor.core.classify.overlay import Overlay, advance_overlay
 from monitor.core.classify.state import (
     FleetIndex,
     FleetState,
     IncidentChange,
     Sample,
+    Track,
     as_index,
 )
-from monitor.core.domain import Camera, Observation, ReferenceObservation
+from monitor.core.domain import Camera, Cause, Observation, ReferenceObservation
 from monitor.core.policy import ClassifierPolicy
 
 
@@ -63,6 +76,27 @@ def classify_samples(
     policy: ClassifierPolicy,
 ) -> tuple[FleetState, list[IncidentChange]]:
     """The same as `classify_fleet` on light tuples and epoch seconds (what replay feeds)."""
+    res = classify_round(state, index, samples, references_reachable, now, policy)
+    return res.state, res.changes
+
+
+class RoundResult(NamedTuple):
+    state: FleetState
+    changes: list[IncidentChange]
+    findings: list[RegistryFinding]  # registry rows the evidence contradicts (new or changed this round)
+
+
+def classify_round(
+    state: FleetState,
+    registry: FleetIndex,
+    samples: Sequence[Sample | tuple],
+    references_reachable: Sequence[bool],
+    now: int,
+    policy: ClassifierPolicy,
+) -> RoundResult:
+    """One probe interval against the registry as the evidence so far corrected it (classify.learning)."""
+    knowledge = replace(state.registry, rates=learn_rates(state.registry.rates, samples, policy))
+    index = effective_index(registry, knowledge.moved)
     tracks, observed, troubled = advance_tracks(state.tracks, index, samples, now, policy)
     if references_reachable:
         seen = True
@@ -72,15 +106,76 @@ def classify_samples(
     rnd = Round(state, index, tracks, observed, troubled, now, policy, ref_bad, seen and bool(references_reachable))
     rnd.shared_outages()
     rnd.shared_congestion()
+    rnd.overlay = _overlay(state, rnd, samples, index, now, policy)
     local_faults(rnd)
+    changes, incidents = rnd.changes(), rnd.frozen_incidents()
+    findings = _findings(state, knowledge, registry, index, tracks, observed, changes, now, policy)
     new_state = FleetState(
         tracks=tracks,
-        incidents=rnd.frozen_incidents(),
+        incidents=incidents,
         next_id=rnd.next_id,
         reference_bad_run=ref_bad,
         references_seen=seen,
         last_t=now,
         congestion_explained=tuple(sorted((c, at, run) for c, (at, run) in rnd.congestion_explained.items())),
         stragglers_waiting=tuple(sorted(rnd.stragglers_waiting.items())),
+        overlay=rnd.overlay,
+        co_congestion=tally_co_congestion(state.co_congestion, incidents, index, tracks, observed,
+                                          _values(samples, index, incidents), now),
+        registry=apply_findings(knowledge, findings, registry.cameras),
     )
-    return new_state, rnd.changes()
+    return RoundResult(new_state, changes, findings)
+
+
+def _overlay(state: FleetState, rnd: Round, samples: Sequence[Sample | tuple], index: FleetIndex, now: int,
+             policy: ClassifierPolicy) -> dict[str, Overlay]:
+    congestions = [list(w.members) for w in rnd.open_of(Cause.ISP_CONGESTION)]
+    if not congestions:
+        return {}
+    members = {c for m in congestions for c in m}
+    info, tracks = index.info, rnd.tracks
+    values = {s[0]: (s[2], s[4], info[s[0]].expected_fps) for s in samples if s[0] in members and s[1]}
+    congested = {c: bool(tracks[c].congested) for c in members if c in tracks}
+    return advance_overlay(state.overlay, congestions, congested, values, now, policy)
+
+
+def _values(samples: Sequence[Sample | tuple], index: FleetIndex, incidents: Mapping[str, Any]
+            ) -> dict[str, tuple[float | None, float | None, float]]:
+    """camera -> (RTT, fps, expected fps) of the cameras seen reachable, while a provider congestion is open."""
+    if not any(i.cause is Cause.ISP_CONGESTION for i in incidents.values()):
+        return {}
+    info = index.info
+    return {s[0]: (s[2], s[4], info[s[0]].expected_fps) for s in samples if s[1] and s[0] in info}
+
+
+def _findings(state: FleetState, knowledge: RegistryKnowledge, registry: FleetIndex, index: FleetIndex,
+              tracks: Mapping[str, Track], observed: Sequence[str], changes: list[IncidentChange], now: int,
+              policy: ClassifierPolicy) -> list[RegistryFinding]:
+    """This round's findings that change what is known, each with the registry's own value."""
+    found = rate_findings(knowledge, registry.cameras, observed, policy)
+    if changes:
+        found += outage_findings(changes, index, tracks)
+        found += congestion_findings(changes, state.co_congestion, index, knowledge.fits, now, policy)
+    out = []
+    for f in found:
+        cam = registry.cameras.get(f.camera)
+        if cam is None or knowledge.moved.get(f.camera, {}).get(f.field, getattr(cam, f.field)) == f.observed:
+            continue
+        out.append(f._replace(registry=getattr(cam, f.field)))
+    return out
+
+
+_EFFECTIVE: dict[tuple, tuple[FleetIndex, FleetIndex]] = {}
+
+
+def effective_index(registry: FleetIndex, moved: Mapping[str, Mapping[str, Any]]) -> FleetIndex:
+    """The registry's index with what the evidence showed (memoised: it changes only with a finding)."""
+    if not moved:
+        return registry
+    key = (id(registry), tuple(sorted((c, tuple(sorted(v.items()))) for c, v in moved.items())))
+    hit = _EFFECTIVE.get(key)
+    if hit is None or hit[0] is not registry:
+        if len(_EFFECTIVE) > 8:
+            _EFFECTIVE.clear()
+        hit = _EFFECTIVE[key] = (registry, FleetIndex.from_cameras(effective_cameras(registry.cameras, moved)))
+    return hit[1]

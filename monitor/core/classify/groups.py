@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from monitor.core.classify.congestion import CongestionRounds
 from monitor.core.classify.keys import GroupKey, GroupKind
+from monitor.core.classify.overlay import Overlay
 from monitor.core.classify.state import (
     NEW_TRACK,
     ChangeKind,
@@ -50,6 +51,7 @@ class Round(CongestionRounds):
                  refs_now: bool):
         self.index, self.tracks, self.observed, self.now, self.policy = index, tracks, observed, now, policy
         self.troubled = troubled  # the observed cameras now down, without frames or congested (advance_tracks)
+        self.overlay: Mapping[str, Overlay] = {}  # set by the round before local faults (classify.overlay)
         self.ref_bad, self.refs_now = ref_bad, refs_now
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
         self.next_id = state.next_id
@@ -142,6 +144,8 @@ class Round(CongestionRounds):
                 if (tr is not None and tr.down_run >= min_down
                         and (monitor or cam in w.members or early <= tr.down_since <= late)):
                     w.join(cam, tr.down_since)
+            if not monitor:
+                self._join_by_synchrony(w)
             for cam in list(w.members):
                 tr = tracks.get(cam)
                 if tr is not None and tr.up_run >= p.close_after_good_intervals:
@@ -184,6 +188,27 @@ class Round(CongestionRounds):
                     and self.tracks[c].down_run >= p.ispa_min_down_intervals]
             self._open_groups(ripe, (GroupKind.ISP_IN_AREA,), p.outage_fraction, assigned)
         self._absorb_local()
+
+    def _join_by_synchrony(self, w: _Work) -> None:
+        """Cameras the registry puts elsewhere that went down with this outage's own cameras join it:
+        evidence wins over the registry (an owner who changed provider, an area typed wrong). Only
+        cameras no shared outage explains, within `membership_sync_window` of the outage's onset."""
+        if not w.members:
+            return
+        sinces = sorted(w.members.values())
+        onset = sinces[len(sinces) // 2]
+        window = int(self.policy.membership_sync_window.total_seconds())
+        scope = self.index.groups.get(w.group, ())
+        upstream: set[str] | None = None
+        for cam in self.troubled:
+            tr = self.tracks[cam]
+            if tr.down_run < self.policy.sync_min_down_intervals or abs(tr.down_since - onset) > window:
+                continue
+            if upstream is None:
+                upstream = self.members_of(*SHARED_OUTAGE)
+            if cam not in upstream and cam not in scope:
+                w.join(cam, tr.down_since)
+                upstream.add(cam)
 
     def _outage_holds(self, w: _Work, down_cams: list[str]) -> bool:
         """Whether an area or ISP outage still holds.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from monitor.core.classify.groups import Round
+from monitor.core.classify.overlay import overlay_evidence
 from monitor.core.classify.state import Departure, Track
 from monitor.core.domain import Cause
 from monitor.core.policy import ClassifierPolicy
@@ -46,6 +47,8 @@ def local_faults(rnd: Round) -> None:
             })
         if tr.congested and cam not in in_lcong and cam not in explained.congested_shared:
             _local_congestion(rnd, cam, tr, explained.outlasted.get(cam), slow_lines)
+        elif tr.congested and cam not in in_lcong and cam in rnd.overlay:
+            _congestion_on_congestion(rnd, cam)
 
 
 def _explained(rnd: Round) -> _Explained:
@@ -80,7 +83,9 @@ def _leave_recovered(rnd: Round) -> None:
             elif w.cause is Cause.CAMERA_FAULT:
                 recovered = tr.frames_run >= _close_needed(tr, p)  # a camera that goes down meanwhile stays faulty
             else:
-                recovered = tr.uncongested_run >= p.congestion_leave_intervals
+                o = rnd.overlay.get(cam)  # inside a provider congestion: recovered once no worse than its peers
+                recovered = tr.uncongested_run >= p.congestion_leave_intervals or (
+                    o is not None and o.better_run >= p.congestion_leave_intervals)
             if recovered:
                 w.leave(cam, Departure.RECOVERED)
 
@@ -142,6 +147,13 @@ def _local_congestion(rnd: Round, cam: str, tr: Track, outlasted_at: int | None,
         ev["outlasted_shared_congestion"] = True
     since = tr.congested_since if outlasted_at is None else outlasted_at
     rnd.join_local(Cause.LOCAL_CONGESTION, ci.line, cam, since, ev)
+
+
+def _congestion_on_congestion(rnd: Round, cam: str) -> None:
+    """A household congested inside its provider's congestion (classify.overlay): its own while it lasts."""
+    o, need = rnd.overlay[cam], rnd.policy.local_congestion_open_intervals
+    if o.worse_run >= need:
+        rnd.join_local(Cause.LOCAL_CONGESTION, rnd.index.info[cam].line, cam, o.worse_since, overlay_evidence(o, need))
 
 
 def _outage_evidence(tr: Track, p: ClassifierPolicy, *, straggler: bool) -> dict:

@@ -17,6 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from monitor.core.classify.keys import GroupKey, GroupKind
+from monitor.core.classify.learning import (
+    CongestionTally,
+    RegistryKnowledge,
+    knowledge_from_json,
+    knowledge_to_json,
+    tallies_from_json,
+    tallies_to_json,
+)
+from monitor.core.classify.overlay import Overlay, overlay_from_json, overlay_to_json
 from monitor.core.domain import Camera, Cause
 
 
@@ -130,6 +139,12 @@ class FleetState:
     stragglers_waiting: tuple[tuple[str, int], ...] = ()
     """Cameras still down when their area's or provider's outage ended, within the boot grace:
     (camera, when the outage recovered)."""
+    overlay: Mapping[str, Overlay] = field(default_factory=dict)
+    """Cameras inside an open provider congestion, against their congested peers (classify.overlay)."""
+    co_congestion: Mapping[str, CongestionTally] = field(default_factory=dict)
+    """Per open provider congestion: congested cameras of calm providers (classify.membership)."""
+    registry: RegistryKnowledge = field(default_factory=RegistryKnowledge)
+    """What the observations showed about the registry: learned frame rates, moved cameras."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +209,9 @@ def state_to_json(state: FleetState) -> dict:
         "last_t": state.last_t,
         "congestion_explained": [list(e) for e in state.congestion_explained],
         "stragglers_waiting": [list(e) for e in state.stragglers_waiting],
+        "overlay": overlay_to_json(state.overlay),
+        "co_congestion": tallies_to_json(state.co_congestion),
+        "registry": knowledge_to_json(state.registry),
     }
 
 
@@ -211,6 +229,9 @@ def state_from_json(d: Mapping[str, Any]) -> FleetState:
         last_t=int(d["last_t"]),
         congestion_explained=tuple(_explained(e, int(d["last_t"])) for e in d.get("congestion_explained", ())),
         stragglers_waiting=tuple((str(c), int(since)) for c, since in d.get("stragglers_waiting", ())),
+        overlay=overlay_from_json(d.get("overlay")),
+        co_congestion=tallies_from_json(d.get("co_congestion")),
+        registry=knowledge_from_json(d.get("registry")),
     )
 
 

@@ -1,0 +1,136 @@
+"""Which provider or area a camera really fails with, from the synchrony of its state changes.
+
+Published outage detectors find a network's outages as bursts of synchronized disconnections among
+the probes of that network (Disco, TMA 2017); the same synchrony tells which network a camera is on
+when the registry is wrong. Two kinds of evidence, both pure functions over the classifier's values:
+
+* Outages. A camera that went down within `membership_sync_window` of a shared outage's own cameras
+  joins that outage in the round it is judged (`classify.groups`), so its owner is not asked. When it
+  comes back with the outage (leaves it recovered, or is up when it closes), the area or provider of
+  that outage is a finding for it (`outage_findings`).
+* Congestion. While a provider's congestion is open, every congested camera registered with a provider
+  that is calm is tallied against it (`tally_co_congestion`). When the congestion closes, a camera that
+  was congested for most of it (`co_congestion_share`), began within `congestion_sync_window` of its
+  opening and cleared within `co_congestion_end_window` of its recovery was on that provider: a finding.
+  A household's own evening congestion on a calm provider rarely starts and ends with another's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from statistics import median
+from typing import Any
+
+from monitor.core.classify.learning import CoCongestion, CongestionTally, RegistryFinding
+from monitor.core.classify.state import ChangeKind, Departure, FleetIndex, Incident, IncidentChange, Track
+from monitor.core.domain import Cause
+
+_OUTAGES = (Cause.AREA_OUTAGE, Cause.ISP_OUTAGE)
+
+
+def outside_registry(scope: Mapping[str, Any], area: str, isp: str) -> dict[str, str]:
+    """The fields in which a camera's registry row disagrees with a shared incident's scope."""
+    out = {}
+    if "area" in scope and scope["area"] != area:
+        out["area"] = scope["area"]
+    if "isp" in scope and scope["isp"] != isp:
+        out["isp"] = scope["isp"]
+    return out
+
+
+def outage_findings(changes: Iterable[IncidentChange], registry: FleetIndex, tracks: Mapping[str, Track]
+                    ) -> list[RegistryFinding]:
+    """Cameras outside an area's or provider's registry scope that came back with its outage."""
+    found = []
+    for ch in changes:
+        inc = ch.incident
+        if inc.cause not in _OUTAGES:
+            continue
+        for cam, why in ch.departed:
+            tr, info = tracks.get(cam), registry.info.get(cam)
+            if info is None or tr is None or tr.down_run:
+                continue  # still down: a straggler, not evidence
+            if why is not Departure.RECOVERED and ch.kind is not ChangeKind.CLOSED:
+                continue
+            for fld, seen in outside_registry(inc.scope, info.area, info.isp).items():
+                found.append(RegistryFinding(cam, fld, getattr(info, fld), seen, {
+                    "incident": inc.id, "cause": str(inc.cause), "went_down_and_came_back_with": dict(inc.scope)}))
+    return found
+
+
+def tally_co_congestion(tallies: Mapping[str, CongestionTally], incidents: Mapping[str, Incident],
+                        registry: FleetIndex, tracks: Mapping[str, Track], observed: Iterable[str],
+                        values: Mapping[str, tuple[float | None, float | None, float]], now: int
+                        ) -> dict[str, CongestionTally]:
+    """Tally, per open provider congestion, the congested cameras of calm providers, with how closely
+    their frame share and RTT follow that congestion's own congested cameras (``values``: camera ->
+    (RTT ms, fps, expected fps) of the cameras observed reachable)."""
+    open_cong = [i for i in incidents.values() if i.cause is Cause.ISP_CONGESTION]
+    if not open_cong:
+        return {}
+    busy = {i.scope.get("isp") for i in open_cong}
+    cams: dict[str, dict[str, CoCongestion]] = {
+        i.id: dict(tallies[i.id].cams) if i.id in tallies else {} for i in open_cong}
+    info = registry.info
+    medians = {i.id: _medians(i, tracks, values) for i in open_cong}
+    for cam in observed:
+        tr, ci = tracks.get(cam), info.get(cam)
+        if tr is None or ci is None or not tr.congested or ci.isp in busy:
+            continue
+        for inc in open_cong:
+            if "area" in inc.scope and inc.scope["area"] != ci.area:
+                continue
+            t = cams[inc.id].get(cam) or CoCongestion(0, now, now)
+            cams[inc.id][cam] = CoCongestion(t.intervals + 1, t.first, now,
+                                             t.misfit + _misfit(values.get(cam), medians[inc.id]))
+    return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at), cams[i.id])
+            for i in open_cong}
+
+
+_FLOOR = 1e-3
+_NO_FIT = 2.0  # a camera not seen reachable this interval: as far off as a factor of e^2
+
+
+def _medians(inc: Incident, tracks: Mapping[str, Track], values: Mapping[str, tuple]) -> tuple[float, float] | None:
+    peers = [values[c] for c in inc.members if c in values and values[c][0] and tracks.get(c) and tracks[c].congested]
+    if len(peers) < 3:
+        return None
+    return (max(_FLOOR, median((v[1] or 0.0) / (v[2] or 1.0) for v in peers)), median(v[0] for v in peers))
+
+
+def _misfit(v: tuple | None, med: tuple[float, float] | None) -> float:
+    if v is None or not v[0] or med is None:
+        return _NO_FIT
+    share = max(_FLOOR, (v[1] or 0.0) / (v[2] or 1.0))
+    return abs(math.log(share / med[0])) + abs(math.log(v[0] / med[1]))
+
+
+def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str, CongestionTally],
+                        registry: FleetIndex, fits: Mapping[str, float], now: int, policy) -> list[RegistryFinding]:
+    """At the close of a provider congestion, the tallied cameras that were congested with it throughout
+    and follow it more closely than any other provider congestion they were tallied against."""
+    found = []
+    start_w = int(policy.congestion_sync_window.total_seconds())
+    end_w = int(policy.co_congestion_end_window.total_seconds())
+    for ch in changes:
+        inc = ch.incident
+        tally = tallies.get(inc.id)
+        if ch.kind is not ChangeKind.CLOSED or inc.cause is not Cause.ISP_CONGESTION or tally is None:
+            continue
+        ended = inc.recovery_at or now
+        for cam, t in sorted(tally.cams.items()):
+            if not (t.intervals >= policy.co_congestion_share * max(1, tally.rounds)
+                    and abs(t.first - inc.opened) <= start_w and abs(t.last - ended) <= end_w):
+                continue
+            fit = round(t.misfit / t.intervals, 4)
+            share = policy.co_congestion_share
+            rivals = [o.cams[cam].misfit / o.cams[cam].intervals for i, o in tallies.items()
+                      if i != inc.id and cam in o.cams and o.cams[cam].intervals >= share * o.rounds]
+            if any(r < fit for r in rivals) or fits.get(cam, float("inf")) < fit:
+                continue  # another provider's congestion fits it better
+            ci = registry.info[cam]
+            found.append(RegistryFinding(cam, "isp", ci.isp, inc.scope["isp"], {
+                "incident": inc.id, "congested_intervals": t.intervals, "incident_intervals": tally.rounds,
+                "mean_misfit": fit}))
+    return found

@@ -1,0 +1,99 @@
+"""Congestion on top of congestion: a household saturating its own line while its provider is congested.
+
+Both bottlenecks are in series, so the household's cameras get a share of what the congested provider
+lets through: fewer frames, longer gaps and more delay than their provider's other congested cameras.
+Each interval, every camera in an open provider congestion is compared with the median of that
+congestion's congested cameras (at least `overlay_min_peers` of them): its RTT as a multiple of theirs
+and its frame rate (as a share of its own expected rate) as a share of theirs. Both are smoothed over
+`overlay_window` intervals (an exponential average of the logarithms, so one burst does not count). A
+camera whose smoothed RTT is at least `overlay_rtt_factor` times its peers' and whose smoothed frame share
+is at most `overlay_fps_share` of theirs, for `local_congestion_open_intervals` in a row, is a household
+congestion for as long as it lasts; the provider's incident stays open for the others.
+
+Pure: values in, values out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from statistics import median
+from typing import NamedTuple
+
+from monitor.core.policy import ClassifierPolicy
+
+_FLOOR = 1e-3  # a share of 0 (no frame at all this interval) counts as this, so the logarithm exists
+
+
+class Overlay(NamedTuple):
+    """One camera inside its provider's congestion, against its congested peers."""
+
+    log_rtt_ratio: float  # smoothed log(RTT / the peers' median RTT)
+    log_fps_share: float  # smoothed log(frame share / the peers' median frame share)
+    worse_run: int  # consecutive intervals clearly worse than the peers
+    better_run: int  # consecutive intervals not clearly worse
+    worse_since: int  # epoch s: when the current worse run began (0: none)
+
+
+def advance_overlay(
+    overlay: Mapping[str, Overlay],
+    congestions: Iterable[Iterable[str]],
+    congested: Mapping[str, bool],
+    values: Mapping[str, tuple[float | None, float | None, float]],
+    now: int,
+    policy: ClassifierPolicy,
+) -> dict[str, Overlay]:
+    """The next overlay state. ``congestions``: the members of each open provider congestion;
+    ``congested``: each camera's own congested state; ``values``: camera -> (RTT ms, fps, expected fps)
+    for the cameras observed reachable this interval. Cameras in no open congestion are dropped."""
+    out: dict[str, Overlay] = {}
+    alpha = 2.0 / (policy.overlay_window + 1)
+    rtt_on, fps_on = math.log(policy.overlay_rtt_factor), math.log(policy.overlay_fps_share)
+    for members in congestions:
+        members = list(members)
+        peers = [values[c] for c in members if congested.get(c) and c in values and values[c][0]]
+        if len(peers) < policy.overlay_min_peers:
+            out.update({c: overlay[c] for c in members if c in overlay})
+            continue
+        med_rtt = median(v[0] for v in peers)  # type: ignore[misc]
+        med_share = max(_FLOOR, median(_share(v) for v in peers))
+        for cam in members:
+            v = values.get(cam)
+            prev = overlay.get(cam)
+            if v is None or not v[0]:
+                if prev is not None:
+                    out[cam] = prev  # not seen this interval: unknown, nothing moves
+                continue
+            lr = math.log(v[0] / med_rtt)
+            lq = math.log(max(_FLOOR, _share(v)) / med_share)
+            if prev is None:
+                r, q = lr, lq
+                worse, better, since = 0, 0, 0
+            else:
+                r = prev.log_rtt_ratio + alpha * (lr - prev.log_rtt_ratio)
+                q = prev.log_fps_share + alpha * (lq - prev.log_fps_share)
+                worse, better, since = prev.worse_run, prev.better_run, prev.worse_since
+            if r >= rtt_on and q <= fps_on:
+                out[cam] = Overlay(r, q, worse + 1, 0, since or now)
+            else:
+                out[cam] = Overlay(r, q, 0, better + 1, 0)
+    return out
+
+
+def _share(v: tuple[float | None, float | None, float]) -> float:
+    return (v[1] or 0.0) / (v[2] or 1.0)
+
+
+def overlay_evidence(o: Overlay, need: int) -> dict:
+    return {"congested_intervals": o.worse_run, "threshold_intervals": need, "shared_congestion": True,
+            "rtt_vs_provider": round(math.exp(o.log_rtt_ratio), 2),
+            "frames_vs_provider": round(math.exp(o.log_fps_share), 2)}
+
+
+def overlay_to_json(overlay: Mapping[str, Overlay]) -> dict:
+    return {c: [round(o.log_rtt_ratio, 6), round(o.log_fps_share, 6), o.worse_run, o.better_run, o.worse_since]
+            for c, o in overlay.items()}
+
+
+def overlay_from_json(d: Mapping[str, list] | None) -> dict[str, Overlay]:
+    return {c: Overlay(float(r), float(q), int(w), int(b), int(s)) for c, (r, q, w, b, s) in (d or {}).items()}
