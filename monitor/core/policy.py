@@ -143,6 +143,9 @@ class ClassifierPolicy:
 
     co_congestion_share: float = 0.6
     """A camera of a calm provider congested for this share of another provider's congestion..."""
+    co_congestion_max_misfit: float = 1.5
+    """...and whose frame share and RTT stayed this close to that provider's congested cameras (the mean
+    of |log share ratio| + |log RTT ratio|; a household's own congestion follows its own course)..."""
     co_congestion_end_window: timedelta = timedelta(minutes=30)
     """...that began within congestion_sync_window of its opening and cleared within this of its recovery
     was on that provider: a registry finding."""

@@ -70,6 +70,8 @@ class CongestionRounds:
         if not local:
             return
         win = int(self.policy.congestion_sync_window.total_seconds())
+        # A household found congested inside its provider's congestion (classify.overlay) stays its own.
+        local = [lw for lw in local if not lw.evidence.get("shared_congestion")]
         for w in self.open_of(Cause.ISP_CONGESTION):
             for lw in local:
                 for cam, since in list(lw.members.items()):

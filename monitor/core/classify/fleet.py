@@ -154,7 +154,7 @@ def _findings(state: FleetState, knowledge: RegistryKnowledge, registry: FleetIn
     """This round's findings that change what is known, each with the registry's own value."""
     found = rate_findings(knowledge, registry.cameras, observed, policy)
     if changes:
-        found += outage_findings(changes, index, tracks)
+        found += outage_findings(changes, index, tracks, policy.group_keep_fraction)
         found += congestion_findings(changes, state.co_congestion, index, knowledge.fits, now, policy)
     out = []
     for f in found:

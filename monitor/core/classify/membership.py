@@ -6,12 +6,15 @@ when the registry is wrong. Two kinds of evidence, both pure functions over the 
 
 * Outages. A camera that went down within `membership_sync_window` of a shared outage's own cameras
   joins that outage in the round it is judged (`classify.groups`), so its owner is not asked. When it
-  comes back with the outage (leaves it recovered, or is up when it closes), the area or provider of
-  that outage is a finding for it (`outage_findings`).
+  comes back with the outage (leaves it recovered while the outage recovers, or is up when it closes),
+  the area or provider of that outage is a finding for it (`outage_findings`); one back while the
+  outage still holds was a household fault that happened to coincide.
 * Congestion. While a provider's congestion is open, every congested camera registered with a provider
   that is calm is tallied against it (`tally_co_congestion`). When the congestion closes, a camera that
   was congested for most of it (`co_congestion_share`), began within `congestion_sync_window` of its
-  opening and cleared within `co_congestion_end_window` of its recovery was on that provider: a finding.
+  opening and cleared within `co_congestion_end_window` of its recovery, and whose frame share and RTT
+  followed that congestion's own cameras (mean misfit at most `co_congestion_max_misfit`, and closer
+  than to any other provider's congestion) was on that provider: a finding.
   A household's own evening congestion on a calm provider rarely starts and ends with another's.
 """
 
@@ -39,20 +42,23 @@ def outside_registry(scope: Mapping[str, Any], area: str, isp: str) -> dict[str,
     return out
 
 
-def outage_findings(changes: Iterable[IncidentChange], registry: FleetIndex, tracks: Mapping[str, Track]
-                    ) -> list[RegistryFinding]:
-    """Cameras outside an area's or provider's registry scope that came back with its outage."""
+def outage_findings(changes: Iterable[IncidentChange], registry: FleetIndex, tracks: Mapping[str, Track],
+                    keep_fraction: float) -> list[RegistryFinding]:
+    """Cameras outside an area's or provider's registry scope that came back with its outage: when it
+    closed, or while no more than `keep_fraction` of its peak was still down (the outage recovering)."""
     found = []
     for ch in changes:
         inc = ch.incident
         if inc.cause not in _OUTAGES:
             continue
+        still_down = sum(1 for c in inc.members if c in tracks and tracks[c].down_run)
+        recovering = ch.kind is ChangeKind.CLOSED or still_down <= keep_fraction * inc.peak
         for cam, why in ch.departed:
             tr, info = tracks.get(cam), registry.info.get(cam)
             if info is None or tr is None or tr.down_run:
                 continue  # still down: a straggler, not evidence
-            if why is not Departure.RECOVERED and ch.kind is not ChangeKind.CLOSED:
-                continue
+            if not recovering or (ch.kind is not ChangeKind.CLOSED and why is not Departure.RECOVERED):
+                continue  # back while the outage still holds: its own fault, not the outage's
             for fld, seen in outside_registry(inc.scope, info.area, info.isp).items():
                 found.append(RegistryFinding(cam, fld, getattr(info, fld), seen, {
                     "incident": inc.id, "cause": str(inc.cause), "went_down_and_came_back_with": dict(inc.scope)}))
@@ -127,7 +133,8 @@ def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str,
             share = policy.co_congestion_share
             rivals = [o.cams[cam].misfit / o.cams[cam].intervals for i, o in tallies.items()
                       if i != inc.id and cam in o.cams and o.cams[cam].intervals >= share * o.rounds]
-            if any(r < fit for r in rivals) or fits.get(cam, float("inf")) < fit:
+            better = any(r < fit for r in rivals) or fits.get(cam, float("inf")) < fit
+            if fit > policy.co_congestion_max_misfit or better:
                 continue  # another provider's congestion fits it better
             ci = registry.info[cam]
             found.append(RegistryFinding(cam, "isp", ci.isp, inc.scope["isp"], {
