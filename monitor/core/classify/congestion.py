@@ -11,10 +11,13 @@ from monitor.core.domain import Cause
 class CongestionRounds:
     def shared_congestion(self) -> None:
         p, tracks = self.policy, self.tracks
+        late = int(p.congestion_sync_window.total_seconds())
         for w in self.open_of(Cause.ISP_CONGESTION):
+            # A provider's congestion reaches its cameras within its ramp; one of its cameras that becomes
+            # congested long after it opened is congested on its own line (a household's evening).
             for cam in self.index.groups.get(w.group, ()):
                 tr = tracks.get(cam)
-                if tr is not None and tr.congested:
+                if tr is not None and tr.congested and (cam in w.members or tr.congested_since - w.opened <= late):
                     w.join(cam, self.now)
             for cam in list(w.members):
                 tr = tracks.get(cam)
