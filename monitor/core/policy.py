@@ -14,7 +14,7 @@ from datetime import time, timedelta
 
 _AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other count is at least 1
 _UNIT = {"congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step",
-         "registry_fps_tolerance", "overlay_fps_share", "co_congestion_share"}  # besides every *_fraction: in (0, 1]
+         "registry_fps_tolerance", "overlay_fps_share", "co_congestion_share", "co_congestion_closer"}  # besides every *_fraction: in (0, 1]
 
 
 class PolicyRangeError(ValueError):
@@ -146,6 +146,9 @@ class ClassifierPolicy:
     co_congestion_max_misfit: float = 1.5
     """...and whose frame share and RTT stayed this close to that provider's congested cameras (the mean
     of |log share ratio| + |log RTT ratio|; a household's own congestion follows its own course)..."""
+    co_congestion_closer: float = 0.6
+    """...and, where its registered provider's cameras were congested too, at most this share of its
+    misfit against them..."""
     co_congestion_end_window: timedelta = timedelta(minutes=30)
     """...that began within congestion_sync_window of its opening and cleared within this of its recovery
     was on that provider: a registry finding."""

@@ -4,6 +4,7 @@ congested together. A mixin of `classify.groups.Round`, which holds the working 
 from __future__ import annotations
 
 from monitor.core.classify.keys import GroupKey, GroupKind
+from monitor.core.classify.membership import congested_elsewhere
 from monitor.core.classify.state import Departure
 from monitor.core.domain import Cause
 
@@ -17,7 +18,8 @@ class CongestionRounds:
             # congested long after it opened is congested on its own line (a household's evening).
             for cam in self.index.groups.get(w.group, ()):
                 tr = tracks.get(cam)
-                if tr is not None and tr.congested and (cam in w.members or tr.congested_since - w.opened <= late):
+                if (tr is not None and tr.congested and (cam in w.members or tr.congested_since - w.opened <= late)
+                        and not self._elsewhere(cam, w.id)):
                     w.join(cam, self.now)
             for cam in list(w.members):
                 tr = tracks.get(cam)
@@ -36,7 +38,8 @@ class CongestionRounds:
         # A congested camera that then went down still took part in the congestion (its slow-state
         # is frozen while it is down); a long outage ends that.
         max_down = p.congestion_leave_intervals
-        congested = [c for c in self.troubled if tracks[c].congested and tracks[c].down_run <= max_down]
+        congested = [c for c in self.troubled if tracks[c].congested and tracks[c].down_run <= max_down
+                     and c not in self.congestion_explained]  # still slow after a shared congestion closed
         if len(congested) >= p.sync_min_lines:
             wide = {w.group.name for w in self.open_of(Cause.ISP_CONGESTION) if w.group.kind is GroupKind.ISP}
             info = self.index.info
@@ -51,7 +54,8 @@ class CongestionRounds:
         p, info = self.policy, self.index.info
         by: dict[GroupKey, list[str]] = {}
         for c in cams:
-            by.setdefault(info[c].groups[kind], []).append(c)
+            if not self._elsewhere(c, None):
+                by.setdefault(info[c].groups[kind], []).append(c)
         for g, group_cams in by.items():
             lines = self._lines(group_cams)
             if lines < p.sync_min_lines:
@@ -67,6 +71,11 @@ class CongestionRounds:
             for c in group_cams:
                 w.join(c, self.tracks[c].congested_since)
             w.peak = max(w.peak, len(group_cams))
+
+    def _elsewhere(self, cam: str, incident_id: str | None) -> bool:
+        """Already following another provider's open congestion (classify.membership): evidence wins
+        over the registry, so its registered provider's congestion does not take it in."""
+        return bool(self.co_congestion) and congested_elsewhere(self.co_congestion, cam, incident_id, self.policy)
 
     def _absorb_local_congestion(self) -> None:
         local = self.open_of(Cause.LOCAL_CONGESTION)

@@ -52,6 +52,7 @@ class Round(CongestionRounds):
         self.index, self.tracks, self.observed, self.now, self.policy = index, tracks, observed, now, policy
         self.troubled = troubled  # the observed cameras now down, without frames or congested (advance_tracks)
         self.overlay: Mapping[str, Overlay] = {}  # set by the round before local faults (classify.overlay)
+        self.co_congestion = state.co_congestion  # the last round's tallies (classify.membership)
         self.ref_bad, self.refs_now = ref_bad, refs_now
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
         self.next_id = state.next_id

@@ -43,6 +43,8 @@ class CoCongestion(NamedTuple):
     first: int  # epoch s of the first of them
     last: int  # epoch s of the last of them
     misfit: float = 0.0  # sum over them of |log| of its frame share and RTT against that congestion's medians
+    own_misfit: float = 0.0  # the same against its registered provider's other congested cameras...
+    own_n: int = 0  # ...over this many intervals (those with at least three of them congested)
 
 
 class CongestionTally(NamedTuple):
@@ -160,6 +162,9 @@ def tallies_to_json(t: Mapping[str, CongestionTally]) -> dict:
 
 
 def tallies_from_json(d: Mapping[str, Any] | None) -> dict[str, CongestionTally]:
-    return {i: CongestionTally(int(v["rounds"]), {c: CoCongestion(int(x[0]), int(x[1]), int(x[2]), float(x[3]))
-                                                  for c, x in v["cams"].items()})
-            for i, v in (d or {}).items()}
+    return {i: CongestionTally(int(v["rounds"]), {c: _co(x) for c, x in v["cams"].items()}) for i, v in (d or {}).items()}
+
+
+def _co(x: list) -> CoCongestion:
+    return CoCongestion(int(x[0]), int(x[1]), int(x[2]), float(x[3]), float(x[4]) if len(x) > 4 else 0.0,
+                        int(x[5]) if len(x) > 5 else 0)

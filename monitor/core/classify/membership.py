@@ -69,27 +69,33 @@ def tally_co_congestion(tallies: Mapping[str, CongestionTally], incidents: Mappi
                         registry: FleetIndex, tracks: Mapping[str, Track], observed: Iterable[str],
                         values: Mapping[str, tuple[float | None, float | None, float]], now: int
                         ) -> dict[str, CongestionTally]:
-    """Tally, per open provider congestion, the congested cameras of calm providers, with how closely
-    their frame share and RTT follow that congestion's own congested cameras (``values``: camera ->
-    (RTT ms, fps, expected fps) of the cameras observed reachable)."""
+    """Tally, per open provider congestion, the congested cameras that no congestion of their own
+    registered provider holds, with how closely their frame share and RTT follow that congestion's own
+    congested cameras (``values``: camera -> (RTT ms, fps, expected fps) of the cameras seen reachable)."""
     open_cong = [i for i in incidents.values() if i.cause is Cause.ISP_CONGESTION]
     if not open_cong:
         return {}
-    busy = {i.scope.get("isp") for i in open_cong}
+    info = registry.info
+    held = {c for i in open_cong for c in i.members if c in info and info[c].isp == i.scope.get("isp")}
     cams: dict[str, dict[str, CoCongestion]] = {
         i.id: dict(tallies[i.id].cams) if i.id in tallies else {} for i in open_cong}
-    info = registry.info
-    medians = {i.id: _medians(i, tracks, values) for i in open_cong}
-    for cam in observed:
-        tr, ci = tracks.get(cam), info.get(cam)
-        if tr is None or ci is None or not tr.congested or ci.isp in busy:
-            continue
+    medians = {i.id: _medians(i.members, tracks, values) for i in open_cong}
+    loose = [c for c in observed if c in tracks and c in info and tracks[c].congested and c not in held]
+    if not loose:
+        return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at),
+                                      cams[i.id]) for i in open_cong}
+    own = _provider_medians(registry, tracks, values)
+    for cam in loose:
+        ci = info[cam]
+        v = values.get(cam)
+        mine = own.get(ci.isp)
         for inc in open_cong:
-            if "area" in inc.scope and inc.scope["area"] != ci.area:
+            if inc.scope.get("isp") == ci.isp or ("area" in inc.scope and inc.scope["area"] != ci.area):
                 continue
             t = cams[inc.id].get(cam) or CoCongestion(0, now, now)
-            cams[inc.id][cam] = CoCongestion(t.intervals + 1, t.first, now,
-                                             t.misfit + _misfit(values.get(cam), medians[inc.id]))
+            cams[inc.id][cam] = CoCongestion(
+                t.intervals + 1, t.first, now, t.misfit + _misfit(v, medians[inc.id]),
+                t.own_misfit + (_misfit(v, mine) if mine else 0.0), t.own_n + bool(mine))
     return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at), cams[i.id])
             for i in open_cong}
 
@@ -98,8 +104,24 @@ _FLOOR = 1e-3
 _NO_FIT = 2.0  # a camera not seen reachable this interval: as far off as a factor of e^2
 
 
-def _medians(inc: Incident, tracks: Mapping[str, Track], values: Mapping[str, tuple]) -> tuple[float, float] | None:
-    peers = [values[c] for c in inc.members if c in values and values[c][0] and tracks.get(c) and tracks[c].congested]
+def _provider_medians(registry: FleetIndex, tracks: Mapping[str, Track], values: Mapping[str, tuple]
+                      ) -> dict[str, tuple[float, float]]:
+    """Per registered provider, the medians of its congested cameras seen this interval (three or more)."""
+    by: dict[str, list[str]] = {}
+    for c, tr in tracks.items():
+        if tr.congested and c in values and c in registry.info:
+            by.setdefault(registry.info[c].isp, []).append(c)
+    out = {}
+    for isp, cams in by.items():
+        m = _medians(cams, tracks, values)
+        if m is not None:
+            out[isp] = m
+    return out
+
+
+def _medians(members: Iterable[str], tracks: Mapping[str, Track], values: Mapping[str, tuple]
+             ) -> tuple[float, float] | None:
+    peers = [values[c] for c in members if c in values and values[c][0] and tracks.get(c) and tracks[c].congested]
     if len(peers) < 3:
         return None
     return (max(_FLOOR, median((v[1] or 0.0) / (v[2] or 1.0) for v in peers)), median(v[0] for v in peers))
@@ -112,8 +134,29 @@ def _misfit(v: tuple | None, med: tuple[float, float] | None) -> float:
     return abs(math.log(share / med[0])) + abs(math.log(v[0] / med[1]))
 
 
+def congested_elsewhere(tallies: Mapping[str, CongestionTally], cam: str, incident_id: str | None,
+                        policy) -> bool:
+    """Whether a camera already follows another provider's open congestion closely (at least
+    `local_congestion_open_intervals` of it, within `co_congestion_max_misfit`): then it is that
+    provider's camera, not one for its registered provider's congestion to take in."""
+    for i, t in tallies.items():
+        c = t.cams.get(cam)
+        if i != incident_id and c is not None and c.intervals >= policy.local_congestion_open_intervals and fits(c, policy):
+            return True
+    return False
+
+
+def fits(c: CoCongestion, policy) -> bool:
+    """Close to that congestion's cameras, and clearly closer than to its registered provider's own
+    congested cameras where there were any to compare with."""
+    fit = c.misfit / c.intervals
+    if fit > policy.co_congestion_max_misfit:
+        return False
+    return c.own_n < policy.local_congestion_open_intervals or fit < policy.co_congestion_closer * c.own_misfit / c.own_n
+
+
 def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str, CongestionTally],
-                        registry: FleetIndex, fits: Mapping[str, float], now: int, policy) -> list[RegistryFinding]:
+                        registry: FleetIndex, known: Mapping[str, float], now: int, policy) -> list[RegistryFinding]:
     """At the close of a provider congestion, the tallied cameras that were congested with it throughout
     and follow it more closely than any other provider congestion they were tallied against."""
     found = []
@@ -133,8 +176,8 @@ def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str,
             share = policy.co_congestion_share
             rivals = [o.cams[cam].misfit / o.cams[cam].intervals for i, o in tallies.items()
                       if i != inc.id and cam in o.cams and o.cams[cam].intervals >= share * o.rounds]
-            better = any(r < fit for r in rivals) or fits.get(cam, float("inf")) < fit
-            if fit > policy.co_congestion_max_misfit or better:
+            better = any(r < fit for r in rivals) or known.get(cam, float("inf")) < fit
+            if not fits(t, policy) or better:
                 continue  # another provider's congestion fits it better
             ci = registry.info[cam]
             found.append(RegistryFinding(cam, "isp", ci.isp, inc.scope["isp"], {
