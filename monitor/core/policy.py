@@ -13,8 +13,10 @@ from dataclasses import dataclass, fields
 from datetime import time, timedelta
 
 _AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other count is at least 1
-_UNIT = {"congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step",
-         "registry_fps_tolerance", "overlay_fps_share", "co_congestion_share", "co_congestion_closer"}  # besides every *_fraction: in (0, 1]
+_UNIT = {  # besides every *_fraction: in (0, 1]
+    "congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step", "registry_fps_tolerance",
+    "overlay_fps_share", "co_congestion_share", "co_congestion_closer",
+}
 
 
 class PolicyRangeError(ValueError):

@@ -162,7 +162,8 @@ def tallies_to_json(t: Mapping[str, CongestionTally]) -> dict:
 
 
 def tallies_from_json(d: Mapping[str, Any] | None) -> dict[str, CongestionTally]:
-    return {i: CongestionTally(int(v["rounds"]), {c: _co(x) for c, x in v["cams"].items()}) for i, v in (d or {}).items()}
+    return {i: CongestionTally(int(v["rounds"]), {c: _co(x) for c, x in v["cams"].items()})
+            for i, v in (d or {}).items()}
 
 
 def _co(x: list) -> CoCongestion:

@@ -141,7 +141,9 @@ def congested_elsewhere(tallies: Mapping[str, CongestionTally], cam: str, incide
     provider's camera, not one for its registered provider's congestion to take in."""
     for i, t in tallies.items():
         c = t.cams.get(cam)
-        if i != incident_id and c is not None and c.intervals >= policy.local_congestion_open_intervals and fits(c, policy):
+        if i == incident_id or c is None or c.intervals < policy.local_congestion_open_intervals:
+            continue
+        if fits(c, policy):
             return True
     return False
 
@@ -152,7 +154,9 @@ def fits(c: CoCongestion, policy) -> bool:
     fit = c.misfit / c.intervals
     if fit > policy.co_congestion_max_misfit:
         return False
-    return c.own_n < policy.local_congestion_open_intervals or fit < policy.co_congestion_closer * c.own_misfit / c.own_n
+    if c.own_n < policy.local_congestion_open_intervals:
+        return True
+    return fit < policy.co_congestion_closer * c.own_misfit / c.own_n
 
 
 def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str, CongestionTally],
