@@ -1,0 +1,192 @@
+"""Inference on a real city's fleet, table-driven through the pure engine (`engine.step`): a registry row
+that names the wrong provider or frame rate, probes spread over the minute, a monitor restart, and a
+household congested inside its provider's congestion. Every case drives minutes of observations and
+reads the typed decisions, as the live service and replay do."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitor.core.decisions import FindingDecision, IncidentDecision, NotificationDecision
+from monitor.core.domain import Camera, Cause, Observation, ReferenceObservation
+from monitor.core.engine import EngineState, Policies, step
+from monitor.core.escalate import Audience, Kind
+from monitor.replay.obsformat import record_rows, rounds
+
+JST = timezone(timedelta(hours=9))
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=JST)  # daytime: owners may be asked
+Script = Callable[[str, int], Callable[[str, datetime], Observation] | None]
+
+
+def ok(cam: str, t: datetime, fps: float = 15.0) -> Observation:
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=12.0, onvif_ok=True, fps=fps, max_gap_s=0.2)
+
+
+def down(cam: str, t: datetime) -> Observation:
+    return Observation(t=t, camera=cam, reachable=False, rtt_ms=None, onvif_ok=False, fps=None, max_gap_s=None)
+
+
+def congested(share: float, rtt: float) -> Callable[[str, datetime], Observation]:
+    def make(cam: str, t: datetime) -> Observation:
+        return Observation(t=t, camera=cam, reachable=True, rtt_ms=rtt, onvif_ok=True, fps=15.0 * share,
+                           max_gap_s=8.0)
+    return make
+
+
+def city(n_per_isp: int = 6, areas: int = 3, wrong: dict[str, dict] | None = None) -> dict[str, Camera]:
+    """Providers P1..P3, each with `n_per_isp` households spread over areas A1..; `wrong` overrides
+    registry fields (what the city typed) for some cameras."""
+    cams = {}
+    for p in range(1, 4):
+        for i in range(n_per_isp):
+            cid = f"C{p}{i:02d}"
+            cams[cid] = Camera(camera_id=cid, area=f"A{i % areas + 1}", isp=f"P{p}", line_id=f"L{cid}",
+                               expected_fps=15.0, contact="sms", phone="+819000000000")
+    for cid, fields in (wrong or {}).items():
+        cams[cid] = Camera(**{**{f: getattr(cams[cid], f) for f in ("camera_id", "area", "isp", "line_id",
+                                                                     "expected_fps", "contact", "phone")}, **fields})
+    return cams
+
+
+def run(cameras: dict[str, Camera], script: Script, minutes: int, start: datetime = T0,
+        skip: Callable[[int], bool] = lambda m: False):
+    """Minutes of probe rounds; `script(cam, minute)` returns an observation maker (None: no row)."""
+    state, decisions = EngineState(), []
+    for m in range(minutes):
+        if skip(m):
+            continue  # the monitor itself is down: no rows at all
+        t = start + timedelta(minutes=m)
+        obs = [make(c, t) for c in cameras if (make := script(c, m) or None)]
+        refs = [ReferenceObservation(t=t, reference="gw", reachable=True)]
+        res = step(state, cameras, obs, refs, t, Policies())
+        state = res.state
+        decisions += res.decisions
+    return state, decisions
+
+
+def asked(decisions, cam: str) -> list[NotificationDecision]:
+    return [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER
+            and d.kind is Kind.REBOOT_REQUEST and d.camera == cam]
+
+
+def incidents_of(decisions, cam: str) -> dict[str, Cause]:
+    return {d.id: d.cause for d in decisions if isinstance(d, IncidentDecision) and cam in d.cameras}
+
+
+def findings(decisions) -> list[tuple[str, str, object, object]]:
+    return [(d.camera, d.field, d.registry, d.observed) for d in decisions if isinstance(d, FindingDecision)]
+
+
+@pytest.mark.parametrize(("real", "registered", "outage_minutes"), [
+    ("P1", "P2", 40),   # an owner moved from P2 to P1 and did not tell the city
+    ("P3", "P1", 25),
+])
+def test_a_camera_registered_under_the_wrong_provider_goes_with_its_real_providers_outage(
+        real, registered, outage_minutes):
+    mover = f"C{registered[1]}05"  # the registry says `registered`; its line is on `real`
+    cams = city(wrong={mover: {"isp": registered}})
+    really_on = {c for c, cam in cams.items() if cam.isp == real} | {mover}
+
+    def script(c, m):
+        return down if 30 <= m < 30 + outage_minutes and c in really_on else ok
+    _, decisions = run(cams, script, 30 + outage_minutes + 20)
+    assert asked(decisions, mover) == []  # its owner is never asked during the provider's outage
+    assert Cause.ISP_OUTAGE in incidents_of(decisions, mover).values()
+    assert Cause.LOCAL_OUTAGE not in incidents_of(decisions, mover).values()
+    assert findings(decisions) == [(mover, "isp", registered, real)]
+
+
+def test_a_household_that_happens_to_fail_with_an_outage_but_comes_back_alone_is_no_finding():
+    cams = city()
+
+    def script(c, m):
+        if c.startswith("C1") and 30 <= m < 80:
+            return down  # P1's outage, 50 minutes
+        if c == "C205" and 31 <= m < 36:
+            return down  # a P2 household off for 5 minutes at the same moment
+        return ok
+    _, decisions = run(cams, script, 100)
+    assert findings(decisions) == []
+
+
+def _spread(cams: dict[str, Camera], script: Script, minutes: int, rng: random.Random):
+    """The same script as live probes spread over each minute write it: every row at its own second."""
+    records = []
+    for m in range(minutes):
+        t = T0 + timedelta(minutes=m)
+        records.append(ReferenceObservation(t=t, reference="gw", reachable=True))
+        for c in cams:
+            records.append(script(c, m)(c, t + timedelta(seconds=rng.randrange(0, 46))))
+    records.sort(key=lambda r: r.t)
+    return records
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_district_power_cut_seen_through_probes_spread_over_the_minute_is_one_area_incident(seed):
+    cams = city(n_per_isp=8, areas=2)
+    in_a1 = {c for c, cam in cams.items() if cam.area == "A1"}
+
+    def script(c, m):
+        return down if 20 <= m < 60 and c in in_a1 else ok
+    state, decisions = EngineState(), []
+    for t, obs, refs in rounds(record_rows(_spread(cams, script, 80, random.Random(seed))), 60):
+        res = step(state, cams, obs, refs, t, Policies())
+        state, decisions = res.state, decisions + res.decisions
+    opened = [d for d in decisions if isinstance(d, IncidentDecision) and d.state == "open"]
+    assert [(d.cause, dict(d.scope)) for d in opened] == [(Cause.AREA_OUTAGE, {"area": "A1"})]
+    assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
+
+
+@pytest.mark.parametrize("restart_at", [5, 33, 70])
+def test_a_five_minute_monitor_restart_opens_nothing_and_sends_nothing_twice(restart_at):
+    """C101's household is down from minute 30 (its owner is asked once); the monitor's own rows stop for
+    5 minutes at `restart_at`: nothing opens or closes from the missing rows and nothing is sent twice."""
+    cams = city()
+
+    def script(c, m):
+        return down if c == "C101" and m >= 30 else ok
+    _, with_gap = run(cams, script, 120, skip=lambda m: restart_at <= m < restart_at + 5)
+    _, without = run(cams, script, 120)
+    shape = [(d.cause, d.state, d.cameras) for d in with_gap if isinstance(d, IncidentDecision)]
+    assert shape == [(d.cause, d.state, d.cameras) for d in without if isinstance(d, IncidentDecision)]
+    assert len(asked(with_gap, "C101")) == 1
+    sent = [(d.audience, d.kind, d.camera) for d in with_gap if isinstance(d, NotificationDecision)]
+    assert len(sent) == len(set(sent))
+
+
+def test_a_camera_registered_at_20_fps_that_steadily_sends_10_is_not_degraded_for_ever_and_gets_a_finding():
+    cams = city(wrong={"C103": {"expected_fps": 20.0}})
+    rng = random.Random(4)
+
+    def script(c, m):
+        return (lambda cam, t: ok(cam, t, fps=10.0 * rng.uniform(0.96, 1.0))) if c == "C103" else ok
+    state, decisions = run(cams, script, 6 * 60)
+    assert findings(decisions) == [("C103", "expected_fps", 20.0, 10.0)]
+    assert not any("C103" in i.members for i in state.fleet.incidents.values())  # judged at 10 fps now
+    assert not state.fleet.tracks["C103"].congested
+
+
+def test_a_household_congested_during_its_providers_congestion_is_local_congestion():
+    """P1's evening congestion (every P1 camera at a third of its frames, RTT ~300 ms); C102's household
+    saturates its own line on top (a tenth of its frames, RTT ~900 ms): both bottlenecks in series."""
+    cams = city(n_per_isp=8)
+    rng = random.Random(7)
+    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
+
+    def script(c, m):
+        if not c.startswith("C1") or not 20 <= m < 200:
+            return ok
+        if c == "C102" and 60 <= m < 170:
+            return congested(0.1 * rng.uniform(0.7, 1.3), 900 * rng.uniform(0.8, 1.2))
+        return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+    state, decisions = run(cams, script, 230, start=evening)
+    causes = incidents_of(decisions, "C102")
+    assert Cause.LOCAL_CONGESTION in causes.values()
+    assert Cause.ISP_CONGESTION in causes.values()  # the provider's incident stays for the others
+    others = {c: incidents_of(decisions, c) for c in cams if c.startswith("C1") and c != "C102"}
+    assert all(Cause.LOCAL_CONGESTION not in v.values() for v in others.values())
+    assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
