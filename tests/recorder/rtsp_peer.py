@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SIMULATOR = REPO / "monitor" / "simulate" / "rtsp_server.py"
+SIMULATOR = REPO / "monitor" / "demo" / "simulate" / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
