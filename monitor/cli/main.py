@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli.common import _State, fail, parse_time, settings
+from monitor.cli.findings import cameras_findings
 from monitor.cli.recorder import register as register_recorder_commands
 from monitor.cli.report import report_app
 from monitor.cli.tickets import tickets_app
@@ -24,6 +25,7 @@ cameras_app = typer.Typer(help="The camera registry.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 obs_app = typer.Typer(help="Stored observations.", no_args_is_help=True)
 app.add_typer(cameras_app, name="cameras")
+cameras_app.command("findings")(cameras_findings)
 app.add_typer(db_app, name="db")
 app.add_typer(obs_app, name="observations")
 app.add_typer(tickets_app, name="tickets")
@@ -227,7 +229,8 @@ def replay(
             raise
         tmp.replace(out)
         typer.echo(f"{stats.observations} observations in {stats.intervals} intervals -> {stats.decisions} "
-                   f"decisions ({stats.incidents} incidents, {stats.notifications} notifications) in "
+                   f"decisions ({stats.incidents} incidents, {stats.notifications} notifications, "
+                   f"{stats.findings} registry findings) in "
                    f"{stats.seconds:.1f} s ({stats.observations_per_second:,.0f} observations/s); wrote {out}")
     if db is not None:
         from monitor.cli.report import replay_into_database

@@ -63,4 +63,5 @@ def replay_into_database(registry: Path, observations: Path, db_url: str, s: Set
     st = replay_into_db(registry, observations, db_url, policies_of(s), interval_s=s.probes.interval_s)
     span = f" from {st.first.isoformat()} to {st.last.isoformat()}" if st.first and st.last else ""
     return (f"stored {st.observations} observations of {st.cameras} cameras in {st.intervals} rounds{span}: "
-            f"{st.incidents} incidents, {st.notifications} notifications in {st.seconds:.1f} s")
+            f"{st.incidents} incidents, {st.notifications} notifications, {st.findings} registry findings "
+            f"in {st.seconds:.1f} s")

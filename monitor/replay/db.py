@@ -10,6 +10,8 @@ from a replayed scenario.
 from __future__ import annotations
 
 import time as _time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from cryptography.fernet import Fernet
 
 from monitor.config.registry import load_cameras
 from monitor.config.secrets import PasswordBox
-from monitor.core.decisions import ChangeKind, IncidentDecision, NotificationDecision
+from monitor.core.decisions import ChangeKind, Decision, FindingDecision, IncidentDecision, NotificationDecision
 from monitor.core.engine import Policies
 from monitor.replay import obsformat
 from monitor.service.decide import DecisionLoop
@@ -38,9 +40,21 @@ class ReplayDbStats:
     decisions: int
     incidents: int
     notifications: int
+    findings: int  # registry findings (withdrawals included)
     first: datetime | None
     last: datetime | None
     seconds: float
+
+
+def _tally(kinds: Counter[str], decisions: Sequence[Decision]) -> None:
+    """Count a round's decisions: all of them, incidents opened, notifications, registry findings."""
+    for d in decisions:
+        if isinstance(d, IncidentDecision):
+            kinds["opened" if d.state is ChangeKind.OPEN else "incident"] += 1
+        elif isinstance(d, NotificationDecision):
+            kinds["notification"] += 1
+        elif isinstance(d, FindingDecision):
+            kinds["finding"] += 1
 
 
 def replay_into_db(
@@ -70,18 +84,16 @@ def replay_into_db(
         loop = DecisionLoop(sessions, policies, interval_s,
                             after_step=tickets_only(ZoneInfo(policies.escalation.tz)))
         start = _time.perf_counter()
-        n_obs = n_refs = n_rounds = n_dec = n_inc = n_notes = 0
+        n_obs = n_refs = n_rounds = 0
+        kinds: Counter[str] = Counter()
         first = last = None
         for now, obs, refs in obsformat.rounds_of(obsformat.read(observations_path), interval_s):
-            decisions = loop.round(by_id, obs, refs, now)
+            _tally(kinds, loop.round(by_id, obs, refs, now))
             n_obs, n_refs, n_rounds = n_obs + len(obs), n_refs + len(refs), n_rounds + 1
-            n_dec += len(decisions)
-            n_inc += sum(1 for d in decisions if isinstance(d, IncidentDecision) and d.state is ChangeKind.OPEN)
-            n_notes += sum(1 for d in decisions if isinstance(d, NotificationDecision))
             first = first or now
             last = now
         return ReplayDbStats(cameras=len(cameras), observations=n_obs, references=n_refs, intervals=n_rounds,
-                             decisions=n_dec, incidents=n_inc, notifications=n_notes, first=first, last=last,
-                             seconds=_time.perf_counter() - start)
+                             decisions=kinds.total(), incidents=kinds["opened"], notifications=kinds["notification"],
+                             findings=kinds["finding"], first=first, last=last, seconds=_time.perf_counter() - start)
     finally:
         engine.dispose()

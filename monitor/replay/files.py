@@ -19,7 +19,14 @@ from zoneinfo import ZoneInfo
 
 from monitor.config.registry import load_cameras
 from monitor.core.classify.state import FleetIndex
-from monitor.core.decisions import ChangeKind, Decision, IncidentDecision, NotificationDecision, to_record
+from monitor.core.decisions import (
+    ChangeKind,
+    Decision,
+    FindingDecision,
+    IncidentDecision,
+    NotificationDecision,
+    to_record,
+)
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.engine import EngineState, Policies, step_samples
 from monitor.core.errors import ObservationFormatError
@@ -37,6 +44,7 @@ class ReplayStats:
     decisions: int
     incidents: int
     notifications: int
+    findings: int  # registry findings (withdrawals included)
     seconds: float
 
     @property
@@ -98,7 +106,7 @@ def replay_files(registry_csv: Path | str, observations_path: Path | str, out_pa
             yield iv
 
     start = _time.perf_counter()
-    n = incidents = notes = 0
+    n = incidents = notes = findings = 0
     dumps, tz = json.dumps, ZoneInfo(policies.escalation.tz)
     with open(out_path, "w", encoding="utf-8") as out:
         for d in _drive(index, counted(), policies):
@@ -108,8 +116,10 @@ def replay_files(registry_csv: Path | str, observations_path: Path | str, out_pa
                 incidents += d.state is ChangeKind.OPEN
             elif isinstance(d, NotificationDecision):
                 notes += 1
+            elif isinstance(d, FindingDecision):
+                findings += 1
     return ReplayStats(observations=counts["obs"], references=counts["refs"], intervals=counts["intervals"],
-                       decisions=n, incidents=incidents, notifications=notes,
+                       decisions=n, incidents=incidents, notifications=notes, findings=findings,
                        seconds=_time.perf_counter() - start)
 
 
@@ -121,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     s = replay_files(a.registry, a.observations, a.out)
     print(f"{s.observations} observations, {s.intervals} intervals -> {s.decisions} decisions "
-          f"({s.incidents} incidents, {s.notifications} notifications) in {s.seconds:.2f}s "
+          f"({s.incidents} incidents, {s.notifications} notifications, {s.findings} registry findings) "
+          f"in {s.seconds:.2f}s "
           f"= {s.observations_per_second:,.0f} obs/s")
 
 

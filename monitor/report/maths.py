@@ -25,10 +25,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor.core.domain import Cause
 from monitor.report.week import IsoWeek
+
+if TYPE_CHECKING:
+    from monitor.store.findings import StoredFinding
 
 CAUSE_PRECEDENCE: tuple[Cause, ...] = (
     Cause.MONITOR_OUTAGE, Cause.AREA_OUTAGE, Cause.ISP_OUTAGE, Cause.LOCAL_OUTAGE, Cause.CAMERA_FAULT,
@@ -101,6 +105,7 @@ class WeekInputs:
     owner_requests: Sequence[OwnerRequest] = ()
     tickets: Sequence[Ticket] = ()
     observed_until: datetime | None = None  # the monitor's last decided round: open spans end there
+    registry_findings: Sequence[StoredFinding] = ()  # current at some time in the week: passed through
 
 
 # -- outputs -----------------------------------------------------------------------------------------
@@ -190,6 +195,7 @@ class WeeklyReport:
     area_changes: Mapping[str, Change]
     chronic: tuple[ChronicCamera, ...]
     heatmap: Heatmap
+    registry_findings: tuple[StoredFinding, ...] = ()  # registry rows to check
 
 
 # -- the maths ---------------------------------------------------------------------------------------
@@ -379,7 +385,7 @@ def weekly_report(
         chronic_below_pct=chronic_below_pct, cameras=cams, areas=areas, isps=isps, fleet=fleet,
         previous_fleet=prev_fleet, change=change(fleet, prev_fleet) if prev_fleet else None,
         area_changes=area_changes, chronic=chronic_cameras(cams, prev_cams, chronic_below_pct),
-        heatmap=completeness_heatmap(current, tz),
+        heatmap=completeness_heatmap(current, tz), registry_findings=tuple(current.registry_findings),
     )
 
 

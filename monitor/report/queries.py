@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from monitor.core.domain import Cause
 from monitor.report.maths import CameraInfo, CauseSpan, OwnerRequest, RollupHour, StateSpan, Ticket, WeekInputs
 from monitor.report.week import IsoWeek
+from monitor.store.findings import findings_during
 from monitor.store.models import CameraRow, EngineStateRow, HourlyRollupRow, NotificationRow, StateIntervalRow
 from monitor.store.report_models import IncidentSpanRow
 
@@ -30,7 +31,7 @@ def load_week(
     tickets: Sequence[Ticket] = (),
 ) -> WeekInputs:
     """Everything the maths needs for one week. Rollups are read as plain tuples (a 1,000-camera week
-    is 168,000 of them); spans are those overlapping the week."""
+    is 168,000 of them); spans are those overlapping the week, registry findings those current in it."""
     lo, hi = week.bounds(tz)
     cams = list(cameras) if cameras is not None else load_cameras(session)
     r = HourlyRollupRow
@@ -69,7 +70,7 @@ def load_week(
     last_round = session.scalar(select(func.max(EngineStateRow.t)))
     return WeekInputs(week=week, cameras=tuple(cams), rollups=tuple(rollups), cause_spans=tuple(spans),
                       state_spans=tuple(states), owner_requests=tuple(requests), tickets=tuple(tickets),
-                      observed_until=last_round)
+                      observed_until=last_round, registry_findings=tuple(findings_during(session, lo, hi)))
 
 
 def load_tickets(session: Session) -> list[Ticket]:

@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -21,6 +21,7 @@ import jinja2
 from monitor.core.domain import Cause
 from monitor.report import charts
 from monitor.report.maths import CAUSES, Figures, WeeklyReport, worst_cameras
+from monitor.store.findings import StoredFinding, evidence_summary, value_text
 
 CAUSE_LABELS: Mapping[str, Mapping[Cause, str]] = {
     "ja": {
@@ -35,6 +36,10 @@ CAUSE_LABELS: Mapping[str, Mapping[Cause, str]] = {
     },
 }
 TITLE = {"ja": "週次稼働レポート", "en": "Weekly uptime report"}
+FIELD_LABELS: Mapping[str, Mapping[str, str]] = {
+    "ja": {"isp": "回線事業者", "area": "地域", "expected_fps": "フレームレート"},
+    "en": {"isp": "ISP", "area": "area", "expected_fps": "frame rate"},
+}
 CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("camera_id", "カメラID"), ("area", "地域"), ("isp", "ISP"), ("uptime_pct", "稼働率(%)"),
     ("completeness_pct", "録画完全性(%)"), ("down_minutes", "停止(分)"), ("degraded_minutes", "劣化(分)"),
@@ -105,6 +110,21 @@ def context(report: WeeklyReport, images: Mapping[str, str], *, for_pdf: bool, w
         "last_day": last_day.isoformat(),
         "generated": report.generated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "worst": worst_cameras(report, worst), "tz_name": report.tz,
+        "findings": [finding_view(f, tz) for f in report.registry_findings],
+    }
+
+
+def _local(t: datetime | None, tz: ZoneInfo) -> str:
+    return "" if t is None else t.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def finding_view(f: StoredFinding, tz: ZoneInfo) -> dict:
+    """A registry row to check, in the words of each language (the templates escape them)."""
+    return {
+        "camera": f.camera, "registry": value_text(f.registry), "observed": value_text(f.observed),
+        "field": {lang: FIELD_LABELS[lang].get(f.field, f.field) for lang in FIELD_LABELS},
+        "since": _local(f.since, tz), "withdrawn": _local(f.withdrawn_at, tz),
+        "evidence": {lang: evidence_summary(f.evidence, lang) for lang in FIELD_LABELS},
     }
 
 

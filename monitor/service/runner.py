@@ -12,7 +12,14 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.settings import Settings
-from monitor.core.decisions import Audience, ChangeKind, Decision, IncidentDecision, NotificationDecision
+from monitor.core.decisions import (
+    Audience,
+    ChangeKind,
+    Decision,
+    FindingDecision,
+    IncidentDecision,
+    NotificationDecision,
+)
 from monitor.core.decisions import Kind as Step
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.health import observation_state
@@ -23,6 +30,7 @@ from monitor.service.app import Store, open_store
 from monitor.service.clock import Clock, SystemClock, VirtualClock
 from monitor.service.decide import DecisionLoop, policies_of
 from monitor.service.delivery import Delivery, build_channels, describe_channels, person_recipient
+from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
 from notify.dispatch import Dispatcher, RetryPolicy
 from notify.message import Kind
@@ -87,8 +95,17 @@ def describe(d: Decision) -> str:
         if d.state is ChangeKind.CLOSED:
             return f"incident {d.id} closed: {d.cause}"
         return f"incident {d.id} {d.state}: {d.cause} {len(d.cameras)} camera(s) {dict(d.scope)}"
+    if isinstance(d, FindingDecision):
+        return describe_finding(d)
     who = d.camera or f"{'' if d.count is None else d.count} camera(s)"
     return f"{d.audience} {d.kind} for {who} via {'-' if d.channel is None else d.channel} (incident {d.incident})"
+
+
+def describe_finding(d: FindingDecision) -> str:
+    why = evidence_summary(d.evidence)
+    if is_withdrawal(d):
+        return f"registry finding for {d.camera} withdrawn: {d.field} is {value_text(d.registry)} as registered ({why})"
+    return f"registry finding for {d.camera}: {d.field} {value_text(d.registry)} -> {value_text(d.observed)} ({why})"
 
 
 class ProbeService:

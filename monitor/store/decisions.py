@@ -1,4 +1,5 @@
-"""What the decision core decided, in the store: incidents, queued notifications, the core's state.
+"""What the decision core decided, in the store: incidents, queued notifications, registry findings, the
+core's state.
 
 The core's state is checkpointed in the same transaction as the decisions it produced, so a restart
 resumes exactly where the last committed round left off and nothing is decided (or sent) twice.
@@ -12,7 +13,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.core.decisions import ChangeKind, Decision, IncidentDecision, NotificationDecision, notification_key
+from monitor.core.decisions import (
+    ChangeKind,
+    Decision,
+    FindingDecision,
+    IncidentDecision,
+    NotificationDecision,
+    notification_key,
+)
+from monitor.store.findings import save_finding
 from monitor.store.models import EngineStateRow, IncidentRow, NotificationRow
 
 STATE_NAME = "fleet"
@@ -33,8 +42,12 @@ def save_step(session: Session, t: datetime, state: dict, decisions: Sequence[De
     for d in decisions:
         if isinstance(d, IncidentDecision):
             _apply_incident(session, d)
-        else:
+        elif isinstance(d, NotificationDecision):
             _queue_notification(session, d)
+        elif isinstance(d, FindingDecision):
+            save_finding(session, d)
+        else:
+            raise TypeError(f"unknown decision {type(d).__name__}")
 
 
 def _apply_incident(session: Session, d: IncidentDecision) -> None:

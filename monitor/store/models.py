@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -132,3 +133,24 @@ class EngineStateRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     t: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[dict] = mapped_column(JSON)
+
+
+class RegistryFindingRow(Base):
+    """The current registry finding of one camera's field: a registry row the observations contradict.
+
+    One row per (camera, field), upserted by every finding of the decision core (the last one counts);
+    ``first_found_at`` is when the evidence first showed the value now in ``observed_value``. A withdrawal
+    (the evidence agrees with the registry again) keeps the row and sets ``withdrawn_at``. The values are
+    JSON so that a frame rate stays a number and a provider a string (SQLite's numeric affinity of a JSON
+    column may give 10.0 back as 10: equal, and shown alike)."""
+
+    __tablename__ = "registry_findings"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    registry_value: Mapped[Any] = mapped_column(JSON)
+    observed_value: Mapped[Any] = mapped_column(JSON)
+    evidence: Mapped[dict] = mapped_column(JSON)
+    first_found_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -9,6 +9,8 @@ The web layer gets a ``status_source()`` callable returning a plain dict::
       "tickets": [{"number": str, "camera_id": str, "vendor": str, "state": str,
                    "created_at": datetime, "visit_at": datetime | None}],
       "notifications": {"queued": int, "sent": int, "delivered": int, ...},
+      "findings": [{"camera": str, "field": str, "registry": Any, "observed": Any, "since": datetime,
+                    "evidence": dict}],
     }
 
 :func:`collect_status` builds it from the store. :func:`board_view` and :func:`metrics_text` read
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.core.domain import Cause
 from monitor.core.tickets import OPEN_STATES
 from monitor.store import tickets as ticket_repo
+from monitor.store.findings import current_findings, evidence_summary, value_text
 from monitor.store.models import CameraRow, IncidentRow, StateIntervalRow
 from notify.outbox import OutboxRow
 
@@ -51,6 +54,8 @@ TICKET_STATE_LABELS = {
     "resolved": ("解決", "resolved"),
     "cancelled": ("取消", "cancelled"),
 }
+FIELD_LABELS = {"isp": ("回線事業者", "ISP"), "area": ("地域", "area"),
+                "expected_fps": ("フレームレート", "frame rate")}
 
 
 def collect_status(session: Session, now: datetime) -> dict[str, Any]:
@@ -76,8 +81,10 @@ def collect_status(session: Session, now: datetime) -> dict[str, Any]:
         for t in ticket_repo.list_tickets(session, open_only=True)
     ]
     notifications = dict(session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
+    findings = [{"camera": f.camera, "field": f.field, "registry": f.registry, "observed": f.observed,
+                 "since": f.since, "evidence": dict(f.evidence)} for f in current_findings(session)]
     return {"generated_at": now, "cameras": cameras, "incidents": incidents, "tickets": tickets,
-            "notifications": {str(k): int(v) for k, v in notifications.items()}}
+            "notifications": {str(k): int(v) for k, v in notifications.items()}, "findings": findings}
 
 
 def store_status_source(sessions: sessionmaker[Session], now: Callable[[], datetime]) -> Callable[[], dict]:
@@ -128,7 +135,17 @@ def board_view(status: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
              "created_at": _local(t.get("created_at"), tz), "visit_at": _local(t.get("visit_at"), tz)}
             for t in status.get("tickets") or ()
         ],
+        "findings": [_finding(f, tz) for f in status.get("findings") or ()],
     }
+
+
+def _finding(f: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+    evidence = f.get("evidence")
+    evidence = evidence if isinstance(evidence, Mapping) else {}
+    return {"camera": str(f.get("camera", "")), "field": _label(FIELD_LABELS, str(f.get("field", ""))),
+            "registry": value_text(f.get("registry", "")), "observed": value_text(f.get("observed", "")),
+            "since": _local(f.get("since"), tz),
+            "evidence": {"ja": evidence_summary(evidence, "ja"), "en": evidence_summary(evidence, "en")}}
 
 
 # -- /metrics (Prometheus text format 0.0.4, written by hand) ---------------------------------------
@@ -141,6 +158,14 @@ def _family(name: str, help_: str, label: str, values: Mapping[str, int]) -> lis
     lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
     lines += [f'{name}{{{label}="{_escape(str(k))}"}} {int(v)}' for k, v in sorted(values.items())]
     return lines
+
+
+def _findings_by_field(status: Mapping[str, Any]) -> dict[str, int]:
+    by_field = dict.fromkeys(FIELD_LABELS, 0)
+    for f in status.get("findings") or ():
+        key = str(f.get("field", ""))
+        by_field[key] = by_field.get(key, 0) + 1
+    return by_field
 
 
 def metrics_text(status: Mapping[str, Any]) -> str:
@@ -160,5 +185,7 @@ def metrics_text(status: Mapping[str, Any]) -> str:
         *_family("mimamori_open_tickets", "Vendor tickets not resolved or cancelled, by state.", "state", by_ticket),
         *_family("mimamori_notifications", "Notifications in the outbox by status.", "status",
                  {str(k): int(v) for k, v in (status.get("notifications") or {}).items()}),
+        *_family("mimamori_registry_findings", "Registry rows the observations contradict, by field.", "field",
+                 _findings_by_field(status)),
     ]
     return "\n".join(lines) + "\n"

@@ -160,3 +160,32 @@ def test_messages_preview_of_a_camera_fault_asks_for_the_camera_alone(env):
 def test_messages_preview_unknown_kind_fails(env):
     p = run(["messages", "preview", "--kind", "fax", "--lang", "ja", "--channel", "sms"], env, check=False)
     assert p.returncode != 0 and "unknown kind 'fax'" in p.stderr
+
+
+def test_cameras_findings_lists_the_registry_rows_to_check(env, db_url):
+    from monitor.core.decisions import FindingDecision
+    from monitor.store.db import make_engine, session_factory, upgrade
+    from monitor.store.decisions import save_step
+
+    assert run(["cameras", "findings"], env).stdout == "no registry rows to check\n"
+    t = datetime(2026, 11, 2, 9, 30, tzinfo=JST)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with session_factory(engine).begin() as s:
+        save_step(s, t, {}, [
+            FindingDecision(t=t, camera="C0088", field="isp", registry="flets-sonet", observed="flets-biglobe",
+                            evidence={"incident": "I6", "cause": "isp_outage",
+                                      "went_down_and_came_back_with": {"isp": "flets-biglobe"}}),
+            FindingDecision(t=t, camera="C0023", field="expected_fps", registry=20.0, observed=10.0,
+                            evidence={"clean_intervals": 60, "learned_fps": 9.99}),
+            FindingDecision(t=t, camera="C0042", field="area", registry="A01", observed="A01", evidence={}),
+        ])
+    engine.dispose()
+    p = run(["cameras", "findings"], env)
+    assert p.returncode == 0
+    assert p.stdout.splitlines() == [
+        "C0023\texpected_fps\tregistry 20\tobserved 10\tsince 2026-11-02T09:30+09:00\t"
+        "9.99 fps measured over 60 clean intervals",
+        "C0088\tisp\tregistry flets-sonet\tobserved flets-biglobe\tsince 2026-11-02T09:30+09:00\t"
+        "went down and came back with incident I6 (isp_outage: isp flets-biglobe)",
+    ]

@@ -173,3 +173,24 @@ def test_every_decided_message_has_its_template_kind_and_camera_actions_none():
     assert message_kind(reboot) is None
     with pytest.raises(ValueError):
         message_kind(NotificationDecision(t=MORNING, audience=Audience.OWNER, kind=Kind.DISPATCH, incident="I1"))
+
+
+def test_a_registry_finding_is_stored_and_queues_no_message(sessions, tmp_path):
+    from dataclasses import replace
+
+    from monitor.core.decisions import FindingDecision
+    from monitor.store.findings import current_findings
+
+    cams, clock = fleet(), Clock(MORNING)
+    loop, dispatcher = service_parts(folder_settings(tmp_path), sessions, clock)
+    decided = []
+    for k in range(61):  # C004 streams 10 fps, registered at 15: found after 60 clean intervals
+        clock.t = MORNING + timedelta(minutes=k)
+        obs = [replace(o, fps=10.0) if o.camera == "C004" else o for o in observations(clock.t, cams, set())]
+        decided += loop.round(cams, obs, [], clock.t)
+        dispatcher.dispatch_due()
+    assert [(type(d), d.camera, d.field) for d in decided] == [(FindingDecision, "C004", "expected_fps")]
+    assert Outbox(sessions).all() == []
+    with sessions() as s:
+        (f,) = current_findings(s)
+    assert (f.camera, f.field, f.registry, f.observed, f.since) == ("C004", "expected_fps", 15.0, 10.0, decided[0].t)

@@ -372,3 +372,69 @@ def test_collect_status_from_the_store(db_url):
     assert [(x["number"], x["state"]) for x in status["tickets"]] == [(t.number, "open")]
     assert status["notifications"] == {}
     assert PHONE not in repr(status) and "東京都" not in repr(status)
+
+
+FINDINGS = [
+    {"camera": "C0088", "field": "isp", "registry": "flets-sonet", "observed": "flets-biglobe", "since": T0,
+     "evidence": {"incident": "I6", "cause": "isp_outage", "went_down_and_came_back_with": {"isp": "flets-biglobe"}},
+     "phone": PHONE},
+    {"camera": "C0023", "field": "expected_fps", "registry": 20.0, "observed": 10.0, "since": T0,
+     "evidence": {"clean_intervals": 60, "learned_fps": 9.99, "tolerance": 0.15}},
+    {"camera": "<script>alert(1)</script>", "field": "area", "registry": "A01", "observed": "<b>A02</b>",
+     "since": T0, "evidence": {"incident": "<i>I7</i>"}},
+]
+
+
+async def test_board_lists_the_registry_rows_to_check_escaped(sqlite_sessions):
+    client = await client_for(sqlite_sessions, status={**STATUS, "findings": FINDINGS})
+    try:
+        html = await (await client.get("/")).text()
+        metrics = parse_metrics(await (await client.get("/metrics")).text())
+    finally:
+        await client.close()
+    assert "登録内容の確認が必要なカメラ" in html and "Registry rows to check</span> (3)" in html
+    section = html[html.index('id="registry-findings"'):]
+    assert "C0088" in section and "回線事業者" in section and "flets-sonet" in section and "flets-biglobe" in section
+    assert "フレームレート" in section and ">20<" in section and ">10<" in section
+    assert "went down and came back with incident I6 (isp_outage: isp flets-biglobe)" in section
+    assert "障害 I6" in section and "9.99 fps measured over 60 clean intervals" in section
+    assert "2026-11-30 10:00" in section  # the fleet's time zone
+    assert "<script>" not in html and "<b>A02" not in html and "<i>I7" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;A02&lt;/b&gt;" in html
+    assert PHONE not in html
+    assert metrics[("mimamori_registry_findings", (("field", "isp"),))] == 1
+    assert metrics[("mimamori_registry_findings", (("field", "expected_fps"),))] == 1
+
+
+async def test_board_says_when_no_registry_row_is_to_check(sqlite_sessions):
+    client = await client_for(sqlite_sessions)
+    try:
+        html = await (await client.get("/")).text()
+    finally:
+        await client.close()
+    assert "Registry rows to check</span> (0)" in html and "No registry rows to check." in html
+    assert 'id="registry-findings"' not in html
+
+
+def test_collect_status_has_the_current_registry_findings(db_url):
+    from monitor.core.decisions import FindingDecision
+    from monitor.store.decisions import save_step
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        save_step(s, T0, {}, [
+            FindingDecision(t=T0, camera="C0088", field="isp", registry="flets-sonet", observed="flets-biglobe",
+                            evidence={"incident": "I6"}),
+            FindingDecision(t=T0, camera="C0023", field="expected_fps", registry=20.0, observed=10.0, evidence={}),
+        ])
+    later = T0 + timedelta(hours=1)
+    with sessions.begin() as s:  # withdrawn: off the board
+        save_step(s, later, {}, [FindingDecision(t=later, camera="C0023", field="expected_fps", registry=20.0,
+                                                 observed=20.0, evidence={})])
+    with sessions() as s:
+        status = collect_status(s, later)
+    engine.dispose()
+    assert status["findings"] == [{"camera": "C0088", "field": "isp", "registry": "flets-sonet",
+                                   "observed": "flets-biglobe", "since": T0, "evidence": {"incident": "I6"}}]

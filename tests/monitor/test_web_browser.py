@@ -19,10 +19,12 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from monitor.config.secrets import PasswordBox
+from monitor.core.decisions import FindingDecision
 from monitor.core.domain import Camera, Secret
 from monitor.store import tickets as repo
 from monitor.store.cameras import apply_registry
 from monitor.store.db import make_engine, session_factory, upgrade
+from monitor.store.decisions import save_step
 from monitor.store.models import IncidentRow, StateIntervalRow
 from monitor.web.app import make_app, start_server
 from monitor.web.status import store_status_source
@@ -104,6 +106,9 @@ def board_store(tmp_path):
         s.add(IncidentRow(id="I-cam-C0007", cause="local_outage", state="open", cameras=["C0007"],
                           scope={"camera": "C0007"}, evidence={}, opened_at=T0, updated_at=T0))
         ticket = repo.open_ticket(s, incident_id="I-cam-C0007", camera=cams[7], steps_taken=[], evidence=[], now=T0)
+        evidence = {"incident": "I6", "cause": "isp_outage", "went_down_and_came_back_with": {"isp": "flets-biglobe"}}
+        save_step(s, T0, {}, [FindingDecision(t=T0, camera="C0003", field="isp", registry="nuro",
+                                              observed="flets-biglobe", evidence=evidence)])
     yield sessions, ticket.number
     engine.dispose()
 
@@ -124,6 +129,9 @@ def test_status_board_in_headless_chromium(board_store, tmp_path):
     assert counts == {"up": "6", "degraded": "2", "down": "2", "unknown": "0"}
     assert "地域の停電・回線断" in dom and "設置先の回線断" in dom
     assert number in dom and "受付待ち" in dom
+    findings = dom[dom.index('id="registry-findings"'):]
+    assert "登録内容の確認が必要なカメラ" in dom and "C0003" in findings and "回線事業者" in findings
+    assert "nuro" in findings and "flets-biglobe" in findings and "I6" in findings
     assert 'http-equiv="refresh" content="60"' in dom
     assert "2026-11-30 19:00" in dom  # the fleet's time zone
     for secret in (PHONE, "9012345678", PASSWORD, ADDRESS, "owner@example.jp", "山田太郎"):
