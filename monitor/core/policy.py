@@ -123,9 +123,9 @@ class ClassifierPolicy:
     # --- congestion on top of congestion (classify/overlay.py) -----------------------------------
     overlay_window: int = 10
     """Intervals over which a camera's RTT and frame share are smoothed against its congested peers'."""
-    overlay_rtt_factor: float = 1.15
+    overlay_rtt_factor: float = 1.25
     """A household congested inside its provider's congestion: RTT at least this many times its peers'..."""
-    overlay_fps_share: float = 0.7
+    overlay_fps_share: float = 0.55
     """...and a frame share at most this share of theirs (both bottlenecks in series)..."""
     overlay_min_peers: int = 3
     """...judged only against at least this many congested peers of the same provider congestion."""

@@ -37,7 +37,7 @@ from .netns import City
 
 REPO = Path(__file__).resolve().parents[2]
 MIMAMORI = str(Path(sys.executable).with_name("mimamori"))
-RTSP_PORT, ONVIF_PORT, REF_PORT, SMTP_PORT, PRISM_PORT = 8554, 8000, 8081, 2525, 4010
+RTSP_PORT, ONVIF_PORT, REF_PORT, SMTP_PORT, PRISM_PORT, WEB_PORT = 8554, 8000, 8081, 2525, 4010, 8080
 FPS = 8.0
 INTERVAL_S = 3.0
 TWILIO_SID = "AC" + "b" * 32
@@ -46,13 +46,17 @@ OPERATOR = "anzen@city.example.jp"
 VENDOR = "dispatch@vendor.example.jp"
 
 
+def scaled(minutes: float) -> float:
+    """Seconds of test for minutes of policy: one probe interval of 3 s stands for 60 s."""
+    return round(minutes * 60 * INTERVAL_S / 60.0, 1)
+
+
+OWNER_DELAY_S = scaled(15)  # [escalation] owner_delay below
+
+
 def service_config(data: Path) -> str:
     """`mimamori run` with one probe interval of 3 s standing for 60 s: every policy duration / 20."""
-    s = INTERVAL_S / 60.0  # seconds of test per minute of policy
-
-    def m(minutes: float) -> float:
-        return round(minutes * 60 * s, 1)
-
+    m = scaled
     return f"""
 data_dir = "{data}"
 timezone = "Asia/Tokyo"
@@ -86,7 +90,7 @@ from_number = "+815012345678"
 api_base_url = "http://127.0.0.1:{PRISM_PORT}"
 
 [web]
-port = 8080
+port = {WEB_PORT}
 
 [recorder]
 segment_s = 4.0
@@ -103,11 +107,13 @@ absorb_window = {m(5)}
 straggler_grace = {m(5)}
 congestion_sync_window = {m(40)}
 flap_window = {m(60)}
+membership_sync_window = {m(4)}
+co_congestion_end_window = {m(30)}
 
 [escalation]
 quiet_start = "00:00"   # equal ends: no quiet hours, whatever the hour this test runs at
 quiet_end = "00:00"
-owner_delay = {m(15)}
+owner_delay = {OWNER_DELAY_S}
 reminder_after = {m(12 * 60)}
 vendor_after = {m(20)}
 """
@@ -187,8 +193,9 @@ class Service:
         return self.work / "service.log"
 
     def env(self) -> dict[str, str]:
+        # PYTHONPATH: the checkout under test, whatever checkout the virtualenv's editable install names
         return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.work), "LANG": "C.UTF-8",
-                "MIMAMORI_TWILIO_AUTH_TOKEN": "test-token-not-a-secret"}
+                "PYTHONPATH": str(REPO), "MIMAMORI_TWILIO_AUTH_TOKEN": "test-token-not-a-secret"}
 
     def start_peers(self) -> None:
         c = self.city
@@ -213,6 +220,26 @@ class Service:
         self.proc = self.city.popen(self.city.mon, [MIMAMORI, "--config", str(self.config), "run"],
                                     stdout=log, stderr=subprocess.STDOUT, env=self.env(), cwd=self.work)
         log.close()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """A `mimamori` command on the service's config (and so its database), as an operator runs it."""
+        return subprocess.run([MIMAMORI, "--config", str(self.config), *args], capture_output=True, text=True,
+                              encoding="utf-8", errors="replace", env=self.env(), cwd=self.work, timeout=60)
+
+    def board(self) -> tuple[int, str]:
+        """GET / of the status board, from inside the monitor's namespace: (HTTP status, body)."""
+        get = ("import sys, urllib.request, urllib.error\n"
+               "try:\n"
+               f"    r = urllib.request.urlopen('http://127.0.0.1:{WEB_PORT}/', timeout=20)\n"
+               "except urllib.error.HTTPError as e:\n"
+               "    r = e\n"
+               "sys.stdout.buffer.write(b'%d\\n' % r.status + r.read())\n")
+        r = subprocess.run(["ip", "netns", "exec", self.city.mon, sys.executable, "-c", get],
+                           capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=60)
+        if r.returncode != 0:
+            return 0, r.stderr
+        status, _, body = r.stdout.partition("\n")
+        return int(status), body
 
     def stop(self) -> int:
         assert self.proc is not None

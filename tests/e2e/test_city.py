@@ -6,8 +6,13 @@ Three areas of four households each, one camera per household:
   and household A1.2's RTSP port is silently filtered by an nft rule while the camera's ONVIF
   still answers (a camera fault);
 * A2: mixed providers; the area's uplink goes down (a district outage: owners hear nothing, the
-  operator gets one notice);
+  operator gets one notice), a little after A1.1's cable is pulled (a line failing with an outage
+  elsewhere would be taken to be on that network);
 * A3: all on one provider; the area's uplink is shaped down to a trickle (congestion: no one is asked);
+* then a provider's own network fails across areas: every household really on it loses its line at
+  once, among them A1.4, whose registry row still names the provider its owner left (an ISP outage:
+  no owner is asked, A1.4 is in it, and the wrong row shows on the board and in `mimamori cameras
+  findings`);
 * then the monitor's own uplink drops (only the operator hears of it).
 
 Needs root (CI runs as root), iproute2, tc and nft (`make deps` installs them).
@@ -15,7 +20,9 @@ Needs root (CI runs as root), iproute2, tc and nft (`make deps` installs them).
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -24,13 +31,32 @@ import pytest
 
 from monitor.core.domain import Contact
 
-from .city import OPERATOR, VENDOR, Service, received_mail, registry, start_cameras, twilio_requests
+from .city import (
+    OPERATOR,
+    OWNER_DELAY_S,
+    VENDOR,
+    Service,
+    received_mail,
+    registry,
+    scaled,
+    start_cameras,
+    twilio_requests,
+)
 from .netns import City, root_snapshot
 
 AREAS = {1: 4, 2: 4, 3: 4}
 ISPS = {(1, 1): "flets-ocn", (1, 2): "nuro", (1, 3): "au-hikari", (1, 4): "flets-sonet",
         (2, 1): "flets-ocn", (2, 2): "au-hikari", (2, 3): "flets-biglobe", (2, 4): "nuro",
         (3, 1): "flets-sonet", (3, 2): "flets-sonet", (3, 3): "flets-sonet", (3, 4): "flets-sonet"}
+# ISPS is what the registry says. The owner of A1.4 moved to au-hikari without telling the city: its line
+# is au-hikari's, and fails with au-hikari's registered lines (A1.3 and A2.2: a provider of two lines,
+# both of which must fail for an ISP outage).
+LINES = {**ISPS, (1, 4): "au-hikari"}
+PROVIDER, MOVED = "au-hikari", "C104"
+PROVIDER_HOMES = sorted(h for h, isp in LINES.items() if isp == PROVIDER)
+PROVIDER_CAMS = {f"C{k}{j:02d}" for k, j in PROVIDER_HOMES}
+FINDINGS_TITLE = "登録内容の確認が必要なカメラ"
+APART_S = scaled(4) + 2 * 3  # [classifier] membership_sync_window, and two probe rounds more
 # A2 and A3 owners would be texted or called: Prism must see no request at all
 CONTACTS = {(2, 1): Contact.SMS, (2, 2): Contact.VOICE, (2, 3): Contact.SMS,
             (3, 1): Contact.SMS, (3, 2): Contact.VOICE, (3, 3): Contact.SMS}
@@ -64,8 +90,12 @@ def run(tmp_path_factory):
         t["faults"] = _now()
         city.household_down(1, 1)
         city.drop(city.households[(1, 2)].ns, "tcp dport 8554")
-        city.area_down(2)
         city.congest(3, kbit=100, latency_ms=600)
+        # A line that fails with an outage elsewhere is taken to be on that network (the registry may be
+        # wrong): A2's uplink fails only once A1.1's own fault is clearly apart from it.
+        time.sleep(APART_S)
+        t["area_down"] = _now()
+        city.area_down(2)
 
         def opened(cause: str, cam: str) -> bool:
             return any(i["cause"] == cause and cam in i["cameras"] for i in svc.incidents())
@@ -86,6 +116,8 @@ def run(tmp_path_factory):
         city.uncongest(3)
         svc.wait("every incident closed", lambda: svc.incidents() and not svc.incidents("open"), 150)
         time.sleep(3 * 3)
+        _provider_fails(city, svc, seen)
+        time.sleep(2 * 3)
         t["monitor_down"] = _now()
         city.monitor_down()
         svc.wait("the monitor outage", lambda: any(i["cause"] == "monitor_outage" for i in svc.incidents()), 60)
@@ -105,6 +137,30 @@ def run(tmp_path_factory):
         city.teardown()
         seen["leftovers"] = city.leftovers(before)
     yield seen
+
+
+def _provider_fails(city: City, svc: Service, seen: dict) -> None:
+    """au-hikari's network fails across areas: every household really on it loses its line at once. Held
+    past the owner delay (and a few rounds), when a local outage's owner would have been asked."""
+    t = seen["times"]
+    t["provider_down"] = _now()
+    for k, j in PROVIDER_HOMES:
+        city.household_down(k, j)
+
+    def joined() -> bool:
+        return any(i["cause"] == "isp_outage" and MOVED in i["cameras"] for i in svc.incidents("open"))
+
+    svc.wait("the provider outage, the misregistered camera in it", joined, 30)
+    seen["provider_open"] = svc.incidents("open")
+    hold = OWNER_DELAY_S + 3 * 3 - (_now() - t["provider_down"]).total_seconds()
+    time.sleep(max(0.0, hold))
+    seen["provider_held"] = svc.incidents("open")
+    t["provider_up"] = _now()
+    for k, j in PROVIDER_HOMES:
+        city.household_up(k, j)
+    svc.wait("the provider outage closed", lambda: not svc.incidents("open"), 60)
+    seen["findings_cli"] = svc.cli("cameras", "findings")
+    seen["board"] = svc.board()
 
 
 def test_teardown_leaves_nothing(run):
@@ -191,6 +247,71 @@ def test_monitor_outage_reaches_only_the_operator(run):
     assert t1 > t0
 
 
+def _provider_outage(run) -> dict:
+    held = [i for i in run["provider_held"] if i["cause"] == "isp_outage" and MOVED in i["cameras"]]
+    assert len(held) == 1, run["provider_held"]
+    return held[0]
+
+
+def test_provider_outage_takes_in_the_misregistered_camera(run):
+    """The camera whose registry row names another provider failed with au-hikari's lines: it is in
+    au-hikari's outage, not a household's own, for as long as the outage lasts."""
+    inc = _provider_outage(run)
+    assert inc["scope"] == {"isp": PROVIDER}, inc
+    assert set(inc["cameras"]) == PROVIDER_CAMS, inc
+    final = next(i for i in run["incidents"] if i["id"] == inc["id"])
+    assert final["state"] == "closed", final
+    t0 = run["times"]["provider_down"]
+    others = [i for i in run["incidents"] if set(i["cameras"]) & PROVIDER_CAMS and i["id"] != inc["id"]
+              and i["cause"] != "monitor_outage" and _at(i["opened_at"]) >= t0]
+    assert others == [], others
+
+
+def test_provider_outage_asks_no_owner(run):
+    """Held past the owner delay: still no reboot request (nor anything else) to the moved owner or the
+    provider's other owners, by e-mail, SMS or call."""
+    owners = {c.email for c in run["cameras"] if c.camera_id in PROVIDER_CAMS}
+    assert [m for m in run["mail"] if m.to in owners] == []
+    assert not [o for o in run["outbox"] if o["audience"] == "owner"
+                and (any(f":{c}:" in o["key"] for c in PROVIDER_CAMS) or o["recipient"].get("email") in owners)]
+    assert run["twilio"] == {"Messages": 0, "Calls": 0}  # A2.2's owner is called: Prism saw no call
+    held = (run["times"]["provider_up"] - run["times"]["provider_down"]).total_seconds()
+    assert held >= OWNER_DELAY_S + scaled(2), held  # long enough that a household's owner would have been asked
+
+
+def test_provider_outage_one_operator_notice_pair(run):
+    inc = _provider_outage(run)
+    ops = Counter(m.kind for m in run["mail"] if m.to == OPERATOR and m.key and m.key.startswith(inc["id"] + ":"))
+    assert set(ops) <= {"operator.incident_opened", "operator.incident_closed"}, ops
+    assert all(n <= 1 for n in ops.values()), ops
+
+
+def test_findings_cli_lists_the_moved_camera(run):
+    """`mimamori cameras findings`: camera, field, registry value, observed value."""
+    r = run["findings_cli"]
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-3000:])
+    lines = [line for line in r.stdout.splitlines() if re.search(rf"\b{MOVED}\b", line)]
+    assert len(lines) == 1, r.stdout
+    line, registered = lines[0], ISPS[(1, 4)]
+    assert {"isp", registered, PROVIDER} <= set(re.findall(r"[\w.-]+", line)), line
+    assert line.index(registered) < line.index(PROVIDER), line  # the registry's value, then the observed one
+    wrong = [line for line in r.stdout.splitlines() if not re.search(rf"\b{MOVED}\b", line)
+             and re.search(r"\b(isp|area)\b", line)]
+    assert wrong == [], wrong  # no other camera's provider or area put in doubt
+
+
+def test_board_shows_the_moved_camera(run):
+    status, body = run["board"]
+    assert status == 200, (status, body[-3000:])
+    at = body.find(FINDINGS_TITLE)
+    assert at >= 0, f"no section {FINDINGS_TITLE!r} on the board"
+    end = body.find("<h2", at)
+    section = html.unescape(re.sub(r"<[^>]*>", " ", body[at:end if end >= 0 else len(body)]))
+    assert "registry rows to check" in section.lower(), section
+    words = set(re.findall(r"[\w.-]+", section))
+    assert {MOVED, PROVIDER} <= words, section
+
+
 def test_every_incident_closed(run):
     assert [i for i in run["incidents"] if i["state"] != "closed"] == []
 
@@ -202,8 +323,12 @@ def test_recordings_cover_reachable_time(run):
     slack = timedelta(seconds=12)
     for cam in run["cameras"]:
         gone = [(t["monitor_down"], t["monitor_up"])]
-        if cam.camera_id in (HOME, FAULTY) or cam.area in ("A2", "A3"):
+        if cam.camera_id in (HOME, FAULTY) or cam.area == "A3":
             gone.append((t["faults"], t["restore"]))
+        if cam.area == "A2":
+            gone.append((t["area_down"], t["restore"]))
+        if cam.camera_id in PROVIDER_CAMS:
+            gone.append((t["provider_down"], t["provider_up"]))
         reachable, start = [], t["faults"] - timedelta(seconds=8)
         for a, b in sorted(gone):
             reachable.append((start, a - timedelta(seconds=2)))

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from monitor.core.classify.keys import GroupKey, GroupKind
 from monitor.core.classify.membership import congested_elsewhere
-from monitor.core.classify.state import Departure
+from monitor.core.classify.state import Departure, Track
 from monitor.core.domain import Cause
+
+
+def late_onset(tr: Track, opened: int, late: int) -> bool:
+    """Congested long after a provider congestion opened, having been up since before it."""
+    return tr.congested_since - max(opened, tr.last_flap_end) > late
 
 
 class CongestionRounds:
@@ -14,11 +19,12 @@ class CongestionRounds:
         p, tracks = self.policy, self.tracks
         late = int(p.congestion_sync_window.total_seconds())
         for w in self.open_of(Cause.ISP_CONGESTION):
-            # A provider's congestion reaches its cameras within its ramp; one of its cameras that becomes
-            # congested long after it opened is congested on its own line (a household's evening).
+            # A provider's congestion reaches its cameras within its ramp; one of its cameras that was up
+            # through the ramp and becomes congested long after is congested on its own line (a household's
+            # evening). One back from an outage meanwhile comes back into the congestion.
             for cam in self.index.groups.get(w.group, ()):
                 tr = tracks.get(cam)
-                if (tr is not None and tr.congested and (cam in w.members or tr.congested_since - w.opened <= late)
+                if (tr is not None and tr.congested and (cam in w.members or not late_onset(tr, w.opened, late))
                         and not self._elsewhere(cam, w.id)):
                     w.join(cam, self.now)
             for cam in list(w.members):

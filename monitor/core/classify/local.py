@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from monitor.core.classify.congestion import late_onset
 from monitor.core.classify.groups import Round
 from monitor.core.classify.overlay import overlay_evidence
 from monitor.core.classify.state import Departure, Track
@@ -141,8 +142,7 @@ def _local_congestion(rnd: Round, cam: str, tr: Track, outlasted_at: int | None,
     # Congested long after its provider's congestion opened: that congestion's ramp is over, so it is
     # not the provider's share still showing (classify.congestion leaves such a camera out of it).
     late = int(p.congestion_sync_window.total_seconds())
-    ramped = any(w.group.name == ci.isp and tr.congested_since - w.opened > late
-                 for w in rnd.open_of(Cause.ISP_CONGESTION))
+    ramped = any(w.group.name == ci.isp and late_onset(tr, w.opened, late) for w in rnd.open_of(Cause.ISP_CONGESTION))
     need = p.local_congestion_hold_intervals if peers and not ramped else p.local_congestion_open_intervals
     if tr.congested_run < need:
         return
