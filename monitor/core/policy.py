@@ -139,7 +139,7 @@ class ClassifierPolicy:
     """Clean intervals before the learned rate is trusted over the registry's expected_fps."""
     registry_fps_tolerance: float = 0.15
     """A learned rate this far (a share of it) from the registry's is a registry finding."""
-    membership_sync_window: timedelta = timedelta(minutes=4)
+    membership_sync_window: timedelta = timedelta(minutes=2)
     """A camera of another area or provider that went down and came back within this of a shared
     outage's own cameras failed with it: it joins that outage, and its registry row is a finding."""
 

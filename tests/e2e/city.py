@@ -107,7 +107,7 @@ absorb_window = {m(5)}
 straggler_grace = {m(5)}
 congestion_sync_window = {m(40)}
 flap_window = {m(60)}
-membership_sync_window = {m(4)}
+membership_sync_window = {m(2)}
 co_congestion_end_window = {m(30)}
 
 [escalation]

@@ -56,7 +56,7 @@ PROVIDER, MOVED = "au-hikari", "C104"
 PROVIDER_HOMES = sorted(h for h, isp in LINES.items() if isp == PROVIDER)
 PROVIDER_CAMS = {f"C{k}{j:02d}" for k, j in PROVIDER_HOMES}
 FINDINGS_TITLE = "登録内容の確認が必要なカメラ"
-APART_S = scaled(4) + 2 * 3  # [classifier] membership_sync_window, and two probe rounds more
+APART_S = scaled(2) + 2 * 3  # [classifier] membership_sync_window, and two probe rounds more
 # A2 and A3 owners would be texted or called: Prism must see no request at all
 CONTACTS = {(2, 1): Contact.SMS, (2, 2): Contact.VOICE, (2, 3): Contact.SMS,
             (3, 1): Contact.SMS, (3, 2): Contact.VOICE, (3, 3): Contact.SMS}
