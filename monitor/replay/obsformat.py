@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import operator
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ Row = tuple[datetime, str | None, Any]  # (time, camera or None for a reference 
 Round = tuple[datetime, list, list]  # (the interval's start, its camera rows, its reference rows)
 
 _NUMBERS = (int, float)
+_CAMERA_FIELDS = operator.itemgetter("t", "camera", "reachable", "onvif_ok", "rtt_ms", "fps", "max_gap_s")
 _TIME_CACHE_MAX = 8192
 
 
@@ -92,7 +94,7 @@ def iter_rows(lines: Iterable[str]) -> Iterator[Row]:
     A well-formed camera line is checked inline; anything else goes through `check_row`, which names
     the line and field at fault. Both accept exactly the same lines."""
     times: dict[str, datetime] = {}
-    loads, numbers = json.loads, _NUMBERS
+    loads, numbers, fields = json.loads, _NUMBERS, _CAMERA_FIELDS
     for n, line in enumerate(lines, 1):
         try:
             d = loads(line)
@@ -102,15 +104,15 @@ def iter_rows(lines: Iterable[str]) -> Iterator[Row]:
                 continue
         if type(d) is not dict:
             raise ObservationFormatError(f"line {n}: not a JSON object")
-        raw = d.get("t")
+        try:
+            raw, cam, r, o, rtt, fps, gap = fields(d)  # a camera line with every field (the common case)
+        except (KeyError, TypeError):
+            raw, cam, r, o, rtt, fps, gap = d.get("t"), None, None, None, None, None, None
         t = times.get(raw) if type(raw) is str else None
         if t is None:
             if len(times) > _TIME_CACHE_MAX:
                 times.clear()
             t = times[raw] = _time(raw, n)
-        cam = d.get("camera")
-        r, o = d.get("reachable"), d.get("onvif_ok", False)
-        rtt, fps, gap = d.get("rtt_ms"), d.get("fps"), d.get("max_gap_s")
         if (type(cam) is str and cam and type(r) is bool and type(o) is bool
                 and (rtt is None or (type(rtt) in numbers and rtt >= 0))
                 and (fps is None or (type(fps) in numbers and fps >= 0))

@@ -39,8 +39,9 @@ def congested(cid: str, fps: float) -> tuple:
 def run(cameras: dict[str, Camera], rounds) -> tuple[RegistryKnowledge, list[RegistryFinding]]:
     k, found = RegistryKnowledge(), []
     for samples in rounds:
-        k = replace(k, rates=learn_rates(k.rates, samples, P))
-        f = rate_findings(k, cameras, [s[0] for s in samples], P)
+        rates, due = learn_rates(k.rates, samples, P)
+        k = replace(k, rates=rates)
+        f = rate_findings(k, cameras, due, P)
         k = apply_findings(k, f, cameras)
         found += f
     return k, found

@@ -95,7 +95,8 @@ def classify_round(
     policy: ClassifierPolicy,
 ) -> RoundResult:
     """One probe interval against the registry as the evidence so far corrected it (classify.learning)."""
-    knowledge = replace(state.registry, rates=learn_rates(state.registry.rates, samples, policy))
+    rates, due = learn_rates(state.registry.rates, samples, policy)
+    knowledge = replace(state.registry, rates=rates)
     index = effective_index(registry, knowledge.moved)
     tracks, observed, troubled = advance_tracks(state.tracks, index, samples, now, policy)
     if references_reachable:
@@ -109,7 +110,7 @@ def classify_round(
     rnd.overlay = _overlay(state, rnd, samples, index, now, policy)
     local_faults(rnd)
     changes, incidents = rnd.changes(), rnd.frozen_incidents()
-    findings = _findings(state, knowledge, registry, index, tracks, observed, changes, now, policy)
+    findings = _findings(state, knowledge, registry, index, tracks, due, changes, now, policy)
     new_state = FleetState(
         tracks=tracks,
         incidents=incidents,
@@ -149,10 +150,10 @@ def _values(samples: Sequence[Sample | tuple], index: FleetIndex, incidents: Map
 
 
 def _findings(state: FleetState, knowledge: RegistryKnowledge, registry: FleetIndex, index: FleetIndex,
-              tracks: Mapping[str, Track], observed: Sequence[str], changes: list[IncidentChange], now: int,
+              tracks: Mapping[str, Track], due: Sequence[str], changes: list[IncidentChange], now: int,
               policy: ClassifierPolicy) -> list[RegistryFinding]:
     """This round's findings that change what is known, each with the registry's own value."""
-    found = rate_findings(knowledge, registry.cameras, observed, policy)
+    found = rate_findings(knowledge, registry.cameras, due, policy)
     if changes:
         found += outage_findings(changes, index, tracks, policy.group_keep_fraction)
         found += congestion_findings(changes, state.co_congestion, index, knowledge.fits, now, policy)

@@ -68,9 +68,14 @@ class RegistryKnowledge:
     """camera -> mean misfit of the provider congestion its provider was found from (lower: closer)."""
 
 
-def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: ClassifierPolicy) -> dict[str, Rate]:
-    """Move each camera's rate estimate by its clean sample of this interval (a stochastic quantile)."""
+def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: ClassifierPolicy
+                ) -> tuple[dict[str, Rate], list[str]]:
+    """Move each camera's rate estimate by its clean sample of this interval (a stochastic quantile).
+    Also returns the cameras due to be judged (`rate_findings`): every `fps_learn_min_intervals` clean
+    intervals."""
     out = dict(rates)
+    due: list[str] = []
+    need = policy.fps_learn_min_intervals
     q, step = policy.fps_learn_quantile, policy.fps_learn_step
     gap_thr, rtt_thr = policy.congestion_gap_s, policy.congestion_rtt_min_ms
     up, down = step * q, step * (1.0 - q)
@@ -82,21 +87,24 @@ def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: Cla
         r = out.get(cam)
         if r is None:
             out[cam] = Rate(float(fps), 1)
+            clean = 1
         else:
-            est = r.estimate
-            out[cam] = Rate(est + est * up if fps >= est else est - est * down, r.clean + 1)
-    return out
+            est, clean = r.estimate, r.clean + 1
+            out[cam] = Rate(est + est * up if fps >= est else est - est * down, clean)
+        if not clean % need:
+            due.append(cam)
+    return out, due
 
 
-def rate_findings(knowledge: RegistryKnowledge, cameras: Mapping[str, Camera], observed: Iterable[str],
+def rate_findings(knowledge: RegistryKnowledge, cameras: Mapping[str, Camera], due: Iterable[str],
                   policy: ClassifierPolicy) -> list[RegistryFinding]:
-    """Frame-rate findings that are new or changed among the cameras observed in this interval."""
+    """Frame-rate findings that are new or changed among the cameras due to be judged (`learn_rates`)."""
     found = []
-    tol, need = policy.registry_fps_tolerance, policy.fps_learn_min_intervals
-    for cam in observed:
+    tol = policy.registry_fps_tolerance
+    for cam in due:
         r = knowledge.rates.get(cam)
         c = cameras.get(cam)
-        if r is None or c is None or r.clean < need or r.clean % need:  # judged once per `need` clean intervals
+        if r is None or c is None:
             continue
         seen = round(r.estimate, 1) if r.estimate < 5 else float(round(r.estimate))
         judged = knowledge.moved.get(cam, {}).get("expected_fps", c.expected_fps)
