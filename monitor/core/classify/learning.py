@@ -79,6 +79,7 @@ def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: Cla
     q, step = policy.fps_learn_quantile, policy.fps_learn_step
     gap_thr, rtt_thr = policy.congestion_gap_s, policy.congestion_rtt_min_ms
     up, down = step * q, step * (1.0 - q)
+    new = tuple.__new__  # Rate(...) through NamedTuple's __new__ costs more than the update itself
     for s in samples:
         fps, gap, rtt = s[4], s[5], s[2]
         if not s[1] or not fps or gap is None or gap > gap_thr or (rtt is not None and rtt > rtt_thr):
@@ -86,11 +87,11 @@ def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: Cla
         cam = s[0]
         r = out.get(cam)
         if r is None:
-            out[cam] = Rate(float(fps), 1)
+            out[cam] = new(Rate, (float(fps), 1))
             clean = 1
         else:
-            est, clean = r.estimate, r.clean + 1
-            out[cam] = Rate(est + est * up if fps >= est else est - est * down, clean)
+            est, clean = r[0], r[1] + 1
+            out[cam] = new(Rate, (est + est * up if fps >= est else est - est * down, clean))
         if not clean % need:
             due.append(cam)
     return out, due
