@@ -107,7 +107,8 @@ def classify_round(
     rnd = Round(state, index, tracks, observed, troubled, now, policy, ref_bad, seen and bool(references_reachable))
     rnd.shared_outages()
     rnd.shared_congestion()
-    rnd.overlay = _overlay(state, rnd, samples, index, now, policy)
+    values = _values(samples, index) if rnd.open_of(Cause.ISP_CONGESTION) else {}
+    rnd.overlay = _overlay(state, rnd, values, now, policy)
     local_faults(rnd)
     changes, incidents = rnd.changes(), rnd.frozen_incidents()
     findings = _findings(state, knowledge, registry, index, tracks, due, changes, now, policy)
@@ -121,30 +122,26 @@ def classify_round(
         congestion_explained=tuple(sorted((c, at, run) for c, (at, run) in rnd.congestion_explained.items())),
         stragglers_waiting=tuple(sorted(rnd.stragglers_waiting.items())),
         overlay=rnd.overlay,
-        co_congestion=tally_co_congestion(state.co_congestion, incidents, index, tracks, observed,
-                                          _values(samples, index, incidents), now),
+        co_congestion=tally_co_congestion(state.co_congestion, incidents, index, tracks, observed, values, now),
         registry=apply_findings(knowledge, findings, registry.cameras),
     )
     return RoundResult(new_state, changes, findings)
 
 
-def _overlay(state: FleetState, rnd: Round, samples: Sequence[Sample | tuple], index: FleetIndex, now: int,
+def _overlay(state: FleetState, rnd: Round, values: Mapping[str, tuple], now: int,
              policy: ClassifierPolicy) -> dict[str, Overlay]:
     congestions = [list(w.members) for w in rnd.open_of(Cause.ISP_CONGESTION)]
     if not congestions:
         return {}
-    members = {c for m in congestions for c in m}
-    info, tracks = index.info, rnd.tracks
-    values = {s[0]: (s[2], s[4], info[s[0]].expected_fps) for s in samples if s[0] in members and s[1]}
-    congested = {c: bool(tracks[c].congested) for c in members if c in tracks}
+    tracks = rnd.tracks
+    congested = {c: bool(tracks[c].congested) for m in congestions for c in m if c in tracks}
     return advance_overlay(state.overlay, congestions, congested, values, now, policy)
 
 
-def _values(samples: Sequence[Sample | tuple], index: FleetIndex, incidents: Mapping[str, Any]
+def _values(samples: Sequence[Sample | tuple], index: FleetIndex
             ) -> dict[str, tuple[float | None, float | None, float]]:
-    """camera -> (RTT, fps, expected fps) of the cameras seen reachable, while a provider congestion is open."""
-    if not any(i.cause is Cause.ISP_CONGESTION for i in incidents.values()):
-        return {}
+    """camera -> (RTT, fps, expected fps) of the cameras seen reachable (built once a round, while a
+    provider congestion is open, for the overlay and the congestion tallies)."""
     info = index.info
     return {s[0]: (s[2], s[4], info[s[0]].expected_fps) for s in samples if s[1] and s[0] in info}
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from statistics import median
 from typing import Any
 
 from monitor.core.classify.learning import CoCongestion, CongestionTally, RegistryFinding
+from monitor.core.classify.overlay import congested_medians
 from monitor.core.classify.state import ChangeKind, Departure, FleetIndex, Incident, IncidentChange, Track
 from monitor.core.domain import Cause
 
@@ -79,7 +79,7 @@ def tally_co_congestion(tallies: Mapping[str, CongestionTally], incidents: Mappi
     held = {c for i in open_cong for c in i.members if c in info and info[c].isp == i.scope.get("isp")}
     cams: dict[str, dict[str, CoCongestion]] = {
         i.id: dict(tallies[i.id].cams) if i.id in tallies else {} for i in open_cong}
-    medians = {i.id: _medians(i.members, tracks, values) for i in open_cong}
+    medians = {i.id: _congested_medians(i.members, tracks, values) for i in open_cong}
     loose = [c for c in observed if c in tracks and c in info and tracks[c].congested and c not in held]
     if not loose:
         return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at),
@@ -113,18 +113,15 @@ def _provider_medians(registry: FleetIndex, tracks: Mapping[str, Track], values:
             by.setdefault(registry.info[c].isp, []).append(c)
     out = {}
     for isp, cams in by.items():
-        m = _medians(cams, tracks, values)
+        m = _congested_medians(cams, tracks, values)
         if m is not None:
             out[isp] = m
     return out
 
 
-def _medians(members: Iterable[str], tracks: Mapping[str, Track], values: Mapping[str, tuple]
-             ) -> tuple[float, float] | None:
-    peers = [values[c] for c in members if c in values and values[c][0] and tracks.get(c) and tracks[c].congested]
-    if len(peers) < 3:
-        return None
-    return (max(_FLOOR, median((v[1] or 0.0) / (v[2] or 1.0) for v in peers)), median(v[0] for v in peers))
+def _congested_medians(members: Iterable[str], tracks: Mapping[str, Track], values: Mapping[str, tuple]
+                       ) -> tuple[float, float] | None:
+    return congested_medians(members, lambda c: bool(tracks.get(c) and tracks[c].congested), values, 3)
 
 
 def _misfit(v: tuple | None, med: tuple[float, float] | None) -> float:

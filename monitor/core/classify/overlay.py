@@ -16,7 +16,7 @@ Pure: values in, values out.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from statistics import median
 from typing import NamedTuple
 
@@ -51,12 +51,11 @@ def advance_overlay(
     rtt_on, fps_on = math.log(policy.overlay_rtt_factor), math.log(policy.overlay_fps_share)
     for members in congestions:
         members = list(members)
-        peers = [values[c] for c in members if congested.get(c) and c in values and values[c][0]]
-        if len(peers) < policy.overlay_min_peers:
+        med = congested_medians(members, congested, values, policy.overlay_min_peers)
+        if med is None:
             out.update({c: overlay[c] for c in members if c in overlay})
             continue
-        med_rtt = median(v[0] for v in peers)  # type: ignore[misc]
-        med_share = max(_FLOOR, median(_share(v) for v in peers))
+        med_share, med_rtt = med
         for cam in members:
             v = values.get(cam)
             prev = overlay.get(cam)
@@ -78,6 +77,18 @@ def advance_overlay(
             else:
                 out[cam] = Overlay(r, q, 0, better + 1, 0)
     return out
+
+
+def congested_medians(members: Iterable[str], congested: Mapping[str, bool] | Callable[[str], bool],
+                      values: Mapping[str, tuple[float | None, float | None, float]], min_peers: int
+                      ) -> tuple[float, float] | None:
+    """(median frame share, median RTT) of the congested cameras among ``members`` seen reachable this
+    interval, or None with fewer than ``min_peers`` of them."""
+    is_congested = congested.get if isinstance(congested, Mapping) else congested
+    peers = [values[c] for c in members if c in values and values[c][0] and is_congested(c)]
+    if len(peers) < min_peers:
+        return None
+    return max(_FLOOR, median(_share(v) for v in peers)), median(v[0] for v in peers)  # type: ignore[type-var]
 
 
 def _share(v: tuple[float | None, float | None, float]) -> float:
