@@ -73,3 +73,28 @@ def test_read_rounds_reads_a_gzip_file_and_skips_blank_lines(tmp_path):
         f.write(GOOD + "\n\n" + GOOD.replace('"C1"', '"C2"').replace("18:00:00", "18:00:30") + "\n")
     (t, cams, refs), = list(read_rounds(p, 60))
     assert [c[0] for c in cams] == ["C1", "C2"] and refs == []
+
+
+@pytest.mark.parametrize("line", [
+    GOOD,
+    GOOD.replace("14.8", "15"),  # an integer stays an integer, as json.loads reads it
+    GOOD.replace("12.3", "1e400"),  # infinite: the schema refuses it, the strict reader accepts it
+    GOOD.replace('"camera":"C1"', '"camera":"C1","camera":"C2"'),  # a repeated key: the last wins
+    GOOD.replace(',"onvif_ok":true', ""),  # onvif_ok defaults to false
+    '{"t":"2026-11-02T18:00:00+09:00","reference":"gw","reachable":false,"extra":[1,{"a":2}]}',
+    '  ' + GOOD + '  ',
+])
+def test_the_schema_fast_path_reads_a_line_exactly_as_the_strict_checks_do(line: str):
+    import json
+
+    from monitor.replay.obsformat import check_row
+    d = json.loads(line)
+    expected = check_row(d, 1, datetime.fromisoformat(d["t"]))
+    for given in (line, line.encode()):
+        (got,) = list(iter_rows([given]))
+        assert got == expected and [type(v) for v in got[2] or ()] == [type(v) for v in expected[2] or ()]
+
+
+def test_a_line_that_is_not_utf8_is_refused_by_number():
+    with pytest.raises(ObservationFormatError, match="line 2: not UTF-8"):
+        list(iter_rows([GOOD.encode(), GOOD.encode().replace(b"C1", b"C\xff")]))
