@@ -15,7 +15,7 @@ from datetime import time, timedelta
 _AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other count is at least 1
 _UNIT = {  # besides every *_fraction: in (0, 1]
     "congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step", "registry_fps_tolerance",
-    "overlay_fps_share", "co_congestion_share", "co_congestion_closer",
+    "overlay_fps_share", "overlay_fps_share_with_gaps", "co_congestion_share", "co_congestion_closer",
 }
 
 
@@ -127,6 +127,11 @@ class ClassifierPolicy:
     """A household congested inside its provider's congestion: RTT at least this many times its peers'..."""
     overlay_fps_share: float = 0.55
     """...and a frame share at most this share of theirs (both bottlenecks in series)..."""
+    overlay_gap_factor: float = 1.2
+    """...or, where its queue adds little delay to its provider's deep one, a longest gap at least this many
+    times its peers' (the second bottleneck makes the frames come in longer bursts)..."""
+    overlay_fps_share_with_gaps: float = 0.65
+    """...with a frame share at most this share of theirs..."""
     overlay_min_peers: int = 3
     """...judged only against at least this many congested peers of the same provider congestion."""
 

@@ -225,3 +225,10 @@ def test_group_keys_read_and_write_the_incident_key_text(text, key, scope):
     assert GroupKey.parse(text) == key
     assert str(key) == text and f"{Cause.AREA_OUTAGE}|{key}" == f"area_outage|{text}"
     assert key.scope() == scope
+
+
+def test_an_overlay_entry_written_before_the_gap_ratio_loads_with_no_gap_difference():
+    from monitor.core.classify.overlay import Overlay, overlay_from_json, overlay_to_json
+    old = {"C05": [0.4, -0.9, 3, 0, 1_000]}
+    assert overlay_from_json(old) == {"C05": Overlay(0.4, -0.9, 3, 0, 1_000, 0.0)}
+    assert overlay_to_json(overlay_from_json(old)) == {"C05": [0.4, -0.9, 3, 0, 1_000, 0.0]}

@@ -30,10 +30,10 @@ def down(cam: str, t: datetime) -> Observation:
     return Observation(t=t, camera=cam, reachable=False, rtt_ms=None, onvif_ok=False, fps=None, max_gap_s=None)
 
 
-def congested(share: float, rtt: float) -> Callable[[str, datetime], Observation]:
+def congested(share: float, rtt: float, gap: float = 8.0) -> Callable[[str, datetime], Observation]:
     def make(cam: str, t: datetime) -> Observation:
         return Observation(t=t, camera=cam, reachable=True, rtt_ms=rtt, onvif_ok=True, fps=15.0 * share,
-                           max_gap_s=8.0)
+                           max_gap_s=gap)
     return make
 
 
@@ -170,9 +170,15 @@ def test_a_camera_registered_at_20_fps_that_steadily_sends_10_is_not_degraded_fo
     assert not state.fleet.tracks["C103"].congested
 
 
-def test_a_household_congested_during_its_providers_congestion_is_local_congestion():
-    """P1's evening congestion (every P1 camera at a third of its frames, RTT ~300 ms); C102's household
-    saturates its own line on top (a tenth of its frames, RTT ~900 ms): both bottlenecks in series."""
+@pytest.mark.parametrize(("share", "rtt", "gap", "household"), [
+    (0.1, 900, 8.0, True),     # far fewer frames and far more delay
+    (0.19, 320, 11.0, True),   # its queue adds little delay to the provider's, but the frames come in longer bursts
+    (0.19, 320, 8.0, False),   # fewer frames alone, with the same delay and gaps: within its provider's spread
+    (0.3, 900, 8.0, False),    # more delay alone
+])
+def test_a_household_congested_during_its_providers_congestion_is_local_congestion(share, rtt, gap, household):
+    """P1's evening congestion (every P1 camera at a third of its frames, RTT ~300 ms, 8 s gaps); C102's
+    household saturates its own line on top from minute 60 to 170: both bottlenecks in series."""
     cams = city(n_per_isp=8)
     rng = random.Random(7)
     evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
@@ -181,12 +187,33 @@ def test_a_household_congested_during_its_providers_congestion_is_local_congesti
         if not c.startswith("C1") or not 20 <= m < 200:
             return ok
         if c == "C102" and 60 <= m < 170:
-            return congested(0.1 * rng.uniform(0.7, 1.3), 900 * rng.uniform(0.8, 1.2))
-        return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+            return congested(share * rng.uniform(0.7, 1.3), rtt * rng.uniform(0.8, 1.2), gap * rng.uniform(0.9, 1.1))
+        return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2), 8.0 * rng.uniform(0.9, 1.1))
     state, decisions = run(cams, script, 230, start=evening)
     causes = incidents_of(decisions, "C102")
-    assert Cause.LOCAL_CONGESTION in causes.values()
+    assert (Cause.LOCAL_CONGESTION in causes.values()) is household
     assert Cause.ISP_CONGESTION in causes.values()  # the provider's incident stays for the others
     others = {c: incidents_of(decisions, c) for c in cams if c.startswith("C1") and c != "C102"}
     assert all(Cause.LOCAL_CONGESTION not in v.values() for v in others.values())
     assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
+
+
+def test_a_camera_congested_with_another_provider_before_its_own_congests_stays_with_that_provider():
+    """C205 is registered on P2 but its line is on P1. P1's evening congestion begins at minute 20 and
+    reaches C205 with the rest of P1; P2's begins 30 minutes later, just as deep. From then on the
+    depths cannot tell them apart: the onset placed C205, and P2's incident does not take it in."""
+    cams = city(n_per_isp=8, wrong={"C205": {"isp": "P2"}})
+    rng = random.Random(11)
+    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
+
+    def script(c, m):
+        on_p1 = c.startswith("C1") or c == "C205"
+        if (on_p1 and 20 <= m < 200) or (c.startswith("C2") and c != "C205" and 50 <= m < 200):
+            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+        return ok
+    _, decisions = run(cams, script, 240, start=evening)
+    scopes = {d.id: dict(d.scope) for d in decisions if isinstance(d, IncidentDecision) and d.scope}
+    joined = {scopes.get(i, {}).get("isp") for i, cause in incidents_of(decisions, "C205").items()
+              if cause is Cause.ISP_CONGESTION}
+    assert "P2" not in joined
+    assert ("C205", "isp", "P2", "P1") in findings(decisions)

@@ -139,11 +139,11 @@ def _overlay(state: FleetState, rnd: Round, values: Mapping[str, tuple], now: in
 
 
 def _values(samples: Sequence[Sample | tuple], index: FleetIndex
-            ) -> dict[str, tuple[float | None, float | None, float]]:
-    """camera -> (RTT, fps, expected fps) of the cameras seen reachable (built once a round, while a
-    provider congestion is open, for the overlay and the congestion tallies)."""
+            ) -> dict[str, tuple[float | None, float | None, float, float | None]]:
+    """camera -> (RTT, fps, expected fps, longest gap) of the cameras seen reachable (built once a round,
+    while a provider congestion is open, for the overlay and the congestion tallies)."""
     info = index.info
-    return {s[0]: (s[2], s[4], info[s[0]].expected_fps) for s in samples if s[1] and s[0] in info}
+    return {s[0]: (s[2], s[4], info[s[0]].expected_fps, s[5]) for s in samples if s[1] and s[0] in info}
 
 
 def _findings(state: FleetState, knowledge: RegistryKnowledge, registry: FleetIndex, index: FleetIndex,

@@ -151,9 +151,15 @@ def fits(c: CoCongestion, policy) -> bool:
     fit = c.misfit / c.intervals
     if fit > policy.co_congestion_max_misfit:
         return False
-    if c.own_n < policy.local_congestion_open_intervals:
+    need = policy.local_congestion_open_intervals
+    if c.own_n < need:
         return True
-    return fit < policy.co_congestion_closer * c.own_misfit / c.own_n
+    own = c.own_misfit / c.own_n
+    if c.intervals - c.own_n >= need:
+        # It followed this congestion before its registered provider's cameras were congested at all:
+        # onset synchrony already placed it, and only a registered provider clearly closer takes it back.
+        return not own < policy.co_congestion_closer * fit
+    return fit < policy.co_congestion_closer * own
 
 
 def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str, CongestionTally],

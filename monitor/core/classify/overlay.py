@@ -8,7 +8,10 @@ and its frame rate (as a share of its own expected rate) as a share of theirs. B
 `overlay_window` intervals (an exponential average of the logarithms, so one burst does not count). A
 camera whose smoothed RTT is at least `overlay_rtt_factor` times its peers' and whose smoothed frame share
 is at most `overlay_fps_share` of theirs, for `local_congestion_open_intervals` in a row, is a household
-congestion for as long as it lasts; the provider's incident stays open for the others.
+congestion for as long as it lasts; the provider's incident stays open for the others. A household's queue
+does not always add much delay on top of a deep provider queue, but a second bottleneck always makes the
+frames come in longer bursts: a smoothed longest gap at least `overlay_gap_factor` times its peers' with a
+frame share at most `overlay_fps_share_with_gaps` of theirs is the same evidence.
 
 Pure: values in, values out.
 """
@@ -23,6 +26,8 @@ from typing import NamedTuple
 from monitor.core.policy import ClassifierPolicy
 
 _FLOOR = 1e-3  # a share of 0 (no frame at all this interval) counts as this, so the logarithm exists
+_GAP_FLOOR_S = 0.05  # a longest gap shorter than this (or unknown) counts as this
+Values = tuple[float | None, float | None, float, float | None]  # RTT ms, fps, expected fps, longest gap s
 
 
 class Overlay(NamedTuple):
@@ -33,29 +38,31 @@ class Overlay(NamedTuple):
     worse_run: int  # consecutive intervals clearly worse than the peers
     better_run: int  # consecutive intervals not clearly worse
     worse_since: int  # epoch s: when the current worse run began (0: none)
+    log_gap_ratio: float = 0.0  # smoothed log(longest gap / the peers' median longest gap)
 
 
 def advance_overlay(
     overlay: Mapping[str, Overlay],
     congestions: Iterable[Iterable[str]],
     congested: Mapping[str, bool],
-    values: Mapping[str, tuple[float | None, float | None, float]],
+    values: Mapping[str, Values],
     now: int,
     policy: ClassifierPolicy,
 ) -> dict[str, Overlay]:
     """The next overlay state. ``congestions``: the members of each open provider congestion;
-    ``congested``: each camera's own congested state; ``values``: camera -> (RTT ms, fps, expected fps)
-    for the cameras observed reachable this interval. Cameras in no open congestion are dropped."""
+    ``congested``: each camera's own congested state; ``values``: camera -> (RTT ms, fps, expected fps,
+    longest gap s) for the cameras observed reachable this interval. Cameras in no open congestion are dropped."""
     out: dict[str, Overlay] = {}
     alpha = 2.0 / (policy.overlay_window + 1)
     rtt_on, fps_on = math.log(policy.overlay_rtt_factor), math.log(policy.overlay_fps_share)
+    gap_on, fps_gap_on = math.log(policy.overlay_gap_factor), math.log(policy.overlay_fps_share_with_gaps)
     for members in congestions:
         members = list(members)
         med = congested_medians(members, congested, values, policy.overlay_min_peers)
         if med is None:
             out.update({c: overlay[c] for c in members if c in overlay})
             continue
-        med_share, med_rtt = med
+        med_share, med_rtt, med_gap = med
         for cam in members:
             v = values.get(cam)
             prev = overlay.get(cam)
@@ -65,46 +72,55 @@ def advance_overlay(
                 continue
             lr = math.log(v[0] / med_rtt)
             lq = math.log(max(_FLOOR, _share(v)) / med_share)
+            lg = math.log(_gap(v) / med_gap)
             if prev is None:
-                r, q = lr, lq
+                r, q, g = lr, lq, lg
                 worse, better, since = 0, 0, 0
             else:
                 r = prev.log_rtt_ratio + alpha * (lr - prev.log_rtt_ratio)
                 q = prev.log_fps_share + alpha * (lq - prev.log_fps_share)
+                g = prev.log_gap_ratio + alpha * (lg - prev.log_gap_ratio)
                 worse, better, since = prev.worse_run, prev.better_run, prev.worse_since
-            if r >= rtt_on and q <= fps_on:
-                out[cam] = Overlay(r, q, worse + 1, 0, since or now)
+            if (q <= fps_on and r >= rtt_on) or (q <= fps_gap_on and g >= gap_on):
+                out[cam] = Overlay(r, q, worse + 1, 0, since or now, g)
             else:
-                out[cam] = Overlay(r, q, 0, better + 1, 0)
+                out[cam] = Overlay(r, q, 0, better + 1, 0, g)
     return out
 
 
 def congested_medians(members: Iterable[str], congested: Mapping[str, bool] | Callable[[str], bool],
-                      values: Mapping[str, tuple[float | None, float | None, float]], min_peers: int
-                      ) -> tuple[float, float] | None:
-    """(median frame share, median RTT) of the congested cameras among ``members`` seen reachable this
-    interval, or None with fewer than ``min_peers`` of them."""
+                      values: Mapping[str, Values], min_peers: int) -> tuple[float, float, float] | None:
+    """(median frame share, median RTT, median longest gap) of the congested cameras among ``members``
+    seen reachable this interval, or None with fewer than ``min_peers`` of them."""
     is_congested = congested.get if isinstance(congested, Mapping) else congested
     peers = [values[c] for c in members if c in values and values[c][0] and is_congested(c)]
     if len(peers) < min_peers:
         return None
-    return max(_FLOOR, median(_share(v) for v in peers)), median(v[0] for v in peers)  # type: ignore[type-var]
+    return (max(_FLOOR, median(_share(v) for v in peers)), median(v[0] for v in peers),  # type: ignore[type-var]
+            median(_gap(v) for v in peers))
 
 
-def _share(v: tuple[float | None, float | None, float]) -> float:
+def _share(v: Values) -> float:
     return (v[1] or 0.0) / (v[2] or 1.0)
+
+
+def _gap(v: Values) -> float:
+    return max(_GAP_FLOOR_S, v[3] or 0.0)
 
 
 def overlay_evidence(o: Overlay, need: int) -> dict:
     return {"congested_intervals": o.worse_run, "threshold_intervals": need, "shared_congestion": True,
             "rtt_vs_provider": round(math.exp(o.log_rtt_ratio), 2),
-            "frames_vs_provider": round(math.exp(o.log_fps_share), 2)}
+            "frames_vs_provider": round(math.exp(o.log_fps_share), 2),
+            "longest_gap_vs_provider": round(math.exp(o.log_gap_ratio), 2)}
 
 
 def overlay_to_json(overlay: Mapping[str, Overlay]) -> dict:
-    return {c: [round(o.log_rtt_ratio, 6), round(o.log_fps_share, 6), o.worse_run, o.better_run, o.worse_since]
-            for c, o in overlay.items()}
+    return {c: [round(o.log_rtt_ratio, 6), round(o.log_fps_share, 6), o.worse_run, o.better_run, o.worse_since,
+                round(o.log_gap_ratio, 6)] for c, o in overlay.items()}
 
 
 def overlay_from_json(d: Mapping[str, list] | None) -> dict[str, Overlay]:
-    return {c: Overlay(float(r), float(q), int(w), int(b), int(s)) for c, (r, q, w, b, s) in (d or {}).items()}
+    """An older checkpoint's entries have no gap ratio: it starts at 0 (no longer than the peers')."""
+    return {c: Overlay(float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), float(v[5]) if len(v) > 5 else 0.0)
+            for c, v in (d or {}).items()}
