@@ -16,6 +16,7 @@ _AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other c
 _UNIT = {  # besides every *_fraction: in (0, 1]
     "congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step", "registry_fps_tolerance",
     "overlay_fps_share", "overlay_fps_share_with_gaps", "co_congestion_share", "co_congestion_closer",
+    "co_congestion_ramp_quantile",
 }
 
 
@@ -157,8 +158,13 @@ class ClassifierPolicy:
     """...and, where its registered provider's cameras were congested too, at most this share of its
     misfit against them..."""
     co_congestion_end_window: timedelta = timedelta(minutes=30)
-    """...that began within congestion_sync_window of its opening and cleared within this of its recovery
-    was on that provider: a registry finding."""
+    """...that began within congestion_sync_window of its opening and within its ramp (below), and cleared
+    within this of its recovery, was on that provider: a registry finding."""
+    co_congestion_ramp_quantile: float = 0.9
+    co_congestion_ramp_margin: timedelta = timedelta(minutes=15)
+    """A provider congestion's ramp: this quantile of the times its own registered cameras joined it after
+    it opened, plus the margin. A camera of another provider first congested after that is congested on its
+    own line, however well it then follows the congestion."""
 
     # --- the monitor itself ---------------------------------------------------------------------
     monitor_fraction: float = 0.8

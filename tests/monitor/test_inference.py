@@ -217,3 +217,23 @@ def test_a_camera_congested_with_another_provider_before_its_own_congests_stays_
               if cause is Cause.ISP_CONGESTION}
     assert "P2" not in joined
     assert ("C205", "isp", "P2", "P1") in findings(decisions)
+
+
+@pytest.mark.parametrize(("onset", "finding"), [
+    (22, True),    # with P1's own cameras: its line is on P1
+    (50, False),   # half an hour after P1's cameras were all congested: its own household, not P1
+])
+def test_only_a_camera_congested_within_another_providers_ramp_is_found_on_that_provider(onset, finding):
+    """P1's evening congestion reaches all its cameras at minute 20. C205 (registered on P2, whose
+    evening is calm) is congested from `onset` until P1's congestion ends, just as deep."""
+    cams = city(n_per_isp=8)
+    rng = random.Random(13)
+    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
+
+    def script(c, m):
+        if (c.startswith("C1") and 20 <= m < 200) or (c == "C205" and onset <= m < 200):
+            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+        return ok
+    _, decisions = run(cams, script, 240, start=evening)
+    assert (("C205", "isp", "P2", "P1") in findings(decisions)) is finding
+    assert not [f for f in findings(decisions) if f[0] != "C205"]

@@ -104,3 +104,14 @@ def test_effective_cameras_take_what_the_evidence_showed():
     eff = effective_cameras(cams, {"C1": {"isp": "isp-b", "area": "A02"}})
     assert (eff["C1"].isp, eff["C1"].area, eff["C1"].expected_fps) == ("isp-b", "A02", 20)
     assert eff["C2"] is cams["C2"]
+
+
+@pytest.mark.parametrize("first_fps", [2.6, 6.0, 14.9])
+def test_one_odd_first_sample_does_not_hold_the_learned_rate_down(first_fps):
+    """A replay or a start that begins with one slow but clean-looking interval (2.6 fps from a 15 fps
+    camera): the estimate takes the camera's higher rates at once while warming up, so no false finding."""
+    rng = random.Random(9)
+    rounds = [[clean("C1", first_fps)]] + [[clean("C1", 15 * rng.uniform(0.96, 1.0))] for _ in range(300)]
+    k, found = run({"C1": cam("C1", 15)}, rounds)
+    assert found == []
+    assert 14.0 <= k.rates["C1"].estimate <= 15.2

@@ -6,7 +6,9 @@ Pure: the state is a frozen value that goes into the checkpoint; nothing here re
 * Frame rate. A camera set to 10 fps that the registry lists at 20 looks slow for ever if it is judged
   against 20. Its real rate is learned from its clean intervals (reachable, frames flowing, no long gap,
   RTT normal): a running 0.97-quantile, because congestion only ever lowers the rate, so the upper part
-  of the distribution is the camera's own setting. Once `fps_learn_min_intervals` clean intervals agree
+  of the distribution is the camera's own setting. Until `fps_learn_min_intervals` clean intervals are
+  in, a higher rate is taken at once (the quantile's small steps would take hours to climb from an odd
+  first sample). Once `fps_learn_min_intervals` clean intervals agree
   on a rate more than `registry_fps_tolerance` away from the registry's, that is a finding, and the
   classifier judges the camera against the learned rate from then on.
 * Provider and area. A camera that goes down together with another provider's or area's outage (and
@@ -52,6 +54,7 @@ class CongestionTally(NamedTuple):
 
     rounds: int
     cams: Mapping[str, CoCongestion]
+    ramp: Mapping[str, int] = {}  # its own registered cameras -> when each joined, s after it opened
 
 
 class Rate(NamedTuple):
@@ -91,7 +94,10 @@ def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: Cla
             clean = 1
         else:
             est, clean = r[0], r[1] + 1
-            out[cam] = new(Rate, (est + est * up if fps >= est else est - est * down, clean))
+            est = est - est * down if fps < est else est + est * up
+            if clean <= need and fps > est:  # warming up: the highest clean rate so far (one odd first
+                est = fps  # sample must not hold the estimate down for hours)
+            out[cam] = new(Rate, (est, clean))
         if not clean % need:
             due.append(cam)
     return out, due
@@ -167,11 +173,13 @@ def knowledge_from_json(d: Mapping[str, Any] | None) -> RegistryKnowledge:
 
 
 def tallies_to_json(t: Mapping[str, CongestionTally]) -> dict:
-    return {i: {"rounds": v.rounds, "cams": {c: list(x) for c, x in v.cams.items()}} for i, v in t.items()}
+    return {i: {"rounds": v.rounds, "cams": {c: list(x) for c, x in v.cams.items()}, "ramp": dict(v.ramp)}
+            for i, v in t.items()}
 
 
 def tallies_from_json(d: Mapping[str, Any] | None) -> dict[str, CongestionTally]:
-    return {i: CongestionTally(int(v["rounds"]), {c: _co(x) for c, x in v["cams"].items()})
+    return {i: CongestionTally(int(v["rounds"]), {c: _co(x) for c, x in v["cams"].items()},
+                               {c: int(x) for c, x in v.get("ramp", {}).items()})
             for i, v in (d or {}).items()}
 
 

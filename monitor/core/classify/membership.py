@@ -81,9 +81,10 @@ def tally_co_congestion(tallies: Mapping[str, CongestionTally], incidents: Mappi
         i.id: dict(tallies[i.id].cams) if i.id in tallies else {} for i in open_cong}
     medians = {i.id: _congested_medians(i.members, tracks, values) for i in open_cong}
     loose = [c for c in observed if c in tracks and c in info and tracks[c].congested and c not in held]
+    ramps = {i.id: _ramp(tallies.get(i.id), i, info) for i in open_cong}
     if not loose:
         return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at),
-                                      cams[i.id]) for i in open_cong}
+                                      cams[i.id], ramps[i.id]) for i in open_cong}
     own = _provider_medians(registry, tracks, values)
     for cam in loose:
         ci = info[cam]
@@ -96,8 +97,25 @@ def tally_co_congestion(tallies: Mapping[str, CongestionTally], incidents: Mappi
             cams[inc.id][cam] = CoCongestion(
                 t.intervals + 1, t.first, now, t.misfit + _misfit(v, medians[inc.id]),
                 t.own_misfit + (_misfit(v, mine) if mine else 0.0), t.own_n + bool(mine))
-    return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at), cams[i.id])
-            for i in open_cong}
+    return {i.id: CongestionTally((tallies[i.id].rounds if i.id in tallies else 0) + (not i.recovery_at), cams[i.id],
+                                  ramps[i.id]) for i in open_cong}
+
+
+def _ramp(tally: CongestionTally | None, inc: Incident, info: Mapping) -> Mapping[str, int]:
+    """When each of the congestion's own registered cameras joined it (kept after they leave)."""
+    ramp = tally.ramp if tally is not None else {}
+    isp = inc.scope.get("isp")
+    new = {c: since - inc.opened for c, since in inc.members.items()
+           if c not in ramp and c in info and info[c].isp == isp}
+    return {**ramp, **new} if new else ramp
+
+
+def ramp_end(tally: CongestionTally, policy) -> float:
+    """Seconds after a provider congestion opened by which it had reached its own cameras: the
+    `co_congestion_ramp_quantile` of their join times, plus `co_congestion_ramp_margin`."""
+    joins = sorted(tally.ramp.values())
+    q = joins[int(policy.co_congestion_ramp_quantile * (len(joins) - 1))] if joins else 0
+    return max(0, q) + policy.co_congestion_ramp_margin.total_seconds()
 
 
 _FLOOR = 1e-3
@@ -176,8 +194,9 @@ def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str,
             continue
         ended = inc.recovery_at or now
         for cam, t in sorted(tally.cams.items()):
+            began = t.first - inc.opened  # a household congested after its ramp is congested on its own
             if not (t.intervals >= policy.co_congestion_share * max(1, tally.rounds)
-                    and abs(t.first - inc.opened) <= start_w and abs(t.last - ended) <= end_w):
+                    and began <= min(start_w, ramp_end(tally, policy)) and abs(t.last - ended) <= end_w):
                 continue
             fit = round(t.misfit / t.intervals, 4)
             share = policy.co_congestion_share
@@ -189,5 +208,5 @@ def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str,
             ci = registry.info[cam]
             found.append(RegistryFinding(cam, "isp", ci.isp, inc.scope["isp"], {
                 "incident": inc.id, "congested_intervals": t.intervals, "incident_intervals": tally.rounds,
-                "mean_misfit": fit}))
+                "mean_misfit": fit, "congested_minutes_after_it_opened": round((t.first - inc.opened) / 60)}))
     return found
