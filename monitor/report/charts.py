@@ -39,11 +39,22 @@ class MissingFontError(RuntimeError):
 
 @lru_cache(maxsize=1)
 def japanese_font() -> str:
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    for name in JAPANESE_FONTS:
-        if name in have:
-            return name
+    for have in (lambda: {f.name for f in font_manager.fontManager.ttflist}, _rescan_system_fonts):
+        found = next((name for name in JAPANESE_FONTS if name in have()), None)
+        if found:
+            return found
     raise MissingFontError("no Japanese font found; install fonts-noto-cjk or fonts-ipafont-gothic")
+
+
+def _rescan_system_fonts() -> set[str]:
+    """matplotlib keeps its font list in a cache made when it first ran: a font installed after that
+    (as the error above tells the operator to do) is not in it. Look at the system's fonts again."""
+    for path in font_manager.findSystemFonts():
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):
+            continue  # a font file matplotlib cannot read is no Japanese font for us
+    return {f.name for f in font_manager.fontManager.ttflist}
 
 
 def _png(fig: Figure) -> bytes:

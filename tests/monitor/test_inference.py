@@ -237,3 +237,31 @@ def test_only_a_camera_congested_within_another_providers_ramp_is_found_on_that_
     _, decisions = run(cams, script, 240, start=evening)
     assert (("C205", "isp", "P2", "P1") in findings(decisions)) is finding
     assert not [f for f in findings(decisions) if f[0] != "C205"]
+
+
+def no_frames(cam: str, t: datetime) -> Observation:
+    return Observation(t=t, camera=cam, reachable=True, rtt_ms=12.0, onvif_ok=True, fps=0.0, max_gap_s=60.0)
+
+
+@pytest.mark.parametrize(("stream_back_after", "fault"), [
+    (4, False),     # the camera boots with its line and streams again 4 minutes later: no fault
+    (None, True),   # it never streams again: a camera fault, once the boot grace is over
+])
+def test_a_camera_back_on_its_line_without_frames_gets_the_boot_grace_before_a_fault(stream_back_after, fault):
+    """Area A1's power cut from minute 10 to 40: every A1 camera down. C100 is back on the network at
+    40 (ONVIF answers) but sends no frame for a while."""
+    cams = city()
+    a1 = {c for c, cam in cams.items() if cam.area == "A1"}
+    assert "C100" in a1
+
+    def script(c, m):
+        if c in a1 and 10 <= m < 40:
+            return down
+        if c == "C100" and m >= 40 and (stream_back_after is None or m < 40 + stream_back_after):
+            return no_frames
+        return ok
+    _, decisions = run(cams, script, 70)
+    faults = [d for d in decisions if isinstance(d, IncidentDecision) and d.cause is Cause.CAMERA_FAULT]
+    assert bool(faults) is fault
+    if fault:
+        assert faults[0].t >= T0 + timedelta(minutes=40) + Policies().classifier.straggler_grace

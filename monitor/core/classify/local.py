@@ -41,7 +41,8 @@ def local_faults(rnd: Round) -> None:
             if cam not in in_local and cam not in waiting:
                 _local_outage(rnd, cam, tr, congested=bool(tr.congested) or cam in explained.congested_shared)
             continue
-        if tr.no_frames_run >= p.open_after_bad_intervals and cam not in in_fault and not tr.congested:
+        if (tr.no_frames_run >= p.open_after_bad_intervals and cam not in in_fault and not tr.congested
+                and not _booting(tr, rnd.now, p)):
             rnd.join_local(Cause.CAMERA_FAULT, cam, cam, tr.no_frames_since, {
                 "no_frame_intervals": tr.no_frames_run, "threshold_intervals": p.open_after_bad_intervals,
                 "reachable": True,
@@ -50,6 +51,14 @@ def local_faults(rnd: Round) -> None:
             _local_congestion(rnd, cam, tr, explained.outlasted.get(cam), slow_lines)
         elif tr.congested and cam not in in_lcong and cam in rnd.overlay:
             _congestion_on_congestion(rnd, cam)
+
+
+def _booting(tr: Track, now: int, p: ClassifierPolicy) -> bool:
+    """Back on the network after being down, and no frame since: a camera powered up with its line (after
+    a power cut, a router switched back on) takes a while to stream again. Not a fault before
+    `straggler_grace`, counted from when it came back."""
+    return bool(tr.down_since) and tr.no_frames_run == tr.up_run and now - tr.no_frames_since < (
+        p.straggler_grace.total_seconds())
 
 
 def _explained(rnd: Round) -> _Explained:
