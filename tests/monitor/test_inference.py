@@ -53,7 +53,7 @@ def city(n_per_isp: int = 6, areas: int = 3, wrong: dict[str, dict] | None = Non
 
 
 def run(cameras: dict[str, Camera], script: Script, minutes: int, start: datetime = T0,
-        skip: Callable[[int], bool] = lambda m: False):
+        skip: Callable[[int], bool] = lambda m: False, references: bool = True):
     """Minutes of probe rounds; `script(cam, minute)` returns an observation maker (None: no row)."""
     state, decisions = EngineState(), []
     for m in range(minutes):
@@ -61,7 +61,7 @@ def run(cameras: dict[str, Camera], script: Script, minutes: int, start: datetim
             continue  # the monitor itself is down: no rows at all
         t = start + timedelta(minutes=m)
         obs = [make(c, t) for c in cameras if (make := script(c, m) or None)]
-        refs = [ReferenceObservation(t=t, reference="gw", reachable=True)]
+        refs = [ReferenceObservation(t=t, reference="gw", reachable=True)] if references else []
         res = step(state, cameras, obs, refs, t, Policies())
         state = res.state
         decisions += res.decisions
@@ -265,3 +265,20 @@ def test_a_camera_back_on_its_line_without_frames_gets_the_boot_grace_before_a_f
     assert bool(faults) is fault
     if fault:
         assert faults[0].t >= T0 + timedelta(minutes=40) + Policies().classifier.straggler_grace
+
+
+def test_a_monitor_outage_first_seen_in_one_area_is_the_monitors_and_no_registry_finding():
+    """No reference checks. The monitor's own line fails at minute 30; that minute's probes of area A1
+    came after the failure, the rest before, so A1 looks dark a minute ahead of the fleet. The area
+    outage this opens is the monitor's first glimpse: it closes into the monitor's outage, and the
+    cameras of A2 and A3 that came back with it are no evidence that their registry rows are wrong."""
+    cams = city()
+    a1 = {c for c, cam in cams.items() if cam.area == "A1"}
+
+    def script(c, m):
+        return down if (30 <= m < 45 and c in a1) or 31 <= m < 45 else ok
+    _, decisions = run(cams, script, 70, references=False)
+    causes = {d.cause for d in decisions if isinstance(d, IncidentDecision)}
+    assert Cause.MONITOR_OUTAGE in causes
+    assert findings(decisions) == []
+    assert asked(decisions, "C100") == []

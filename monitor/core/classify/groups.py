@@ -287,6 +287,18 @@ class Round(CongestionRounds):
             if tr.down_run >= 1 and cam in self.observed_set:
                 w.join(cam, tr.down_since)
         w.peak = len(w.members)
+        self._fold_into_monitor(w)
+
+    def _fold_into_monitor(self, w: _Work) -> None:
+        """Area and provider outages opened within the sync window of the monitor's own outage, all of
+        whose cameras it holds, were its first glimpse (probes spread over the minute see the fleet go
+        dark in parts): they close into it. Coming back with the monitor says nothing about a registry row."""
+        for o in self.open_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
+            if self.now - o.opened <= self.sync and set(o.members) <= w.members.keys():
+                for cam in list(o.members):
+                    o.leave(cam, Departure.RECLASSIFIED)
+                o.closed = True
+                o.evidence = {**o.evidence, "part_of": w.id}
 
     def _open_groups(self, free: list[str], kinds: tuple[GroupKind, ...], threshold: float,
                      taken: set[str], *, include_down: bool = False) -> set[str]:

@@ -55,8 +55,8 @@ def outage_findings(changes: Iterable[IncidentChange], registry: FleetIndex, tra
         recovering = ch.kind is ChangeKind.CLOSED or still_down <= keep_fraction * inc.peak
         for cam, why in ch.departed:
             tr, info = tracks.get(cam), registry.info.get(cam)
-            if info is None or tr is None or tr.down_run:
-                continue  # still down: a straggler, not evidence
+            if info is None or tr is None or tr.down_run or why is Departure.RECLASSIFIED:
+                continue  # still down (a straggler), or moved to another incident: not evidence
             if not recovering or (ch.kind is not ChangeKind.CLOSED and why is not Departure.RECOVERED):
                 continue  # back while the outage still holds: its own fault, not the outage's
             for fld, seen in outside_registry(inc.scope, info.area, info.isp).items():
