@@ -282,3 +282,30 @@ def test_a_monitor_outage_first_seen_in_one_area_is_the_monitors_and_no_registry
     assert Cause.MONITOR_OUTAGE in causes
     assert findings(decisions) == []
     assert asked(decisions, "C100") == []
+
+
+def test_a_gap_that_began_before_the_camera_came_back_is_the_outage_not_congestion():
+    """Area A1 dark from minute 10 to 30. For its first three intervals back, C100's longest gap still
+    reaches back to its last frame before the power cut (the recorder counts from the previous frame):
+    that gap was the outage, already counted, so C100 is not slow. A gap inside the time it has been
+    back up still is (minute 50)."""
+    cams = city()
+    a1 = {c for c, cam in cams.items() if cam.area == "A1"}
+
+    def stale(cam: str, t: datetime) -> Observation:
+        return Observation(t=t, camera=cam, reachable=True, rtt_ms=12.0, onvif_ok=True, fps=15.0,
+                           max_gap_s=(t - T0).total_seconds() - 10 * 60)
+
+    def gappy(cam: str, t: datetime) -> Observation:
+        return Observation(t=t, camera=cam, reachable=True, rtt_ms=12.0, onvif_ok=True, fps=15.0, max_gap_s=9.0)
+
+    def script(c, m):
+        if c in a1 and 10 <= m < 30:
+            return down
+        if c == "C100" and 30 <= m < 33:
+            return stale
+        return gappy if c == "C100" and 50 <= m < 53 else ok
+    state, _ = run(cams, script, 33)
+    assert state.fleet.tracks["C100"].slow_bits == 0 and not state.fleet.tracks["C100"].congested
+    state, _ = run(cams, script, 53)
+    assert state.fleet.tracks["C100"].congested

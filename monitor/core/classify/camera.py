@@ -83,8 +83,11 @@ def advance_tracks(tracks: Mapping[str, Track], index: FleetIndex, samples: Iter
         else:
             nf_run = nf_since = 0
             frames_run += 1
+            # A longest gap longer than the camera has been back up began before it came back: that was
+            # the outage (or the monitor's own gap), already counted, not frames coming in bursts.
             if (not reach or (fps is not None and fps < ci.expected_fps * fps_ratio)
-                    or (gap is not None and gap > gap_s) or (rtt is not None and rtt > rtt_thr)):
+                    or (gap is not None and gap > gap_s and gap <= (up_run + 1) * (now - last_seen))
+                    or (rtt is not None and rtt > rtt_thr)):
                 slow = 1
             elif rtt is not None:
                 base = rtt if base <= 0.0 else base + (rtt - base) * alpha
