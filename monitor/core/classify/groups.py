@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from monitor.core.classify.congestion import CongestionRounds
 from monitor.core.classify.keys import GroupKey, GroupKind
+from monitor.core.classify.monitor import MonitorRounds
 from monitor.core.classify.overlay import Overlay
 from monitor.core.classify.state import (
     NEW_TRACK,
@@ -45,7 +46,7 @@ class _Candidate(NamedTuple):
     observed: int
 
 
-class Round(CongestionRounds):
+class Round(CongestionRounds, MonitorRounds):
     def __init__(self, state: FleetState, index: FleetIndex, tracks: Mapping[str, Track],
                  observed: list[str], troubled: list[str], now: int, policy: ClassifierPolicy, ref_bad: int,
                  refs_now: bool):
@@ -263,42 +264,6 @@ class Round(CongestionRounds):
         elif since > w.opened + self.sync:
             return since  # it went down long after the others, while the outage hid it: its own fault
         return w.recovery_at
-
-    def _maybe_monitor(self, fresh: list[str]) -> None:
-        p, info = self.policy, self.index.info
-        denom = len(self.observed) - len(self.long_down)
-        if denom <= 0:
-            return
-        frac = len(fresh) / denom
-        areas = {info[c].area for c in fresh}
-        isps = {info[c].isp for c in fresh}
-        spans = len(areas) >= min(2, len(self.index.areas)) and len(isps) >= min(2, len(self.index.isps))
-        by_refs = self.ref_bad >= p.reference_bad_intervals and frac >= p.monitor_fraction_with_references
-        by_fleet = frac >= p.monitor_fraction and spans and self._lines(fresh) >= p.sync_min_lines
-        if not (by_refs or by_fleet):
-            return
-        w = self._new(Cause.MONITOR_OUTAGE, GroupKey(GroupKind.MONITOR), {
-            "down_together": len(fresh), "observed": denom, "fraction": round(frac, 3),
-            "threshold_fraction": p.monitor_fraction_with_references if by_refs else p.monitor_fraction,
-            "reference_bad_intervals": self.ref_bad, "areas": len(areas), "isps": len(isps),
-            "inferred_from": "references" if by_refs else "fleet_synchrony",
-        })
-        for cam, tr in self.tracks.items():
-            if tr.down_run >= 1 and cam in self.observed_set:
-                w.join(cam, tr.down_since)
-        w.peak = len(w.members)
-        self._fold_into_monitor(w)
-
-    def _fold_into_monitor(self, w: _Work) -> None:
-        """Area and provider outages opened within the sync window of the monitor's own outage, all of
-        whose cameras it holds, were its first glimpse (probes spread over the minute see the fleet go
-        dark in parts): they close into it. Coming back with the monitor says nothing about a registry row."""
-        for o in self.open_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
-            if self.now - o.opened <= self.sync and set(o.members) <= w.members.keys():
-                for cam in list(o.members):
-                    o.leave(cam, Departure.RECLASSIFIED)
-                o.closed = True
-                o.evidence = {**o.evidence, "part_of": w.id}
 
     def _open_groups(self, free: list[str], kinds: tuple[GroupKind, ...], threshold: float,
                      taken: set[str], *, include_down: bool = False) -> set[str]:
