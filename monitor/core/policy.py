@@ -15,8 +15,8 @@ from datetime import time, timedelta
 _AT_LEAST_ZERO = {"congestion_off_count"}  # counts that may be 0; every other count is at least 1
 _UNIT = {  # besides every *_fraction: in (0, 1]
     "congestion_fps_ratio", "rtt_baseline_alpha", "fps_learn_quantile", "fps_learn_step", "registry_fps_tolerance",
-    "overlay_fps_share", "overlay_fps_share_with_gaps", "co_congestion_share", "co_congestion_closer",
-    "co_congestion_ramp_quantile",
+    "overlay_fps_share", "overlay_fps_share_with_gaps", "overlay_par_share", "co_congestion_share",
+    "co_congestion_closer", "co_congestion_ramp_quantile",
 }
 
 
@@ -127,14 +127,22 @@ class ClassifierPolicy:
     overlay_rtt_factor: float = 1.25
     """A household congested inside its provider's congestion: RTT at least this many times its peers'..."""
     overlay_fps_share: float = 0.55
-    """...and a frame share at most this share of theirs (both bottlenecks in series)..."""
+    """...and a frame share at most this share of theirs (both bottlenecks in series); for a camera that first
+    kept pace with those peers for `overlay_window` intervals of the same congestion, that frame share alone
+    (a second bottleneck appeared on its own line while its provider's stayed as it was)..."""
     overlay_gap_factor: float = 1.2
     """...or, where its queue adds little delay to its provider's deep one, a longest gap at least this many
     times its peers' (the second bottleneck makes the frames come in longer bursts)..."""
     overlay_fps_share_with_gaps: float = 0.65
     """...with a frame share at most this share of theirs..."""
+    overlay_par_share: float = 0.8
+    """A camera whose smoothed frame share is at least this share of its peers', after `overlay_window`
+    intervals none of them clearly worse, kept pace with its provider's congestion (see overlay_fps_share)."""
     overlay_min_peers: int = 3
     """...judged only against at least this many congested peers of the same provider congestion."""
+    overlay_tolerate_intervals: int = 3
+    """Fewer intervals than this in a row not clearly worse (smoothed values hovering at a threshold) pause
+    the run of worse intervals instead of restarting it."""
 
     # --- what the observations say about the registry (classify/learning.py) -------------------
     fps_learn_quantile: float = 0.97

@@ -170,15 +170,16 @@ def test_a_camera_registered_at_20_fps_that_steadily_sends_10_is_not_degraded_fo
     assert not state.fleet.tracks["C103"].congested
 
 
-@pytest.mark.parametrize(("share", "rtt", "gap", "household"), [
-    (0.1, 900, 8.0, True),     # far fewer frames and far more delay
-    (0.19, 320, 11.0, True),   # its queue adds little delay to the provider's, but the frames come in longer bursts
-    (0.19, 320, 8.0, False),   # fewer frames alone, with the same delay and gaps: within its provider's spread
-    (0.3, 900, 8.0, False),    # more delay alone
+@pytest.mark.parametrize(("share", "rtt", "gap", "onset", "household"), [
+    (0.1, 900, 8.0, 60, True),    # far fewer frames and far more delay
+    (0.19, 320, 11.0, 60, True),  # its queue adds little delay to the provider's, but the frames come in longer bursts
+    (0.19, 320, 8.0, 60, True),   # fewer frames alone, after 40 minutes at par with its peers: a second bottleneck
+    (0.19, 320, 8.0, 20, False),  # fewer frames alone from the congestion's start: its share of the provider's
+    (0.3, 900, 8.0, 60, False),   # more delay alone
 ])
-def test_a_household_congested_during_its_providers_congestion_is_local_congestion(share, rtt, gap, household):
-    """P1's evening congestion (every P1 camera at a third of its frames, RTT ~300 ms, 8 s gaps); C102's
-    household saturates its own line on top from minute 60 to 170: both bottlenecks in series."""
+def test_a_household_congested_during_its_providers_congestion_is_local_congestion(share, rtt, gap, onset, household):
+    """P1's evening congestion (every P1 camera at a third of its frames, RTT ~300 ms, 8 s gaps) from minute
+    20; C102's household saturates its own line on top from `onset` to 170: both bottlenecks in series."""
     cams = city(n_per_isp=8)
     rng = random.Random(7)
     evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
@@ -186,7 +187,7 @@ def test_a_household_congested_during_its_providers_congestion_is_local_congesti
     def script(c, m):
         if not c.startswith("C1") or not 20 <= m < 200:
             return ok
-        if c == "C102" and 60 <= m < 170:
+        if c == "C102" and onset <= m < 170:
             return congested(share * rng.uniform(0.7, 1.3), rtt * rng.uniform(0.8, 1.2), gap * rng.uniform(0.9, 1.1))
         return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2), 8.0 * rng.uniform(0.9, 1.1))
     state, decisions = run(cams, script, 230, start=evening)
@@ -195,6 +196,28 @@ def test_a_household_congested_during_its_providers_congestion_is_local_congesti
     assert Cause.ISP_CONGESTION in causes.values()  # the provider's incident stays for the others
     others = {c: incidents_of(decisions, c) for c in cams if c.startswith("C1") and c != "C102"}
     assert all(Cause.LOCAL_CONGESTION not in v.values() for v in others.values())
+    assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
+
+
+@pytest.mark.parametrize(("onset", "household"), [
+    (21, False),  # with P1's cameras: P1's congestion
+    (50, True),   # clean through P1's whole ramp and half an hour after it: not behind P1's bottleneck
+])
+def test_a_camera_first_congested_after_its_providers_ramp_is_its_own_households(onset, household):
+    """C205's line is really on P2 (calm this evening); the registry says P1, whose evening congestion
+    reaches all its cameras at minute 20. C205 is congested from `onset` to 150, just as deep."""
+    cams = city(n_per_isp=8, wrong={"C205": {"isp": "P1"}})
+    rng = random.Random(17)
+    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
+
+    def script(c, m):
+        if (c.startswith("C1") and 20 <= m < 200) or (c == "C205" and onset <= m < 150):
+            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+        return ok
+    _, decisions = run(cams, script, 240, start=evening)
+    causes = set(incidents_of(decisions, "C205").values())
+    assert (Cause.LOCAL_CONGESTION in causes) is household
+    assert (Cause.ISP_CONGESTION in causes) is not household
     assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
 
 

@@ -4,7 +4,7 @@ congested together. A mixin of `classify.groups.Round`, which holds the working 
 from __future__ import annotations
 
 from monitor.core.classify.keys import GroupKey, GroupKind
-from monitor.core.classify.membership import congested_elsewhere
+from monitor.core.classify.membership import congested_elsewhere, ramp_end
 from monitor.core.classify.state import Departure, Track
 from monitor.core.domain import Cause
 
@@ -15,10 +15,21 @@ def late_onset(tr: Track, opened: int, late: int) -> bool:
 
 
 class CongestionRounds:
+    def late_after(self, w) -> int:
+        """Seconds after provider congestion ``w`` opened past which a camera first congested is late: its
+        ramp (classify.membership.ramp_end, once its own cameras have joined), at most
+        `congestion_sync_window`."""
+        p = self.policy
+        late = int(p.congestion_sync_window.total_seconds())
+        tally = self.co_congestion.get(w.id)
+        if tally is None or len(tally.ramp) < p.sync_min_lines:
+            return late
+        return min(late, int(ramp_end(tally, p)))
+
     def shared_congestion(self) -> None:
         p, tracks = self.policy, self.tracks
-        late = int(p.congestion_sync_window.total_seconds())
         for w in self.open_of(Cause.ISP_CONGESTION):
+            late = self.late_after(w)
             # A provider's congestion reaches its cameras within its ramp; one of its cameras that was up
             # through the ramp and becomes congested long after is congested on its own line (a household's
             # evening). One back from an outage meanwhile comes back into the congestion.

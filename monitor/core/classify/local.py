@@ -150,8 +150,8 @@ def _local_congestion(rnd: Round, cam: str, tr: Track, outlasted_at: int | None,
     peers = 0 if outlasted_at is not None else len(slow_lines.get(ci.isp, ()) - {ci.line})
     # Congested long after its provider's congestion opened: that congestion's ramp is over, so it is
     # not the provider's share still showing (classify.congestion leaves such a camera out of it).
-    late = int(p.congestion_sync_window.total_seconds())
-    ramped = any(w.group.name == ci.isp and late_onset(tr, w.opened, late) for w in rnd.open_of(Cause.ISP_CONGESTION))
+    ramped = any(w.group.name == ci.isp and late_onset(tr, w.opened, rnd.late_after(w))
+                 for w in rnd.open_of(Cause.ISP_CONGESTION))
     need = p.local_congestion_hold_intervals if peers and not ramped else p.local_congestion_open_intervals
     if tr.congested_run < need:
         return

@@ -39,6 +39,7 @@ class Overlay(NamedTuple):
     better_run: int  # consecutive intervals not clearly worse
     worse_since: int  # epoch s: when the current worse run began (0: none)
     log_gap_ratio: float = 0.0  # smoothed log(longest gap / the peers' median longest gap)
+    at_par: bool = False  # was at par with its peers for overlay_window intervals in this congestion
 
 
 def advance_overlay(
@@ -56,6 +57,7 @@ def advance_overlay(
     alpha = 2.0 / (policy.overlay_window + 1)
     rtt_on, fps_on = math.log(policy.overlay_rtt_factor), math.log(policy.overlay_fps_share)
     gap_on, fps_gap_on = math.log(policy.overlay_gap_factor), math.log(policy.overlay_fps_share_with_gaps)
+    par_on = math.log(policy.overlay_par_share)
     for members in congestions:
         members = list(members)
         med = congested_medians(members, congested, values, policy.overlay_min_peers)
@@ -75,16 +77,19 @@ def advance_overlay(
             lg = math.log(_gap(v) / med_gap)
             if prev is None:
                 r, q, g = lr, lq, lg
-                worse, better, since = 0, 0, 0
+                worse, better, since, par = 0, 0, 0, False
             else:
                 r = prev.log_rtt_ratio + alpha * (lr - prev.log_rtt_ratio)
                 q = prev.log_fps_share + alpha * (lq - prev.log_fps_share)
                 g = prev.log_gap_ratio + alpha * (lg - prev.log_gap_ratio)
-                worse, better, since = prev.worse_run, prev.better_run, prev.worse_since
-            if (q <= fps_on and r >= rtt_on) or (q <= fps_gap_on and g >= gap_on):
-                out[cam] = Overlay(r, q, worse + 1, 0, since or now, g)
+                worse, better, since, par = prev.worse_run, prev.better_run, prev.worse_since, prev.at_par
+            if (q <= fps_on and (r >= rtt_on or par)) or (q <= fps_gap_on and g >= gap_on):
+                out[cam] = Overlay(r, q, worse + 1, 0, since or now, g, par)
+            elif worse and better + 1 < policy.overlay_tolerate_intervals:
+                out[cam] = Overlay(r, q, worse, better + 1, since, g, par)  # near a threshold: the run holds
             else:
-                out[cam] = Overlay(r, q, 0, better + 1, 0, g)
+                par = par or (better + 1 >= policy.overlay_window and q >= par_on)
+                out[cam] = Overlay(r, q, 0, better + 1, 0, g, par)
     return out
 
 
@@ -117,10 +122,12 @@ def overlay_evidence(o: Overlay, need: int) -> dict:
 
 def overlay_to_json(overlay: Mapping[str, Overlay]) -> dict:
     return {c: [round(o.log_rtt_ratio, 6), round(o.log_fps_share, 6), o.worse_run, o.better_run, o.worse_since,
-                round(o.log_gap_ratio, 6)] for c, o in overlay.items()}
+                round(o.log_gap_ratio, 6), int(o.at_par)] for c, o in overlay.items()}
 
 
 def overlay_from_json(d: Mapping[str, list] | None) -> dict[str, Overlay]:
-    """An older checkpoint's entries have no gap ratio: it starts at 0 (no longer than the peers')."""
-    return {c: Overlay(float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), float(v[5]) if len(v) > 5 else 0.0)
+    """An older checkpoint's entries have no gap ratio (it starts at 0: no longer than the peers') and
+    no at-par flag (not yet at par)."""
+    return {c: Overlay(float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), float(v[5]) if len(v) > 5 else 0.0,
+                       bool(v[6]) if len(v) > 6 else False)
             for c, v in (d or {}).items()}
