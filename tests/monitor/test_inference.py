@@ -262,6 +262,22 @@ def test_only_a_camera_congested_within_another_providers_ramp_is_found_on_that_
     assert not [f for f in findings(decisions) if f[0] != "C205"]
 
 
+def test_a_provider_congestion_that_reaches_its_cameras_one_by_one_keeps_them_all():
+    """P1's evening congestion reaches three of its eight cameras at minute 20, then one more every 8 minutes
+    (to minute 60): its ramp is still under way, so none of them is a household's own congestion."""
+    cams = city(n_per_isp=8)
+    rng = random.Random(19)
+    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
+
+    def script(c, m):
+        if c.startswith("C1") and 20 + 8 * max(0, int(c[2:]) - 2) <= m < 200:
+            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+        return ok
+    _, decisions = run(cams, script, 240, start=evening)
+    p1 = {c: set(incidents_of(decisions, c).values()) for c in cams if c.startswith("C1")}
+    assert all(v == {Cause.ISP_CONGESTION} for v in p1.values()), p1
+
+
 def no_frames(cam: str, t: datetime) -> Observation:
     return Observation(t=t, camera=cam, reachable=True, rtt_ms=12.0, onvif_ok=True, fps=0.0, max_gap_s=60.0)
 

@@ -4,7 +4,7 @@ congested together. A mixin of `classify.groups.Round`, which holds the working 
 from __future__ import annotations
 
 from monitor.core.classify.keys import GroupKey, GroupKind
-from monitor.core.classify.membership import congested_elsewhere, ramp_end
+from monitor.core.classify.membership import congested_elsewhere
 from monitor.core.classify.state import Departure, Track
 from monitor.core.domain import Cause
 
@@ -17,14 +17,14 @@ def late_onset(tr: Track, opened: int, late: int) -> bool:
 class CongestionRounds:
     def late_after(self, w) -> int:
         """Seconds after provider congestion ``w`` opened past which a camera first congested is late: its
-        ramp (classify.membership.ramp_end, once its own cameras have joined), at most
-        `congestion_sync_window`."""
+        ramp is over once none of its own cameras has joined it for `co_congestion_ramp_margin` (a ramp
+        still under way reaches its cameras one by one), and at most `congestion_sync_window` after."""
         p = self.policy
         late = int(p.congestion_sync_window.total_seconds())
         tally = self.co_congestion.get(w.id)
         if tally is None or len(tally.ramp) < p.sync_min_lines:
             return late
-        return min(late, int(ramp_end(tally, p)))
+        return min(late, max(0, *tally.ramp.values()) + int(p.co_congestion_ramp_margin.total_seconds()))
 
     def shared_congestion(self) -> None:
         p, tracks = self.policy, self.tracks
