@@ -142,11 +142,14 @@ class Dispatcher:
         except Exception as e:  # a bug in a channel must not wedge the row: retry, bounded
             log.exception("outbox %s: channel %s crashed", item.id, item.message.channel)
             return self._on_error(item, DeliveryError(f"channel crashed: {type(e).__name__}", permanent=False))
-        ok = self._outbox.mark_sent(item.id, worker=self.worker_id, provider_id=provider_id, now=self._clock.now())
+        filed = not getattr(channel, "contacts_anyone", True)  # the outbox folder: nobody was contacted
+        ok = self._outbox.mark_sent(item.id, worker=self.worker_id, provider_id=provider_id, now=self._clock.now(),
+                                    filed=filed)
         if not ok:
             log.warning("outbox %s: claim lost before marking sent", item.id)
             return "lost_claims"
-        log.info("outbox %s sent by %s (%s)", item.id, item.message.channel, item.key)
+        log.info("outbox %s %s by %s (%s)", item.id, "filed in the outbox folder, not sent," if filed else "sent",
+                 item.message.channel, item.key)
         return "sent"
 
     def _on_error(self, item: OutboxItem, error: DeliveryError) -> str:

@@ -60,6 +60,7 @@ class OutboxStatus(enum.StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"
     SENT = "sent"  # accepted by the provider
+    FILED = "filed"  # written to the local outbox folder (no provider configured): nobody was contacted
     DELIVERED = "delivered"  # the provider confirmed delivery
     UNDELIVERED = "undelivered"  # the provider reported failure after accepting
     FAILED = "failed"  # permanent failure, no channel left
@@ -283,10 +284,11 @@ class Outbox:
             )
             return result.rowcount == 1
 
-    def mark_sent(self, row_id: int, *, worker: str, provider_id: str | None, now: datetime) -> bool:
-        return self._finish(
-            row_id, worker, status=OutboxStatus.SENT, provider_id=provider_id, finished_at=now, last_error=None
-        )
+    def mark_sent(self, row_id: int, *, worker: str, provider_id: str | None, now: datetime,
+                  filed: bool = False) -> bool:
+        """Sent (accepted by a provider), or ``filed`` in the local outbox folder: never called sent."""
+        status = OutboxStatus.FILED if filed else OutboxStatus.SENT
+        return self._finish(row_id, worker, status=status, provider_id=provider_id, finished_at=now, last_error=None)
 
     def mark_retry(self, row_id: int, *, worker: str, next_attempt_at: datetime, error: str) -> bool:
         return self._finish(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,7 +75,17 @@ class LawfulRequest:
 
     @property
     def approved(self) -> bool:
-        return self.approver is not None and self.approver != self.requester
+        return self.approver is not None and not same_person(self.approver, self.requester)
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names given for the four-eyes rule are one person: compared NFKC-normalised,
+    case-folded and without surrounding or repeated spaces ("Alice", "alice", "ＡＬＩＣＥ " are one)."""
+    return identity(a) == identity(b)
+
+
+def identity(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.audit import AuditLog
-from recorder.domain import LawfulRequest, check_camera_id
+from recorder.domain import LawfulRequest, check_camera_id, same_person
 from recorder.errors import ExportRefused
 from recorder.index import LawfulRequestRow, SegmentIndex
 from recorder.segments import fsync_dir, sha256_file
@@ -87,7 +87,7 @@ class LawfulRequests:
                 why = "no such lawful request"
             elif row.approver is not None:
                 why = f"already approved by {row.approver}"
-            elif not approver.strip() or approver == row.requester:
+            elif not approver.strip() or same_person(approver, row.requester):
                 why = "the approver must be someone other than the requester"
             if why is None and row is not None:
                 row.approver, row.approved_at = approver, now

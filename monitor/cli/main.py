@@ -260,8 +260,11 @@ def incidents_list(open_only: Annotated[bool, typer.Option("--open", help="only 
                        f"{len(i.cameras)} camera(s)\t{when}\t{closed}")
 
 
+_STATUS_HELP = "queued, sent, filed (written to the outbox folder: nobody contacted), delivered, failed, …"
+
+
 @notifications_app.command("list")
-def notifications_list(status: Annotated[str | None, typer.Option(help="queued, sent, delivered, failed, …")] = None,
+def notifications_list(status: Annotated[str | None, typer.Option(help=_STATUS_HELP)] = None,
                        ) -> None:
     """The outbox: one line per message, with its delivery status (names only, no phone numbers)."""
     from monitor.service.app import open_store

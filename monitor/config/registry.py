@@ -128,8 +128,39 @@ def _camera_id(raw: str) -> str:
     return raw
 
 
+# The longest value each column may hold, the same for SQLite and PostgreSQL (the store's column sizes;
+# free text is capped too, so a runaway cell is refused here, not by one database and not the other).
+MAX_LENGTH = {
+    "camera_id": 64, "area": 64, "isp": 64, "line_id": 64, "expected_fps": 32, "address": 300,
+    "owner_name": 200, "contact": 8, "phone": 32, "email": 254, "lang": 4, "vendor": 64, "rtsp_url": 2048,
+    "onvif_url": 2048, "access": 8, "lat": 32, "lon": 32, "onvif_user": 128, "onvif_password": 256,
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _text_problem(field: str, raw: str) -> str | None:
+    """Why a raw cell cannot be stored as it is (never quoting it: it may be personal data or a secret)."""
+    bad = _CONTROL.search(raw)
+    if bad:
+        ch = bad.group()
+        if ch in "\r\n\u2028\u2029":
+            return "contains a line break (Alt+Enter in Excel); keep the value on one line"
+        return f"contains a control character (U+{ord(ch):04X})"
+    if len(raw.strip()) > MAX_LENGTH[field]:
+        return f"is {len(raw.strip())} characters long; at most {MAX_LENGTH[field]}"
+    return None
+
+
 def _parse_row(row: dict[str, str], n: int, errors: list[RowError]) -> Camera | None:
     values: dict[str, object] = {}
+    refused = set()
+    for field in REQUIRED + OPTIONAL:
+        why = _text_problem(field, row.get(field) or "")
+        if why:
+            errors.append(RowError(n, field, why))
+            refused.add(field)
+    if refused:
+        return None
 
     def take(field: str, parse: Callable[[str], object]) -> None:
         raw = (row.get(field) or "").strip()
@@ -180,6 +211,10 @@ def _decode(data: bytes) -> tuple[str, list[RowError]]:
         return "", errors
 
 
+def _line_breaks(cell: str) -> int:
+    return cell.count("\n") + cell.count("\r") - cell.count("\r\n")
+
+
 def parse_registry(data: bytes) -> list[Camera]:
     """Every camera of a registry CSV, or :class:`RegistryError` listing every bad row and field."""
     text, errors = _decode(data)
@@ -196,8 +231,11 @@ def parse_registry(data: bytes) -> list[Camera]:
         raise RegistryError(errors)
     cameras: list[Camera] = []
     first_row: dict[str, int] = {}
+    folded = 0  # line breaks inside quoted cells so far: a spreadsheet shows each record as one row
     for row in reader:
-        n = reader.line_num  # physical line of the row's end; equals the row for one-line rows
+        inside = sum(_line_breaks(v) for v in row.values() if isinstance(v, str))
+        n = reader.line_num - inside - folded  # the row as a spreadsheet numbers it
+        folded += inside
         if None in row:
             errors.append(RowError(n, "(row)", "more values than columns"))
             continue

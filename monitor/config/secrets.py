@@ -50,7 +50,7 @@ def load_key(data_dir: Path, env_key: str | None) -> bytes:
         if mode & 0o077:
             raise SecretKeyError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
         return path.read_bytes().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:

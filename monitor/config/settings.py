@@ -60,18 +60,24 @@ class CitySettings(_Section):
     email: str = "bouhan@city.example.jp"
 
 
+_EMAIL = r"^[^@\s<>\",;:()\[\]\\]+@[^@\s<>\",;:()\[\]\\]+$"  # one plain address: no name, no list, no spaces
+_E164 = r"^\+[1-9][0-9]{6,14}$"
+_HTTP_URL = r"^https?://[^/?#\s]+[^\s]*$"
+
+
 class Person(_Section):
-    name: str
-    email: str | None = None
-    phone: str | None = None
-    webhook_url: str | None = None
+    name: str = Field(..., pattern=r"^[^\x00-\x1f\x7f]+$", description="no control characters (no line breaks)")
+    email: str | None = Field(None, pattern=_EMAIL)
+    phone: str | None = Field(None, pattern=_E164)
+    webhook_url: str | None = Field(None, pattern=_HTTP_URL)
     lang: str = Field("ja", pattern="^(ja|en)$")
 
 
 class TwilioSettings(_Section):
     account_sid: str = Field(..., pattern="^AC[0-9a-fA-F]{32}$")
-    from_number: str = Field(..., pattern=r"^\+[1-9][0-9]{6,14}$")
-    status_callback_url: str | None = None
+    from_number: str = Field(..., pattern=_E164)
+    status_callback_url: str | None = Field(None, pattern=_HTTP_URL,
+                                            description="must lie under web.public_base_url (checked at load)")
     api_base_url: str | None = Field(None, description="only for tests against a local Twilio mock")
 
 
@@ -80,7 +86,7 @@ class SmtpSettings(_Section):
     port: int = Field(587, gt=0, lt=65536)
     security: str = Field("starttls", pattern="^(starttls|tls|none)$")
     username: str | None = None
-    from_addr: str
+    from_addr: str = Field(..., pattern=_EMAIL)
     from_name: str = "見守り（防犯カメラ見守りサービス）"
     ca_file: Path | None = Field(None, description="trust this CA (a city relay with its own certificate)")
 
@@ -215,7 +221,7 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
         raise ConfigError(_explain(e, str(cfg_path))) from None
     finally:
         _ENVIRON.reset(token)
-    problems = []  # the policy sections are validated now too, not at first use; every mistake at once
+    problems = [f"{cfg_path}: {line}" for line in cross_checks(settings)]  # every mistake at once
     for build in (classifier_policy, escalation_policy):
         try:
             build(settings)
@@ -224,6 +230,25 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
     if problems:
         raise ConfigError("\n".join(problems))
     return settings
+
+
+def cross_checks(s: Settings) -> list[str]:
+    """What each section allows alone but the whole cannot work with: a channel configured without its
+    secret would file every owner's message in a folder instead of sending it; a callback URL outside the
+    public base URL would be refused by our own server, so undelivered SMS would never fall back to voice."""
+    problems = []
+    tw, smtp = s.notify.twilio, s.notify.smtp
+    if tw is not None and s.twilio_auth_token is None:
+        problems.append("notify.twilio: MIMAMORI_TWILIO_AUTH_TOKEN is not set, so no SMS or call could be sent "
+                        "(set it, or remove [notify.twilio])")
+    if tw is not None and tw.status_callback_url:
+        base = s.web.public_base_url.rstrip("/") + "/"
+        if not tw.status_callback_url.startswith(base):
+            problems.append(f"notify.twilio.status_callback_url: must lie under web.public_base_url ({base}), "
+                            "where this server checks Twilio's signature")
+    if smtp is not None and smtp.username and s.smtp_password is None:
+        problems.append("notify.smtp: username is set but MIMAMORI_SMTP_PASSWORD is not, so no e-mail could be sent")
+    return problems
 
 
 def _build_policy(cls, section: str, values: dict[str, Any], extra: dict[str, Any] | None = None):

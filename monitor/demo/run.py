@@ -121,7 +121,8 @@ async def _play(svc: ProbeService, clock: VirtualClock, script: dict[int, list[S
         for r in await asyncio.to_thread(_sent, svc, seen):
             totals[r.kind] += 1
             first = r.text.strip().splitlines()[0]
-            what = "sent" if r.status in ("sent", "delivered") else f"NOT sent ({r.status})"
+            what = {"sent": "sent", "delivered": "sent", "filed": "filed (not sent)"}.get(r.status,
+                                                                                        f"NOT sent ({r.status})")
             who = r.recipient.get("name", "?")
             say(f"    {what} {r.channel} to {who} {via.get(r.channel, '')}: {r.subject or first}")
         clock.advance(timedelta(seconds=svc.settings.probes.interval_s))
@@ -166,7 +167,7 @@ def run_demo(*, cameras: int, rounds: int, pace_s: float, data_dir: Path, say: S
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(mode=0o700, parents=True)
     with DemoPeers(data_dir / "peers") as peers:
         settings = demo_settings(data_dir, peers)
         mail = f"a local SMTP mailbox (aiosmtpd) on 127.0.0.1:{peers.smtp_port}" if peers.smtp_port else "a folder"

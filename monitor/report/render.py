@@ -141,9 +141,19 @@ def _fmt(v: float | None, digits: int = 2) -> str:
     return "" if v is None else f"{v:.{digits}f}"
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """A text cell a spreadsheet cannot take for a formula (OWASP, CSV injection): a cell beginning with
+    = + - @, a tab or a carriage return gets a leading apostrophe. Registry values are typed by people."""
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
 def _csv_row(f: Figures) -> list[str]:
     return [
-        f.name, f.area, f.isp, _fmt(f.uptime_pct), _fmt(f.completeness_pct), _fmt(f.down_minutes, 1),
+        csv_text(f.name), csv_text(f.area), csv_text(f.isp), _fmt(f.uptime_pct), _fmt(f.completeness_pct),
+        _fmt(f.down_minutes, 1),
         _fmt(f.degraded_minutes, 1), *(_fmt(f.by_cause.get(c, 0.0), 1) for c in CAUSES),
         str(f.owner_requests), str(f.tickets_opened), str(f.tickets_closed), _fmt(f.mttr_hours),
     ]

@@ -17,6 +17,8 @@ from notify.message import DeliveryError, Message, Recipient
 
 
 class FolderChannel:
+    contacts_anyone = False  # a message filed here reached nobody: its outbox status is "filed", not "sent"
+
     def __init__(self, root: Path) -> None:
         self._root = Path(root)
 

@@ -116,3 +116,32 @@ def test_optional_columns_and_password_hidden():
 def test_shared_fleet_parses(fleet11):
     cams = parse_registry((fleet11 / "cameras.csv").read_bytes())
     assert len(cams) == 132
+
+
+def quoted_row(field: str, value: str) -> str:
+    parts = GOOD.split(",")
+    parts[REQUIRED.index(field)] = '"' + value.replace('"', '""') + '"'
+    return ",".join(parts)
+
+
+@pytest.mark.parametrize(("field", "value", "why"), [
+    ("owner_name", "山田\n太郎", "contains a line break (Alt+Enter in Excel)"),
+    ("owner_name", "山田\r\n太郎", "contains a line break"),
+    ("address", "東京都\u2028千代田区", "contains a line break"),
+    ("area", "A\x0001", "contains a control character (U+0000)"),
+    ("vendor", "v\t1", "contains a control character (U+0009)"),
+    ("area", "A" * 65, "is 65 characters long; at most 64"),
+    ("owner_name", "山" * 201, "is 201 characters long; at most 200"),
+    ("isp", "x" * 65, "is 65 characters long; at most 64"),
+])
+def test_a_cell_no_store_can_keep_as_typed_is_refused_naming_row_and_field(field, value, why):
+    """The same limits on SQLite and PostgreSQL: a line break in a name would break every e-mail header to
+    that owner; a NUL or an over-long area is refused by PostgreSQL alone (with a traceback, before)."""
+    errs = errors_of(csv_of(GOOD.replace("C1", "C0"), quoted_row(field, value), GOOD.replace("C1", "C2")))
+    assert len(errs) == 1 and errs[0].startswith(f"row 3, field {field}: {why}"), errs
+    assert value not in errs[0]  # the cell itself (personal data) is not echoed
+
+
+def test_rows_after_a_multi_line_cell_keep_their_spreadsheet_numbers():
+    errs = errors_of(csv_of(quoted_row("owner_name", "山田\n太\r\n郎"), with_field("lang", "fr").replace("C1", "C3")))
+    assert [e.split(":")[0] for e in errs] == ["row 2, field owner_name", "row 3, field lang"]

@@ -131,3 +131,40 @@ def test_an_explicit_environment_never_touches_the_process_environment(tmp_path,
     assert s.probes.interval_s == 60  # the process's MIMAMORI_PROBES__INTERVAL_S is not read
     assert dict(os.environ) == before
     assert load_settings(None).probes.interval_s == 45  # and the default still reads os.environ
+
+
+TWILIO = ('[notify.twilio]\naccount_sid = "AC0123456789abcdef0123456789abcdef"\nfrom_number = "+815012345678"\n'
+          'status_callback_url = "https://mimamori.city.example.jp/twilio/status"\n'
+          '[web]\npublic_base_url = "https://mimamori.city.example.jp"\n')
+
+
+@pytest.mark.parametrize(("toml", "env", "said"), [
+    (TWILIO, {}, "notify.twilio: MIMAMORI_TWILIO_AUTH_TOKEN is not set"),
+    (TWILIO.replace("https://mimamori.city.example.jp/twilio", "https://elsewhere.example.jp/twilio"),
+     {"MIMAMORI_TWILIO_AUTH_TOKEN": "t"}, "notify.twilio.status_callback_url: must lie under web.public_base_url"),
+    (TWILIO.replace("https://mimamori.city.example.jp/twilio/status", "javascript:alert(1)"),
+     {"MIMAMORI_TWILIO_AUTH_TOKEN": "t"}, "notify.twilio.status_callback_url: String should match pattern"),
+    ('[notify.smtp]\nhost = "smtp.example.jp"\nusername = "m"\nfrom_addr = "m@example.jp"\n', {},
+     "notify.smtp: username is set but MIMAMORI_SMTP_PASSWORD is not"),
+    ('[notify.smtp]\nhost = "smtp.example.jp"\nfrom_addr = "also bad"\n', {}, "notify.smtp.from_addr:"),
+    ('[notify]\noperators = [{ name = "安全課", email = "also bad" }]\n', {}, "notify.operators.0.email:"),
+    ('[notify]\nvendors = { v = { name = "保守", email = "a@b.jp, c@d.jp" } }\n', {}, "notify.vendors.v.email:"),
+    ('[notify]\noperators = [{ name = "安全課\\n課長", email = "a@b.jp" }]\n', {}, "notify.operators.0.name:"),
+    ('[notify]\noperators = [{ name = "安全課", phone = "03-1234-5678" }]\n', {}, "notify.operators.0.phone:"),
+])
+def test_a_configuration_that_cannot_work_is_refused_at_load_naming_the_key(tmp_path, toml, env, said):
+    """A channel without its secret would file owners' messages in a folder as if sent; a callback outside
+    the public base URL would be refused by our own server; a bad address fails at the first message."""
+    p = tmp_path / "mimamori.toml"
+    p.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, env=env)
+    assert f"{p}: {said}" in str(e.value)
+    assert "MIMAMORI_TWILIO_AUTH_TOKEN" not in env or env["MIMAMORI_TWILIO_AUTH_TOKEN"] + "\n" not in str(e.value)
+
+
+def test_a_complete_twilio_configuration_loads(tmp_path):
+    p = tmp_path / "mimamori.toml"
+    p.write_text(TWILIO, encoding="utf-8")
+    s = load_settings(p, env={"MIMAMORI_TWILIO_AUTH_TOKEN": "t"})
+    assert s.notify.twilio is not None and s.twilio_auth_token is not None

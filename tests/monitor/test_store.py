@@ -133,3 +133,45 @@ def test_migrations_match_the_models(db_url):
     diffs = [d for d in diffs if not (d[0] == "remove_table" and d[1].name == "apscheduler_jobs")]  # its own table
     engine.dispose()
     assert diffs == []
+
+
+def test_a_store_error_never_prints_the_statement_parameters(db_url):
+    """An owner's phone number in a failing statement stays out of the error (hide_parameters)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = make_engine(db_url)
+    with pytest.raises(DBAPIError) as err, engine.connect() as c:
+        c.execute(text("SELECT no_such_column FROM no_such_table WHERE x = :phone"), {"phone": "+819012345678"})
+    assert "+819012345678" not in str(err.value)
+    assert "hidden due to hide_parameters" in str(err.value)
+
+
+def test_the_sqlite_file_is_private_to_the_service(tmp_path):
+    import stat
+
+    db = tmp_path / "data" / "mimamori.db"
+    upgrade(make_engine(f"sqlite:///{db}"))
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    wal = db.with_name(db.name + "-wal")
+    assert not wal.exists() or stat.S_IMODE(wal.stat().st_mode) == 0o600
+    db.chmod(0o644)  # an older install's file is narrowed at the next start
+    make_engine(f"sqlite:///{db}")
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_the_longest_cells_the_registry_accepts_are_stored_on_both_stores(store, box):
+    """What parse_registry lets through, every store keeps (no DataError on PostgreSQL alone)."""
+    from monitor.config.registry import MAX_LENGTH
+
+    longest = cam("C" + "9" * 63, area="あ" * MAX_LENGTH["area"], isp="i" * MAX_LENGTH["isp"],
+                  line_id="l" * MAX_LENGTH["line_id"], vendor="v" * MAX_LENGTH["vendor"],
+                  owner_name="山" * MAX_LENGTH["owner_name"], address="住" * MAX_LENGTH["address"],
+                  email="a" * 64 + "@" + "e" * 178 + ".example.jp", onvif_user="u" * MAX_LENGTH["onvif_user"],
+                  onvif_password=Secret("p" * MAX_LENGTH["onvif_password"]))
+    with store.begin() as s:
+        apply_registry(s, [longest], box, datetime.now(UTC))
+    with store() as s:
+        (got,) = list_cameras(s, box)
+    assert got.area == longest.area and got.owner_name == longest.owner_name and got.address == longest.address

@@ -438,3 +438,27 @@ def test_collect_status_has_the_current_registry_findings(db_url):
     engine.dispose()
     assert status["findings"] == [{"camera": "C0088", "field": "isp", "registry": "flets-sonet",
                                    "observed": "flets-biglobe", "since": T0, "evidence": {"incident": "I6"}}]
+
+
+async def test_the_access_log_never_holds_a_query_string(sqlite_sessions, caplog):
+    """A vendor token (or anything else) sent in a URL by mistake is refused and not written to the log:
+    the service's access lines carry the path only."""
+    import aiohttp
+
+    from monitor.web.app import start_server
+
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    app = make_app(sessions=sqlite_sessions, tz=JST, twilio_auth_token=TWILIO_TOKEN, public_base_url=PUBLIC + "/",
+                   on_twilio_status=Calls(), status_source=lambda: STATUS, now=lambda: T0)
+    runner = await start_server(app, "127.0.0.1", 0)
+    try:
+        host, port = runner.addresses[0][:2]
+        url = f"http://{host}:{port}/api/v1/tickets?token=mmv_secret-in-the-query&to=+8190"
+        async with aiohttp.ClientSession() as http, http.get(
+                url, headers={"Referer": "http://x/?token=mmv_secret-in-the-referer"}) as r:
+            assert r.status == 401
+    finally:
+        await runner.cleanup()
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert access and '"GET /api/v1/tickets" 401' in access[0]
+    assert "mmv_secret" not in caplog.text and "8190" not in caplog.text

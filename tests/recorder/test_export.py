@@ -67,6 +67,18 @@ def test_export_refused_without_request_or_approval(world, tmp_path):
     assert audit.verify().ok
 
 
+@pytest.mark.parametrize("approver", ["Officer.Sato", "OFFICER.SATO", "ｏｆｆｉｃｅｒ．ｓａｔｏ", " officer.sato ",
+                                      "officer.ſato"])
+def test_the_requester_cannot_approve_under_another_spelling_of_the_same_name(world, approver):
+    """The four-eyes rule compares names NFKC-normalised and case-folded (ſ folds to s): the same person
+    typed in capitals, in full-width letters or with spaces is still the requester."""
+    *_, requests = world
+    request(requests)
+    with pytest.raises(ExportRefused, match="other than the requester"):
+        requests.approve("R-2026-001", approver=approver, now=T)
+    assert requests.approve("R-2026-001", approver="chief.suzuki", now=T).approver == "chief.suzuki"
+
+
 def test_export_manifest_verifies_and_audit_tamper_is_named(world, tmp_path, sessions):
     root, index, audit, requests = world
     request(requests)
