@@ -59,13 +59,19 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {current_revision(engine)}")
 
 
+PRUNE_LIMIT = 0.10  # an import that would remove more of the fleet than this asks for --yes
+
+
 @cameras_app.command("import")
 def cameras_import(
     file: Annotated[Path, typer.Argument(help="registry CSV (UTF-8; Excel's BOM is fine)")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change; change nothing")] = False,
     prune: Annotated[bool, typer.Option("--prune", help="remove cameras that are not in the file")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help=f"with --prune: remove even more than {PRUNE_LIMIT:.0%} "
+                                                    "of the fleet")] = False,
 ) -> None:
-    """Validate every row, then import all cameras at once (or nothing)."""
+    """Validate every row, then import all cameras at once (or nothing). With --prune, --dry-run lists
+    exactly the cameras that would be removed; removing more than 10 % of the fleet needs --yes."""
     from datetime import UTC
 
     from monitor.config.registry import load_cameras
@@ -83,12 +89,18 @@ def cameras_import(
         raise fail(f"{file}: {e.strerror}") from None
     store = open_store(settings())
     with store.sessions() as session:
+        preview = diff_registry(session, cams, store.box)
         if dry_run:
-            typer.echo("dry run, nothing changed\n" + diff_registry(session, cams, store.box).summary())
+            typer.echo("dry run, nothing changed\n" + preview.summary(prune=prune, done=False))
             return
+        if prune and preview.prune_share() > PRUNE_LIMIT and not yes:
+            raise fail(f"{file}: --prune would remove {len(preview.missing)} of "
+                       f"{len(preview.missing) + len(preview.changed) + preview.unchanged} cameras (more than "
+                       f"{PRUNE_LIMIT:.0%}); see them with --dry-run --prune, then add --yes; nothing was imported")
+        session.rollback()  # the preview's read; the import below is one transaction of its own
         with session.begin():
             diff = apply_registry(session, cams, store.box, datetime.now(UTC), prune=prune)
-    typer.echo(f"imported {len(cams)} cameras from {file}\n" + diff.summary())
+    typer.echo(f"imported {len(cams)} cameras from {file}\n" + diff.summary(prune=prune))
 
 
 @cameras_app.command("list")

@@ -23,13 +23,25 @@ class RegistryDiff:
     unchanged: int
     missing: tuple[str, ...]  # in the store, not in the file
 
-    def summary(self) -> str:
+    def summary(self, *, prune: bool = False, done: bool = True) -> str:
+        """What the import does (``done``: did) to the store; with ``prune``, the cameras not in the file
+        are listed as removed, exactly those that a pruning import removes."""
+        gone = ("removed" if done else "to remove") if prune else "not in file"
         lines = [f"added: {len(self.added)}, changed: {len(self.changed)}, unchanged: {self.unchanged}, "
-                 f"not in file: {len(self.missing)}"]
+                 f"{gone}: {len(self.missing)}"]
         lines += [f"  + {cid}" for cid in self.added]
         lines += [f"  ~ {cid}: {', '.join(fs)}" for cid, fs in self.changed]
-        lines += [f"  ? {cid} (kept; --prune removes it)" for cid in self.missing]
+        if prune:
+            mark = "  - {} (removed)" if done else "  - {} (--prune removes it)"
+        else:
+            mark = "  ? {} (kept; --prune removes it)"
+        lines += [mark.format(cid) for cid in self.missing]
         return "\n".join(lines)
+
+    def prune_share(self) -> float:
+        """The share of the cameras in the store that a pruning import removes."""
+        total = len(self.changed) + self.unchanged + len(self.missing)
+        return len(self.missing) / total if total else 0.0
 
 
 def to_camera(row: CameraRow, box: PasswordBox | None) -> Camera:

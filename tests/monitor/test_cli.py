@@ -72,6 +72,38 @@ def test_dry_run_shows_changes_and_changes_nothing(env, db_url, fleet11, tmp_pat
     assert run(["cameras", "show", "C0007"], env).stdout.count("新しい設置者") == 1
 
 
+def test_prune_is_previewed_exactly_and_a_large_one_needs_yes(env, db_url, fleet11, tmp_path):
+    """A subset file with --prune: --dry-run lists exactly the cameras it would remove; removing more
+    than 10 % of the fleet is refused without --yes, and nothing changes; with --yes they go."""
+    run(["cameras", "import", str(fleet11 / "cameras.csv")], env)
+    before = dump(db_url)
+    lines = (fleet11 / "cameras.csv").read_text(encoding="utf-8").splitlines()
+    subset = tmp_path / "subset.csv"
+    subset.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")  # the first 10 of 132 cameras
+    gone = sorted(r.split(",")[0] for r in lines[11:])
+
+    p = run(["cameras", "import", "--dry-run", "--prune", str(subset)], env)
+    assert "to remove: 122" in p.stdout
+    assert sorted(x.split()[1] for x in p.stdout.splitlines() if x.startswith("  - ")) == gone
+    assert "kept" not in p.stdout
+    p = run(["cameras", "import", "--prune", str(subset)], env, check=False)
+    assert p.returncode != 0
+    assert "--prune would remove 122 of 132 cameras (more than 10%)" in p.stderr and "--yes" in p.stderr
+    assert dump(db_url) == before
+    p = run(["cameras", "import", "--prune", "--yes", str(subset)], env)
+    assert "removed: 122" in p.stdout
+    assert len(dump(db_url)) == 10
+
+
+def test_a_small_prune_needs_no_yes(env, db_url, fleet11, tmp_path):
+    run(["cameras", "import", str(fleet11 / "cameras.csv")], env)
+    lines = (fleet11 / "cameras.csv").read_text(encoding="utf-8").splitlines()
+    most = tmp_path / "most.csv"
+    most.write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")  # three of 132 gone
+    p = run(["cameras", "import", "--prune", str(most)], env)
+    assert "removed: 3" in p.stdout and len(dump(db_url)) == 129
+
+
 def test_show_and_list(env, fleet11):
     run(["cameras", "import", str(fleet11 / "cameras.csv")], env)
     assert len(run(["cameras", "list"], env).stdout.strip().splitlines()) == 132
