@@ -104,11 +104,17 @@ class Recorder:
 
     def start(self, cameras: Iterable[tuple[str, str]]) -> None:
         """Reconcile the directory (first call only), then pull each (camera_id, rtsp_url) not yet
-        pulled. Cameras already running are left alone; use `stop_cameras` to drop some."""
+        pulled. A camera already running from the same URL is left alone; one whose URL (or the
+        credentials in it) changed is stopped, closing its segment, and pulled again from the new one.
+        Use `stop_cameras` to drop some."""
         cameras = [(check_camera_id(c), url) for c, url in cameras]
         if self.reconcile_report is None:
             self.reconcile_report = reconcile(self.config.root, self.index)
             log.info("recorder reconciled: %s", self.reconcile_report)
+        moved = [c for c, url in cameras if c in self._workers and self._workers[c].url != url]
+        if moved:
+            log.info("recorder: the registry changed the stream address of %s; reconnecting", ", ".join(moved))
+            self.stop_cameras(moved)
         settings = self.config.ingest_settings()
         for camera_id, url in cameras:
             if camera_id in self._workers:
@@ -171,6 +177,11 @@ class Recorder:
     @property
     def cameras(self) -> list[str]:
         return sorted(self._workers)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """camera id -> the URL its worker pulls (may hold credentials: never log it)."""
+        return {c: w.url for c, w in self._workers.items()}
 
     def run_janitor(self) -> JanitorResult:
         result = run_janitor(self.config.root, self.index, self.config.retention, self._now())

@@ -39,6 +39,8 @@ class ProbeSettings(_Section):
     sample_s: float = Field(4.0, ge=0, description="RTSP sampling window; 0 disables frame sampling")
     concurrency: int = Field(200, ge=1, description="probes in flight at once")
     spread: float = Field(0.8, ge=0, le=1, description="share of the interval over which starts are spread")
+    registry_reload_s: float = Field(300.0, gt=0, description="seconds between two reloads of the camera registry "
+                                     "from the store, for probes and the recorder (SIGHUP reloads at once)")
 
 
 class ReferenceTarget(_Section):

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -128,8 +128,11 @@ class ProbeService:
         self._actions: set[asyncio.Task] = set()
         self.reload_registry()
 
-    def reload_registry(self) -> None:
-        self.cameras = {c.camera_id: c for c in self.store.cameras()}
+    def reload_registry(self) -> bool:
+        """Take the registry from the store; whether it changed."""
+        cameras = {c.camera_id: c for c in self.store.cameras()}
+        changed, self.cameras = cameras != self.cameras, cameras
+        return changed
 
     async def round(self) -> tuple[list[Record], list[Decision]]:
         """Probe every camera, store what was seen, and decide on it."""
@@ -222,9 +225,10 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     sched.add_job(svc.dispatch, "interval", seconds=s.notify.dispatch_every_s, id="dispatch", max_instances=1,
                   coalesce=True)
 
-    async def reload_registry() -> None:
-        await asyncio.to_thread(svc.reload_registry)
-        await recorder.sync(svc.cameras.values())
+    async def reload_registry(why: str = "") -> None:
+        if await asyncio.to_thread(svc.reload_registry) or why:
+            log.info("registry reloaded%s: %d cameras", why, len(svc.cameras))
+        await recorder.sync(svc.cameras.values())  # new, removed and moved cameras (a changed URL reconnects)
 
     def retention_notice() -> None:
         now = svc.clock.now()
@@ -237,7 +241,8 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
                  "detail": notice.text}, now)
 
     rs = recorder_settings(s)
-    sched.add_job(reload_registry, "interval", minutes=5, id="reload-registry")
+    sched.add_job(reload_registry, "interval", seconds=s.probes.registry_reload_s, id="reload-registry")
+    hangup = _on_sighup(lambda: asyncio.ensure_future(reload_registry(" (SIGHUP)")))
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
     sched.add_job(recorder.write_status, "interval", seconds=rs.status_interval_s, next_run_time=now,
                   id="recorder-status", max_instances=1, coalesce=True)
@@ -250,12 +255,24 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     try:
         await stop.wait()
     finally:
+        hangup()
         if web_runner is not None:
             await web_runner.cleanup()
         sched.shutdown(wait=False)
         await recorder.stop()  # closes and indexes the open segments
         await close_shared()
         log.info("stopped")
+
+
+def _on_sighup(callback: Callable[[], object]) -> Callable[[], None]:
+    """Call ``callback`` on SIGHUP (the Unix habit: reload); returns the undo. Only the main thread's loop
+    can take signals: elsewhere (tests driving `serve`) nothing is installed."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, callback)
+    except (RuntimeError, ValueError, NotImplementedError):
+        return lambda: None
+    return lambda: loop.remove_signal_handler(signal.SIGHUP)
 
 
 def run_service(s: Settings, config_path: str | None = None) -> None:

@@ -74,3 +74,44 @@ def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_
     assert n_cams == len(sim_fleet.sims)
     assert all(n == n_cams for n in per_round)
     assert ok >= 3 * n_cams * 0.9
+
+
+def test_sighup_reloads_the_registry_at_once(env, tmp_path, sim_fleet):
+    """With the periodic reload an hour away, a camera pruned from the registry is dropped from the
+    probe rounds as soon as the service gets SIGHUP."""
+    cfg = tmp_path / "mimamori.toml"
+    cfg.write_text(cfg.read_text().replace("spread = 0.2\n", "spread = 0.2\nregistry_reload_s = 3600\n"))
+    proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    db = create_engine(f"sqlite:///{tmp_path / 'data' / 'mimamori.db'}")
+    cams = sorted(sim_fleet.sims)
+    dropped = cams[-1]
+
+    def seen_since(t0: str) -> set[str]:
+        with db.connect() as c:
+            return set(c.execute(text("SELECT camera_id FROM observations WHERE t > :t"), {"t": t0}).scalars())
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and dropped not in seen_since(""):
+            time.sleep(1)
+        assert dropped in seen_since(""), "no probe round in 45 s"
+        lines = (tmp_path / "cameras.csv").read_text(encoding="utf-8").splitlines()
+        (tmp_path / "fewer.csv").write_text("\n".join(x for x in lines if not x.startswith(dropped + ",")) + "\n",
+                                            encoding="utf-8")
+        subprocess.run([*MIMAMORI, "cameras", "import", "--prune", "--yes", str(tmp_path / "fewer.csv")], env=env,
+                       check=True, capture_output=True, timeout=60)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        with db.connect() as c:
+            t0 = c.execute(text("SELECT MAX(t) FROM observations")).scalar()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not seen_since(t0):
+            time.sleep(1)
+        later = seen_since(t0)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert later and dropped not in later and later <= set(cams)
+    assert f"registry reloaded (SIGHUP): {len(cams) - 1} cameras" in out

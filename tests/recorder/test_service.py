@@ -81,6 +81,25 @@ def test_sixty_seconds_make_contiguous_decodable_segments(tmp_path, sim, sqlite_
     assert not list(root.rglob(f"*{PARTIAL}"))
 
 
+def test_a_changed_stream_address_reconnects_the_camera_from_the_new_one(tmp_path, sim, sqlite_sessions):
+    """A re-import that moved CAM1 to another address (here: CAM2's stream) restarts its worker there:
+    its open segment is closed and indexed, and no stream is pulled from the old address any more."""
+    config = RecorderConfig(root=tmp_path / "rec", segment_s=60, open_timeout_s=5, read_timeout_s=3)
+    recorder = Recorder(config, sqlite_sessions)
+    recorder.start([("CAM1", sim.url("CAM1"))])
+    try:
+        wait_for(lambda: recorder.status()["CAM1"].connected, 10)
+        recorder.start([("CAM1", sim.url("CAM1"))])  # the same address: left alone
+        assert recorder.status()["CAM1"].sessions == 1
+        recorder.start([("CAM1", sim.url("CAM2"))])
+        assert recorder.sources == {"CAM1": sim.url("CAM2")}
+        assert len(recorder.index.segments("CAM1")) == 1  # the old address's segment, closed and indexed
+        wait_for(lambda: recorder.status()["CAM1"].connected, 10)
+    finally:
+        recorder.stop()
+    assert len(recorder.index.segments("CAM1")) == 2
+
+
 def test_sigkill_mid_segment_then_restart(tmp_path, sim):
     root = tmp_path / "rec"
     db_url = f"sqlite:///{tmp_path / 'recorder.db'}"
