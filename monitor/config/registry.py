@@ -208,7 +208,19 @@ def _decode(data: bytes) -> tuple[str, list[RowError]]:
                 line.decode("utf-8-sig" if n == 1 else "utf-8")
             except UnicodeDecodeError as e:
                 errors.append(RowError(n, "(encoding)", f"not UTF-8 (byte {e.start + 1}); save as UTF-8 CSV"))
+        if errors and _is_cp932(data):  # Excel's plain "CSV" in Japan: one line for the file, not one per row
+            return "", [RowError(errors[0].row, "(encoding)",
+                                 "not UTF-8: the file is Shift-JIS (cp932), as Excel saves \"CSV (comma delimited)\"; "
+                                 "save it as \"CSV UTF-8 (comma delimited)\" and import it again")]
         return "", errors
+
+
+def _is_cp932(data: bytes) -> bool:
+    try:
+        data.decode("cp932")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _line_breaks(cell: str) -> int:

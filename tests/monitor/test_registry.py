@@ -105,6 +105,19 @@ def test_bad_encoding_names_the_row():
     assert errors_of(data)[0].startswith("row 2, field (encoding): not UTF-8")
 
 
+def test_a_shift_jis_file_from_excel_is_refused_in_one_line_that_says_how_to_save_it(tmp_path):
+    rows = [GOOD.replace("C1", f"C{i}").replace("山田太郎", f"設置者{i}") for i in range(1, 40)]
+    data = csv_of(*rows).decode().encode("cp932")
+    errs = errors_of(data)
+    assert errs == ['row 2, field (encoding): not UTF-8: the file is Shift-JIS (cp932), as Excel saves '
+                    '"CSV (comma delimited)"; save it as "CSV UTF-8 (comma delimited)" and import it again']
+
+
+def test_a_utf8_file_with_a_broken_line_names_that_line():
+    data = csv_of(GOOD, GOOD.replace("C1", "C2")).replace("山田".encode(), b"\xff\xfe", 1)
+    assert errors_of(data) == ["row 2, field (encoding): not UTF-8 (byte 48); save as UTF-8 CSV"]
+
+
 def test_optional_columns_and_password_hidden():
     header = HEADER + ",access,lat,lon,onvif_user,onvif_password"
     (cam,) = parse_registry(csv_of(GOOD + ",pppoe,35.68,139.76,admin,s3cret", header=header))
