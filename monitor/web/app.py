@@ -20,6 +20,7 @@ import asyncio
 import inspect
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -213,6 +214,9 @@ def _visit_at(raw: Any, tz: tzinfo) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=tz)  # no offset: the fleet's time zone
 
 
+_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 async def move_ticket(request: web.Request) -> web.Response:
     cfg = request.app[CONFIG]
     number, action = request.match_info["number"], TicketAction(request.match_info["action"])
@@ -221,6 +225,8 @@ async def move_ticket(request: web.Request) -> web.Response:
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > NOTE_MAX:
         raise InvalidTicketInput(f"note must be a string of at most {NOTE_MAX} characters")
+    if _NOTE_CONTROL.search(note):  # PostgreSQL refuses NUL in text, SQLite keeps it: the same answer on both
+        raise InvalidTicketInput("note must not contain control characters (line breaks and tabs are fine)")
     visit_at = _visit_at(body.get("visit_at"), cfg.tz) if action is TicketAction.SCHEDULE else None
     vendor = request[VENDOR]
     ticket = await asyncio.to_thread(
