@@ -18,13 +18,13 @@ PASSWORD_ENV = "MIMAMORI_REPORT_SMTP_PASSWORD"
 class ReportSmtp(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = "localhost"
-    port: int = Field(587, gt=0, lt=65536)
-    security: SmtpSecurity = SmtpSecurity.STARTTLS
-    username: str | None = None
-    from_addr: str = "mimamori@localhost"
-    from_name: str = "mimamori"
-    timeout_s: float = Field(30.0, gt=0)
+    host: str = Field("localhost", description="the mail relay for the weekly report")
+    port: int = Field(587, gt=0, lt=65536, description="its port")
+    security: SmtpSecurity = Field(SmtpSecurity.STARTTLS, description="starttls, tls or none")
+    username: str | None = Field(None, description="login; the password comes from MIMAMORI_REPORT_SMTP_PASSWORD")
+    from_addr: str = Field("mimamori@localhost", description="the sender address")
+    from_name: str = Field("mimamori", description="the sender name")
+    timeout_s: float = Field(30.0, gt=0, description="seconds before a relay that does not answer is given up")
 
     def config(self, password: str | None) -> SmtpConfig:
         return SmtpConfig(host=self.host, port=self.port, security=self.security, username=self.username,

@@ -44,9 +44,10 @@ class ProbeSettings(_Section):
 
 
 class ReferenceTarget(_Section):
-    name: str
-    host: str
-    port: int = Field(gt=0, lt=65536)
+    name: str = Field(..., description="a name for the check (in logs and the board)")
+    host: str = Field(..., description="a host on the monitor's own path out (its gateway, a resolver): all of "
+                                        "them failing is the monitor's outage, not the cameras'")
+    port: int = Field(gt=0, lt=65536, description="TCP port connected to")
 
 
 class StoreSettings(_Section):
@@ -56,10 +57,10 @@ class StoreSettings(_Section):
 class CitySettings(_Section):
     """Who the owners are told to contact; shown in every owner message."""
 
-    name: str = "見守り市"
-    name_en: str = "Mimamori City"
-    phone: str = "03-0000-0000"
-    email: str = "bouhan@city.example.jp"
+    name: str = Field("見守り市", description="the city's name in Japanese messages")
+    name_en: str = Field("Mimamori City", description="the city's name in English messages")
+    phone: str = Field("03-0000-0000", description="the number owners are told to call")
+    email: str = Field("bouhan@city.example.jp", description="the address owners are told to write to")
 
 
 _EMAIL = r"^[^@\s<>\",;:()\[\]\\]+@[^@\s<>\",;:()\[\]\\]+$"  # one plain address: no name, no list, no spaces
@@ -69,44 +70,46 @@ _HTTP_URL = r"^https?://[^/?#\s]+[^\s]*$"
 
 class Person(_Section):
     name: str = Field(..., pattern=r"^[^\x00-\x1f\x7f]+$", description="no control characters (no line breaks)")
-    email: str | None = Field(None, pattern=_EMAIL)
-    phone: str | None = Field(None, pattern=_E164)
-    webhook_url: str | None = Field(None, pattern=_HTTP_URL)
-    lang: str = Field("ja", pattern="^(ja|en)$")
+    email: str | None = Field(None, pattern=_EMAIL, description="one plain address")
+    phone: str | None = Field(None, pattern=_E164, description="E.164, e.g. +81312345678")
+    webhook_url: str | None = Field(None, pattern=_HTTP_URL, description="http(s) URL that receives a JSON POST")
+    lang: str = Field("ja", pattern="^(ja|en)$", description="ja or en")
 
 
 class TwilioSettings(_Section):
-    account_sid: str = Field(..., pattern="^AC[0-9a-fA-F]{32}$")
-    from_number: str = Field(..., pattern=_E164)
+    account_sid: str = Field(..., pattern="^AC[0-9a-fA-F]{32}$", description="AC followed by 32 hex digits; "
+                             "the auth token comes from MIMAMORI_TWILIO_AUTH_TOKEN")
+    from_number: str = Field(..., pattern=_E164, description="the city's Twilio number, E.164")
     status_callback_url: str | None = Field(None, pattern=_HTTP_URL,
                                             description="must lie under web.public_base_url (checked at load)")
     api_base_url: str | None = Field(None, description="only for tests against a local Twilio mock")
 
 
 class SmtpSettings(_Section):
-    host: str
-    port: int = Field(587, gt=0, lt=65536)
-    security: str = Field("starttls", pattern="^(starttls|tls|none)$")
-    username: str | None = None
-    from_addr: str = Field(..., pattern=_EMAIL)
-    from_name: str = "見守り（防犯カメラ見守りサービス）"
+    host: str = Field(..., description="the city's mail relay")
+    port: int = Field(587, gt=0, lt=65536, description="its port")
+    security: str = Field("starttls", pattern="^(starttls|tls|none)$", description="starttls, tls or none")
+    username: str | None = Field(None, description="if the relay wants a login; the password comes from "
+                                 "MIMAMORI_SMTP_PASSWORD")
+    from_addr: str = Field(..., pattern=_EMAIL, description="the sender address")
+    from_name: str = Field("見守り（防犯カメラ見守りサービス）", description="the sender name")
     ca_file: Path | None = Field(None, description="trust this CA (a city relay with its own certificate)")
 
 
 class NotifySettings(_Section):
     outbox_dir: Path | None = Field(None, description="messages are written here when a provider is not set")
-    operators: list[Person] = []
-    vendors: dict[str, Person] = {}
+    operators: list[Person] = Field([], description="who hears of upstream events, dispatches and recorder trouble")
+    vendors: dict[str, Person] = Field({}, description="maintenance vendors by the registry's vendor column")
     twilio: TwilioSettings | None = None
     smtp: SmtpSettings | None = None
-    dispatch_every_s: float = Field(5.0, gt=0)
+    dispatch_every_s: float = Field(5.0, gt=0, description="seconds between two passes over the outbox")
     owner_deadline_h: float = Field(12.0, gt=0, description="give up on an owner message after this long")
 
 
 class WebSettings(_Section):
     """The service's own HTTP server: status board, vendor ticket API, Twilio callbacks, /metrics."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="serve the status board, vendor API, Twilio callbacks and /metrics")
     host: str = Field("127.0.0.1", description="listen address; 0.0.0.0 or :: to serve beyond this machine")
     port: int = Field(8080, ge=0, lt=65536, description="listen port (0: any free port)")
     public_base_url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
@@ -139,14 +142,15 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="SQLite file, key file and local outbox live here")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir")
-    timezone: str = "Asia/Tokyo"
+    timezone: str = Field("Asia/Tokyo", description="the fleet's time zone (quiet hours, reports, times "
+                                                     "without an offset)")
     secret_key: SecretStr | None = Field(None, description="Fernet key for camera passwords (env only)")
     twilio_auth_token: SecretStr | None = Field(None, description="env MIMAMORI_TWILIO_AUTH_TOKEN only")
     smtp_password: SecretStr | None = Field(None, description="env MIMAMORI_SMTP_PASSWORD only")
     city: CitySettings = CitySettings()
     notify: NotifySettings = NotifySettings()
     probes: ProbeSettings = ProbeSettings()
-    references: list[ReferenceTarget] = []
+    references: list[ReferenceTarget] = Field([], description="checks of the monitor's own network")
     store: StoreSettings = StoreSettings()
     web: WebSettings = WebSettings()
     report: ReportSettings = ReportSettings()
@@ -200,9 +204,9 @@ def _explain(e: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
-    """Read the TOML file (``path``, else ``$MIMAMORI_CONFIG``, else ./mimamori.toml if present)."""
-    environ = os.environ if env is None else env
+def read_config_file(path: Path | str | None, environ: Mapping[str, str]) -> tuple[Path, dict[str, Any]]:
+    """The TOML file's path (``path``, else ``$MIMAMORI_CONFIG``, else ./mimamori.toml) and its contents
+    ({} when the default file is absent)."""
     explicit = path or environ.get(CONFIG_ENV)
     cfg_path = Path(explicit) if explicit else DEFAULT_CONFIG
     data: dict[str, Any] = {}
@@ -216,6 +220,13 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
                 raise ConfigError(f"{cfg_path}: {key}: secrets come from the environment only")
     elif explicit:
         raise ConfigError(f"{cfg_path}: configuration file not found")
+    return cfg_path, data
+
+
+def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file (``path``, else ``$MIMAMORI_CONFIG``, else ./mimamori.toml if present)."""
+    environ = os.environ if env is None else env
+    cfg_path, data = read_config_file(path, environ)
     token = _ENVIRON.set(environ)
     try:
         settings = Settings(**data)

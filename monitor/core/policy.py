@@ -204,8 +204,11 @@ class EscalationPolicy:
     vendor_after: timedelta = timedelta(hours=24)
     """Vendor dispatch this long after the local fault began, if still down."""
     vendor_respects_quiet_hours: bool = False
+    """Whether the vendor's dispatch also waits for the end of the quiet hours."""
     thank_owner_on_recovery: bool = True
+    """Whether an owner who was asked gets a thank-you when the camera is back."""
     operator_notices_for_upstream: bool = True
+    """Whether operators hear of area and provider incidents (opened, closed)."""
 
     def __post_init__(self) -> None:
         check_ranges(self)
