@@ -22,6 +22,7 @@ from monitor.core.decisions import (
 )
 from monitor.core.decisions import Kind as Step
 from monitor.core.domain import Camera, Observation, ReferenceObservation
+from monitor.core.errors import ConfigError
 from monitor.core.health import observation_state
 from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
 from monitor.probes.onvif import close_shared, onvif_reboot
@@ -264,6 +265,24 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
         log.info("stopped")
 
 
+def check_port_free(host: str, port: int) -> None:
+    """:class:`ConfigError` naming ``web.port`` when ``host:port`` cannot be listened on (in use, or an
+    address this machine does not have)."""
+    import socket
+
+    if port == 0:
+        return
+    for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is fine
+            try:
+                sock.bind(addr)
+                sock.listen(1)
+            except OSError as e:
+                raise ConfigError(f"web.port: cannot listen on {host}:{port} ({e.strerror}); another "
+                                  "mimamori or another server holds it: stop it, or set [web] port") from None
+
+
 def _on_sighup(callback: Callable[[], object]) -> Callable[[], None]:
     """Call ``callback`` on SIGHUP (the Unix habit: reload); returns the undo. Only the main thread's loop
     can take signals: elsewhere (tests driving `serve`) nothing is installed."""
@@ -280,6 +299,8 @@ def run_service(s: Settings, config_path: str | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if s.web.enabled:
+        check_port_free(s.web.host, s.web.port)  # before anything starts: no half-started service
     store = open_store(s)
 
     async def main() -> None:

@@ -115,3 +115,20 @@ def test_sighup_reloads_the_registry_at_once(env, tmp_path, sim_fleet):
             proc.kill()
     assert later and dropped not in later and later <= set(cams)
     assert f"registry reloaded (SIGHUP): {len(cams) - 1} cameras" in out
+
+
+def test_run_refuses_to_start_when_its_web_port_is_taken_and_starts_nothing(env, tmp_path):
+    """One line naming web.port, exit non-zero, and no database created: nothing half-started."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        cfg = tmp_path / "mimamori.toml"
+        cfg.write_text(cfg.read_text() + f"[web]\nport = {port}\n")
+        (tmp_path / "data" / "mimamori.db").unlink()
+        p = subprocess.run([*MIMAMORI, "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert f"web.port: cannot listen on 127.0.0.1:{port}" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "data" / "mimamori.db").exists()
