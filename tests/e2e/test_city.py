@@ -359,3 +359,19 @@ def _fmt(spans) -> str:
 def _at(raw) -> datetime:
     t = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
     return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def test_nothing_the_service_wrote_holds_an_owners_details_or_a_secret(run):
+    """Everything the service and the operators' commands wrote during the whole run (its log, stdout and
+    stderr together; the findings command) is searched for every owner's phone number, e-mail address,
+    name and street address, and for the Twilio token: none appears. (The provider's side, Prism and
+    the mailbox, is meant to receive them.)"""
+    written = run["log"] + run["findings_cli"].stdout + run["findings_cli"].stderr
+    assert len(written) > 10_000  # the whole run's log, not an empty file
+    needles = {"test-token-not-a-secret"}
+    for cam in run["cameras"]:
+        needles |= {x for x in (cam.phone, cam.email, cam.owner_name, cam.address) if x}
+        if cam.phone:
+            needles.add(cam.phone.removeprefix("+81"))  # the national form too
+    found = sorted(n for n in needles if n in written)
+    assert found == [], f"personal data or secrets in the service's output: {found}"

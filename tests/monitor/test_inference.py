@@ -323,6 +323,23 @@ def test_a_monitor_outage_first_seen_in_one_area_is_the_monitors_and_no_registry
     assert asked(decisions, "C100") == []
 
 
+@pytest.mark.parametrize("dark_first", ["A1", "C100 C101 C200 C201 C300 C301"])
+def test_a_fleet_going_dark_over_two_rounds_names_no_area_and_tells_the_operator_once(dark_first):
+    """The monitor's line fails between two probes of the same round: part of the fleet (all of area A1,
+    or a scattering of cameras) is seen down a round before the rest. Nothing is opened for an area or
+    a provider from that first glimpse, so operators hear of the monitor's outage alone."""
+    cams = city()
+    first = {c for c, cam in cams.items() if cam.area == dark_first} or set(dark_first.split())
+
+    def script(c, m):
+        return down if (30 <= m < 45 and c in first) or 31 <= m < 45 else ok
+    _, decisions = run(cams, script, 70)
+    causes = {d.cause for d in decisions if isinstance(d, IncidentDecision)}
+    assert causes == {Cause.MONITOR_OUTAGE}
+    notices = [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OPERATOR]
+    assert len({d.incident for d in notices}) == 1
+
+
 def test_a_gap_that_began_before_the_camera_came_back_is_the_outage_not_congestion():
     """Area A1 dark from minute 10 to 30. For its first three intervals back, C100's longest gap still
     reaches back to its last frame before the power cut (the recorder counts from the previous frame):

@@ -174,7 +174,7 @@ class Round(CongestionRounds, MonitorRounds):
         fresh = self.fresh
         if fresh and not self.open_of(Cause.MONITOR_OUTAGE):
             self._maybe_monitor(fresh)
-        if self.open_of(Cause.MONITOR_OUTAGE):
+        if self.open_of(Cause.MONITOR_OUTAGE) or self.fleet_going_dark():
             self._absorb_local()
             return
         # Cameras of a young ISP-in-area outage still count: a wider group may explain them better.

@@ -36,6 +36,21 @@ class MonitorRounds:
         w.peak = len(w.members)
         self._fold_into_monitor(w)
 
+    def fleet_going_dark(self) -> bool:
+        """Whether `monitor_fraction` of the observed fleet, across its areas and providers, is down this
+        round, some of it only just: then it is the monitor's outage seen in parts (probes spread over the
+        interval see the fleet go dark in two rounds), and no area or provider outage is named from it
+        until the next round shows whether the monitor's own outage takes it."""
+        p, info = self.policy, self.index.info
+        denom = len(self.observed) - len(self.long_down)
+        dark = [c for c in self.observed if c not in self.long_down and self.tracks[c].down_run >= 1]
+        if denom <= 0 or len(dark) < p.monitor_fraction * denom:
+            return False
+        if not any(self.tracks[c].down_run == 1 for c in dark):
+            return False  # dark for a round already: the monitor check has seen it whole
+        areas, isps = {info[c].area for c in dark}, {info[c].isp for c in dark}
+        return len(areas) >= min(2, len(self.index.areas)) and len(isps) >= min(2, len(self.index.isps))
+
     def _fold_into_monitor(self, w: _Work) -> None:
         """Area and provider outages opened within the sync window of the monitor's own outage, all of
         whose cameras it holds, were its first glimpse (probes spread over the minute see the fleet go
