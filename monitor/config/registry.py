@@ -159,10 +159,10 @@ def _parse_row(row: dict[str, str], n: int, errors: list[RowError]) -> Camera | 
         if why:
             errors.append(RowError(n, field, why))
             refused.add(field)
-    if refused:
-        return None
 
     def take(field: str, parse: Callable[[str], object]) -> None:
+        if field in refused:
+            return  # already named; the row's other fields are still checked, every problem at once
         raw = (row.get(field) or "").strip()
         try:
             values[field] = parse(raw)

@@ -158,3 +158,9 @@ def test_a_cell_no_store_can_keep_as_typed_is_refused_naming_row_and_field(field
 def test_rows_after_a_multi_line_cell_keep_their_spreadsheet_numbers():
     errs = errors_of(csv_of(quoted_row("owner_name", "山田\n太\r\n郎"), with_field("lang", "fr").replace("C1", "C3")))
     assert [e.split(":")[0] for e in errs] == ["row 2, field owner_name", "row 3, field lang"]
+
+
+def test_a_refused_cell_does_not_hide_the_rows_other_problems():
+    row = quoted_row("owner_name", "山田\n太郎").replace("090-1234-5678", "12345")
+    errs = errors_of(csv_of(row))
+    assert [e.split(":")[0] for e in errs] == ["row 2, field owner_name", "row 2, field phone"]
