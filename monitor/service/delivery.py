@@ -257,6 +257,12 @@ def build_channels(s: Settings) -> dict[ChannelKind, object]:
     return channels
 
 
+def folder_channels(channels: Mapping[ChannelKind, object]) -> list[str]:
+    """The owner-facing channels (SMS, voice, e-mail) that only file messages in the outbox folder."""
+    return [str(k) for k in (ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.EMAIL)
+            if isinstance(channels.get(k), FolderChannel)]
+
+
 def describe_channels(channels: Mapping[ChannelKind, object]) -> str:
     return ", ".join(f"{k}: {'folder' if isinstance(v, FolderChannel) else type(v).__name__}"
                      for k, v in channels.items())

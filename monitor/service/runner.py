@@ -30,7 +30,7 @@ from monitor.probes.round import ProbeConfig, probe_round, reference_round
 from monitor.service.app import Store, open_store
 from monitor.service.clock import Clock, SystemClock, VirtualClock
 from monitor.service.decide import DecisionLoop, policies_of
-from monitor.service.delivery import Delivery, build_channels, describe_channels, person_recipient
+from monitor.service.delivery import Delivery, build_channels, describe_channels, folder_channels, person_recipient
 from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
 from notify.dispatch import Dispatcher, RetryPolicy
@@ -253,6 +253,10 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
     log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
              describe_channels(svc.channels))
+    filed = folder_channels(svc.channels)
+    if filed:
+        log.warning("no provider is configured for %s: those messages are filed in the outbox folder (status "
+                    "'filed') and nobody is contacted; configure [notify.twilio] / [notify.smtp]", ", ".join(filed))
     try:
         await stop.wait()
     finally:

@@ -67,6 +67,9 @@ def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_
             proc.kill()
     assert proc.returncode == 0, out
     assert "stopped" in out
+    # no [notify.twilio] or [notify.smtp]: said at start, as a warning, that nobody will be contacted
+    assert "WARNING" in out and "no provider is configured for sms, voice, email" in out
+    assert "nobody is contacted" in out
     with db.connect() as c:
         n_cams = c.execute(text("SELECT COUNT(*) FROM cameras")).scalar()
         per_round = c.execute(text("SELECT COUNT(*) FROM observations GROUP BY t")).scalars().all()
