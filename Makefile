@@ -42,7 +42,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 test: deps venv prism lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # Prism is optional for the demo: without Node/npm (or offline) SMS and calls go to a folder instead.
 demo: deps venv
