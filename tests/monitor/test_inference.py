@@ -37,6 +37,15 @@ def congested(share: float, rtt: float, gap: float = 8.0) -> Callable[[str, date
     return make
 
 
+EVENING = datetime(2026, 11, 2, 18, 30, tzinfo=JST)  # when providers congest
+
+
+def provider_congested(rng: random.Random, *, gap_jitter: bool = False) -> Callable[[str, datetime], Observation]:
+    """One interval of a provider's evening congestion: a third of the frames, RTT ~300 ms, 8 s gaps."""
+    share, rtt = 0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2)
+    return congested(share, rtt, 8.0 * rng.uniform(0.9, 1.1)) if gap_jitter else congested(share, rtt)
+
+
 def city(n_per_isp: int = 6, areas: int = 3, wrong: dict[str, dict] | None = None) -> dict[str, Camera]:
     """Providers P1..P3, each with `n_per_isp` households spread over areas A1..; `wrong` overrides
     registry fields (what the city typed) for some cameras."""
@@ -182,15 +191,14 @@ def test_a_household_congested_during_its_providers_congestion_is_local_congesti
     20; C102's household saturates its own line on top from `onset` to 170: both bottlenecks in series."""
     cams = city(n_per_isp=8)
     rng = random.Random(7)
-    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
 
     def script(c, m):
         if not c.startswith("C1") or not 20 <= m < 200:
             return ok
         if c == "C102" and onset <= m < 170:
             return congested(share * rng.uniform(0.7, 1.3), rtt * rng.uniform(0.8, 1.2), gap * rng.uniform(0.9, 1.1))
-        return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2), 8.0 * rng.uniform(0.9, 1.1))
-    state, decisions = run(cams, script, 230, start=evening)
+        return provider_congested(rng, gap_jitter=True)
+    state, decisions = run(cams, script, 230, start=EVENING)
     causes = incidents_of(decisions, "C102")
     assert (Cause.LOCAL_CONGESTION in causes.values()) is household
     assert Cause.ISP_CONGESTION in causes.values()  # the provider's incident stays for the others
@@ -208,13 +216,12 @@ def test_a_camera_first_congested_after_its_providers_ramp_is_its_own_households
     reaches all its cameras at minute 20. C205 is congested from `onset` to 150, just as deep."""
     cams = city(n_per_isp=8, wrong={"C205": {"isp": "P1"}})
     rng = random.Random(17)
-    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
 
     def script(c, m):
         if (c.startswith("C1") and 20 <= m < 200) or (c == "C205" and onset <= m < 150):
-            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+            return provider_congested(rng)
         return ok
-    _, decisions = run(cams, script, 240, start=evening)
+    _, decisions = run(cams, script, 240, start=EVENING)
     causes = set(incidents_of(decisions, "C205").values())
     assert (Cause.LOCAL_CONGESTION in causes) is household
     assert (Cause.ISP_CONGESTION in causes) is not household
@@ -227,14 +234,13 @@ def test_a_camera_congested_with_another_provider_before_its_own_congests_stays_
     depths cannot tell them apart: the onset placed C205, and P2's incident does not take it in."""
     cams = city(n_per_isp=8, wrong={"C205": {"isp": "P2"}})
     rng = random.Random(11)
-    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
 
     def script(c, m):
         on_p1 = c.startswith("C1") or c == "C205"
         if (on_p1 and 20 <= m < 200) or (c.startswith("C2") and c != "C205" and 50 <= m < 200):
-            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+            return provider_congested(rng)
         return ok
-    _, decisions = run(cams, script, 240, start=evening)
+    _, decisions = run(cams, script, 240, start=EVENING)
     scopes = {d.id: dict(d.scope) for d in decisions if isinstance(d, IncidentDecision) and d.scope}
     joined = {scopes.get(i, {}).get("isp") for i, cause in incidents_of(decisions, "C205").items()
               if cause is Cause.ISP_CONGESTION}
@@ -251,13 +257,12 @@ def test_only_a_camera_congested_within_another_providers_ramp_is_found_on_that_
     evening is calm) is congested from `onset` until P1's congestion ends, just as deep."""
     cams = city(n_per_isp=8)
     rng = random.Random(13)
-    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
 
     def script(c, m):
         if (c.startswith("C1") and 20 <= m < 200) or (c == "C205" and onset <= m < 200):
-            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+            return provider_congested(rng)
         return ok
-    _, decisions = run(cams, script, 240, start=evening)
+    _, decisions = run(cams, script, 240, start=EVENING)
     assert (("C205", "isp", "P2", "P1") in findings(decisions)) is finding
     assert not [f for f in findings(decisions) if f[0] != "C205"]
 
@@ -267,13 +272,12 @@ def test_a_provider_congestion_that_reaches_its_cameras_one_by_one_keeps_them_al
     (to minute 60): its ramp is still under way, so none of them is a household's own congestion."""
     cams = city(n_per_isp=8)
     rng = random.Random(19)
-    evening = datetime(2026, 11, 2, 18, 30, tzinfo=JST)
 
     def script(c, m):
         if c.startswith("C1") and 20 + 8 * max(0, int(c[2:]) - 2) <= m < 200:
-            return congested(0.33 * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2))
+            return provider_congested(rng)
         return ok
-    _, decisions = run(cams, script, 240, start=evening)
+    _, decisions = run(cams, script, 240, start=EVENING)
     p1 = {c: set(incidents_of(decisions, c).values()) for c in cams if c.startswith("C1")}
     assert all(v == {Cause.ISP_CONGESTION} for v in p1.values()), p1
 
