@@ -19,7 +19,7 @@ class MonitorRounds:
         frac = len(fresh) / denom
         areas = {info[c].area for c in fresh}
         isps = {info[c].isp for c in fresh}
-        spans = len(areas) >= min(2, len(self.index.areas)) and len(isps) >= min(2, len(self.index.isps))
+        spans = self._spans_fleet(areas, isps)
         by_refs = self.ref_bad >= p.reference_bad_intervals and frac >= p.monitor_fraction_with_references
         by_fleet = frac >= p.monitor_fraction and spans and self._lines(fresh) >= p.sync_min_lines
         if not (by_refs or by_fleet):
@@ -48,7 +48,10 @@ class MonitorRounds:
             return False
         if not any(self.tracks[c].down_run == 1 for c in dark):
             return False  # dark for a round already: the monitor check has seen it whole
-        areas, isps = {info[c].area for c in dark}, {info[c].isp for c in dark}
+        return self._spans_fleet({info[c].area for c in dark}, {info[c].isp for c in dark})
+
+    def _spans_fleet(self, areas: set[str], isps: set[str]) -> bool:
+        """Whether cameras in these areas and providers reach across the fleet (two of each, where it has two)."""
         return len(areas) >= min(2, len(self.index.areas)) and len(isps) >= min(2, len(self.index.isps))
 
     def _fold_into_monitor(self, w: _Work) -> None:
