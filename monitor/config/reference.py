@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import json
+import types
 import typing
 from collections.abc import Iterator, Mapping
 from enum import Enum
@@ -35,7 +37,7 @@ class Key:
 
 def _type_name(ann: Any) -> str:
     origin, args = typing.get_origin(ann), typing.get_args(ann)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in args if a is not type(None)]
         return " or ".join(names) + (" (optional)" if type(None) in args else "")
     if origin is list:
@@ -183,12 +185,9 @@ def effective(s: Settings, file_data: Mapping[str, Any], environ: Mapping[str, s
                 unset.add(parent)
                 out.append((parent, "(not configured)", "file" if _lookup(file_data, parts[:-1])[0] else "default"))
             continue
-        if parts[0] in POLICIES:
-            found, value = _lookup(dumped, parts)
-            if not found:
-                value = k.default.strip("`")
-        else:
-            found, value = _lookup(dumped, parts)
+        found, value = _lookup(dumped, parts)
+        if not found and parts[0] in POLICIES:  # a policy section holds only what the file set
+            value = k.default.strip("`")
         if parts[-1] in SECRET_KEYS:
             shown = "(set, hidden)" if getattr(s, parts[-1]) is not None else "(not set)"
         elif k.path == "database_url" and value:
@@ -202,8 +201,6 @@ def effective(s: Settings, file_data: Mapping[str, Any], environ: Mapping[str, s
 
 
 def _value_text(v: Any) -> str:
-    import json
-
     return json.dumps(v, ensure_ascii=False)
 
 
