@@ -97,7 +97,10 @@ class SmtpSettings(_Section):
 
 
 class NotifySettings(_Section):
-    outbox_dir: Path | None = Field(None, description="messages are written here when a provider is not set")
+    outbox_dir: Path | None = Field(None, description="where folder_delivery writes messages (default data_dir/outbox)")
+    folder_delivery: bool = Field(False, description="a channel without a provider files its messages in outbox_dir "
+                                                     "(status 'filed': nobody is contacted) instead of refusing to "
+                                                     "start; for demos and trials")
     operators: list[Person] = Field([], description="who hears of upstream events, dispatches and recorder trouble")
     vendors: dict[str, Person] = Field({}, description="maintenance vendors by the registry's vendor column")
     twilio: TwilioSettings | None = None

@@ -147,7 +147,7 @@ def demo_settings(data_dir: Path, peers: DemoPeers | None = None) -> Settings:
         data_dir=data_dir,
         twilio_auth_token=token,
         probes=ProbeSettings(interval_s=60, sample_s=3.0, tcp_timeout_s=2.0, onvif_timeout_s=2.0, spread=0.0),
-        notify=NotifySettings(outbox_dir=data_dir / "outbox", smtp=smtp, twilio=twilio,
+        notify=NotifySettings(outbox_dir=data_dir / "outbox", smtp=smtp, twilio=twilio, folder_delivery=True,
                               operators=[Person(name="市民安全課", email="anzen@city.example.jp")],
                               vendors={"vendor-1": Person(name="保守センター", email="support@vendor.example.jp")}),
         escalation={"vendor_after": DEMO_VENDOR_AFTER},

@@ -229,8 +229,16 @@ class Delivery:
         return None
 
 
+def unprovided_channels(s: Settings) -> list[str]:
+    """The owner-facing channels with no provider configured (``notify.folder_delivery`` files them)."""
+    twilio = s.notify.twilio is not None and s.twilio_auth_token is not None
+    return [str(k) for k, ok in ((ChannelKind.SMS, twilio), (ChannelKind.VOICE, twilio),
+                                 (ChannelKind.EMAIL, s.notify.smtp is not None)) if not ok]
+
+
 def build_channels(s: Settings) -> dict[ChannelKind, object]:
-    """Real providers where configured; otherwise messages are written to the outbox folder."""
+    """Real providers where configured; otherwise (``notify.folder_delivery``, checked at start) messages are
+    written to the outbox folder."""
     n = s.notify
     folder = FolderChannel(n.outbox_dir or s.data_dir / "outbox")
     channels: dict[ChannelKind, object] = {k: folder for k in (ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.EMAIL)}

@@ -30,7 +30,14 @@ from monitor.probes.round import ProbeConfig, probe_round, reference_round
 from monitor.service.app import Store, open_store
 from monitor.service.clock import Clock, SystemClock, VirtualClock
 from monitor.service.decide import DecisionLoop, policies_of
-from monitor.service.delivery import Delivery, build_channels, describe_channels, folder_channels, person_recipient
+from monitor.service.delivery import (
+    Delivery,
+    build_channels,
+    describe_channels,
+    folder_channels,
+    person_recipient,
+    unprovided_channels,
+)
 from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
 from notify.dispatch import Dispatcher, RetryPolicy
@@ -269,6 +276,17 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
         log.info("stopped")
 
 
+def check_delivery(s: Settings) -> None:
+    """:class:`ConfigError` when an owner-facing channel has no provider and ``notify.folder_delivery`` was
+    not chosen: filing owners' messages in a folder, so that nobody is contacted, is never a silent default."""
+    filed = unprovided_channels(s)
+    if filed and not s.notify.folder_delivery:
+        need = {"sms": "[notify.twilio]", "voice": "[notify.twilio]", "email": "[notify.smtp]"}
+        raise ConfigError(f"notify: no provider for {', '.join(filed)}, so no owner could be contacted that way: "
+                          f"configure {' and '.join(dict.fromkeys(need[k] for k in filed))}, or set "
+                          "notify.folder_delivery = true to file those messages in the outbox folder (demo, trial)")
+
+
 def check_port_free(host: str, port: int) -> None:
     """:class:`ConfigError` naming ``web.port`` when ``host:port`` cannot be listened on (in use, or an
     address this machine does not have)."""
@@ -299,12 +317,10 @@ def _on_sighup(callback: Callable[[], object]) -> Callable[[], None]:
 
 
 def run_service(s: Settings, config_path: str | None = None) -> None:
-    import onvif.client  # noqa: F401  # it calls logging.basicConfig(level=INFO) on import; ours wins below
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """The service until SIGTERM or SIGINT; logging is set up by the caller (:func:`monitor.cli.main.run`)."""
+    check_delivery(s)  # before anything starts: no half-started service
     if s.web.enabled:
-        check_port_free(s.web.host, s.web.port)  # before anything starts: no half-started service
+        check_port_free(s.web.host, s.web.port)
     store = open_store(s)
 
     async def main() -> None:

@@ -21,6 +21,7 @@ def env(tmp_path, sim_fleet):
     cfg = tmp_path / "mimamori.toml"
     cfg.write_text(
         f"data_dir = '{tmp_path / 'data'}'\n"
+        "[notify]\nfolder_delivery = true\n"
         "[probes]\ninterval_s = 3\nsample_s = 1.5\ntcp_timeout_s = 2\nonvif_timeout_s = 2\nspread = 0.2\n"
         "[[references]]\nname = 'loopback'\nhost = '127.0.0.1'\n"
         f"port = {sim_fleet.sims[next(iter(sim_fleet.sims))].onvif_port}\n"
@@ -67,7 +68,8 @@ def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_
             proc.kill()
     assert proc.returncode == 0, out
     assert "stopped" in out
-    # no [notify.twilio] or [notify.smtp]: said at start, as a warning, that nobody will be contacted
+    # no [notify.twilio] or [notify.smtp], folder_delivery chosen: said at start, as a warning, that nobody
+    # will be contacted
     assert "WARNING" in out and "no provider is configured for sms, voice, email" in out
     assert "nobody is contacted" in out
     with db.connect() as c:
@@ -145,3 +147,23 @@ def test_run_refuses_to_start_when_its_web_port_is_taken_and_starts_nothing(env,
     assert p.returncode != 0
     assert f"web.port: cannot listen on 127.0.0.1:{port}" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "data" / "mimamori.db").exists()
+
+
+def test_run_refuses_to_start_without_a_provider_unless_folder_delivery_is_chosen(env, tmp_path):
+    """Filing owners' messages in a folder (nobody contacted) is a choice, never a silent default: without
+    [notify.twilio] and [notify.smtp] and without notify.folder_delivery, one line, exit non-zero, and
+    nothing started (no database)."""
+    cfg = tmp_path / "mimamori.toml"
+    cfg.write_text(cfg.read_text().replace("[notify]\nfolder_delivery = true\n", ""))
+    (tmp_path / "data" / "mimamori.db").unlink()
+    p = subprocess.run([*MIMAMORI, "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "notify: no provider for sms, voice, email" in p.stderr, p.stderr
+    assert "notify.folder_delivery = true" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "data" / "mimamori.db").exists()
+    # with the SMTP relay configured, only SMS and voice are named
+    cfg.write_text(cfg.read_text() + "[notify.smtp]\nhost = '127.0.0.1'\nfrom_addr = 'm@city.example.jp'\n")
+    p = subprocess.run([*MIMAMORI, "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "notify: no provider for sms, voice, so no owner" in p.stderr, p.stderr
+    assert "configure [notify.twilio], or set" in p.stderr
