@@ -107,22 +107,70 @@ def cameras_import(
 
 @cameras_app.command("list")
 def cameras_list() -> None:
-    """One line per camera."""
+    """One line per camera; a disabled one ends with "disabled" and the reason."""
     from monitor.service.app import open_store
+    from monitor.store.cameras import disabled_cameras
 
-    for c in open_store(settings()).cameras():
-        typer.echo(f"{c.camera_id}\t{c.area}\t{c.isp}\t{c.line_id}\t{c.expected_fps:g} fps\t{c.contact}\t{c.rtsp_url}")
+    store = open_store(settings())
+    with store.sessions() as s:
+        off = disabled_cameras(s)
+    for c in store.cameras(with_disabled=True):
+        d = off.get(c.camera_id)
+        state = f"\tdisabled {d.at:%Y-%m-%d %H:%M}Z: {d.reason}" if d else ""
+        typer.echo(f"{c.camera_id}\t{c.area}\t{c.isp}\t{c.line_id}\t{c.expected_fps:g} fps\t{c.contact}\t{c.rtsp_url}"
+                   + state)
+
+
+REASON_MAX = 200
+
+
+def _set_disabled(camera_id: str, reason: str | None) -> None:
+    from datetime import UTC
+
+    from monitor.service.app import open_store
+    from monitor.store.cameras import set_disabled
+
+    store = open_store(settings())
+    with store.sessions() as s, s.begin():
+        changed = set_disabled(s, camera_id, datetime.now(UTC), reason)
+    if changed is None:
+        raise fail(f"unknown camera {camera_id!r}; nothing changed")
+    word = "disabled" if reason is not None else "enabled"
+    typer.echo(f"{camera_id} {word}" + ("" if changed else " already") + "; a running service takes it at its "
+               "next registry reload (probes.registry_reload_s), or at once on SIGHUP")
+
+
+@cameras_app.command("disable")
+def cameras_disable(
+    camera_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="why, for the other operators (one line)")],
+) -> None:
+    """Stop probing, recording and contacting anyone about one camera, keeping its registry row (a
+    re-import does not enable it again)."""
+    import unicodedata
+
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX or any(unicodedata.category(ch) == "Cc" for ch in reason):
+        raise fail(f"--reason: one line of 1 to {REASON_MAX} characters, without control characters; nothing changed")
+    _set_disabled(camera_id, reason)
+
+
+@cameras_app.command("enable")
+def cameras_enable(camera_id: str) -> None:
+    """Probe and record a disabled camera again."""
+    _set_disabled(camera_id, None)
 
 
 @cameras_app.command("show")
 def cameras_show(camera_id: str) -> None:
     """Everything about one camera (the password is never shown)."""
     from monitor.service.app import open_store
-    from monitor.store.cameras import get_camera
+    from monitor.store.cameras import disabled_cameras, get_camera
 
     store = open_store(settings())
     with store.sessions() as s:
         cam = get_camera(s, camera_id, store.box)
+        off = disabled_cameras(s).get(camera_id)
     if cam is None:
         raise fail(f"unknown camera {camera_id!r}")
     for k in cam.__dataclass_fields__:
@@ -130,6 +178,7 @@ def cameras_show(camera_id: str) -> None:
         if k == "onvif_password":
             v = "(set)" if v else "(none)"
         typer.echo(f"{k}: {v if v is not None else ''}")
+    typer.echo(f"disabled: {f'{off.at:%Y-%m-%d %H:%M}Z: {off.reason}' if off else 'no'}")
 
 
 @obs_app.command("export")

@@ -21,9 +21,10 @@ class Store:
     sessions: sessionmaker[Session]
     box: PasswordBox
 
-    def cameras(self) -> list[Camera]:
+    def cameras(self, *, with_disabled: bool = False) -> list[Camera]:
+        """The cameras probed and recorded; ``with_disabled``: the whole registry."""
         with self.sessions() as s:
-            return camera_repo.list_cameras(s, self.box)
+            return camera_repo.list_cameras(s, self.box, monitored=not with_disabled)
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:

@@ -114,9 +114,36 @@ def apply_registry(
     return diff
 
 
-def list_cameras(session: Session, box: PasswordBox | None = None) -> list[Camera]:
-    rows = session.scalars(select(CameraRow).order_by(CameraRow.camera_id))
-    return [to_camera(r, box) for r in rows]
+def list_cameras(session: Session, box: PasswordBox | None = None, *, monitored: bool = False) -> list[Camera]:
+    """Every camera of the registry, or (``monitored``) those not disabled: the ones probed and recorded."""
+    q = select(CameraRow).order_by(CameraRow.camera_id)
+    if monitored:
+        q = q.where(CameraRow.disabled_at.is_(None))
+    return [to_camera(r, box) for r in session.scalars(q)]
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    camera_id: str
+    at: datetime
+    reason: str
+
+
+def disabled_cameras(session: Session) -> dict[str, Disabled]:
+    rows = session.scalars(select(CameraRow).where(CameraRow.disabled_at.is_not(None)))
+    return {r.camera_id: Disabled(r.camera_id, r.disabled_at, r.disabled_reason or "") for r in rows}
+
+
+def set_disabled(session: Session, camera_id: str, now: datetime, reason: str | None) -> bool | None:
+    """Disable (``reason`` given) or enable (``None``) one camera; whether it changed, ``None`` when unknown."""
+    row = session.get(CameraRow, camera_id)
+    if row is None:
+        return None
+    if (row.disabled_at is not None) == (reason is not None) and (reason is None or row.disabled_reason == reason):
+        return False
+    row.disabled_at, row.disabled_reason = (now, reason) if reason is not None else (None, None)
+    row.updated_at = now
+    return True
 
 
 def get_camera(session: Session, camera_id: str, box: PasswordBox | None = None) -> Camera | None:

@@ -39,6 +39,9 @@ class CameraRow(Base):
     onvif_password_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # an operator's `cameras disable`: neither probed nor recorded until enabled; a re-import leaves it alone
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ObservationRow(Base):

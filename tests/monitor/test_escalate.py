@@ -193,3 +193,19 @@ def test_household_outage_just_before_a_monitor_outage_dates_from_its_own_start(
     out = simulate(day(14), day(19), status)
     (req,) = notes(out, "owner", "reboot_request")
     assert req.camera == home and at(req) <= day(15, 24)
+
+
+def test_a_camera_pruned_or_disabled_mid_incident_leaves_it_and_nobody_is_asked_about_it_again():
+    """C05's owner was asked; then an operator disabled C05 (or pruned it from the registry): its incident
+    closes with the departure "removed", no reminder, no dispatch, no thanks follow."""
+    without = FleetIndex.from_cameras({k: v for k, v in INDEX.cameras.items() if k != "C05"})
+    state, out, t = EngineState(), [], day(8)
+    while t < day(12, d=3):
+        index = INDEX if t < day(9) else without
+        samples = [(cam, *SAMPLE[DOWN if cam == "C05" and t >= day(8, 5) else OK]) for cam in index.info]
+        res = step_samples(state, index, samples, [True], t, POLICIES)
+        state, out, t = res.state, out + res.decisions, t + timedelta(minutes=1)
+    assert [d.kind for d in notes(out, camera="C05")] == ["reboot_request"]
+    closed = [d for d in out if isinstance(d, IncidentDecision) and d.state == ChangeKind.CLOSED]
+    assert [(d.id, d.t) for d in closed] == [("I1", day(9))]
+    assert not state.escalation.ladders

@@ -83,53 +83,86 @@ def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_
 
 def test_sighup_reloads_the_registry_at_once(env, tmp_path, sim_fleet):
     """With the periodic reload an hour away, a camera pruned from the registry is dropped from the
-    probe rounds as soon as the service gets SIGHUP."""
+    probe rounds as soon as the service gets SIGHUP; so is a camera an operator disables, and a
+    re-import does not enable it again."""
     cfg = tmp_path / "mimamori.toml"
     cfg.write_text(cfg.read_text().replace("spread = 0.2\n", "spread = 0.2\nregistry_reload_s = 3600\n"))
     proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     db = create_engine(f"sqlite:///{tmp_path / 'data' / 'mimamori.db'}")
     cams = sorted(sim_fleet.sims)
-    dropped = cams[-1]
+    dropped, disabled = cams[-1], cams[0]
 
-    def seen_since(t0: str) -> set[str]:
+    def rounds() -> dict[str, set[str]]:
         with db.connect() as c:
-            return set(c.execute(text("SELECT camera_id FROM observations WHERE t > :t"), {"t": t0}).scalars())
+            rows = c.execute(text("SELECT t, camera_id FROM observations")).all()
+        out: dict[str, set[str]] = {}
+        for t, cam in rows:
+            out.setdefault(str(t), set()).add(cam)
+        return out
+
+    def first_round_without(cam: str, since: float) -> str | None:
+        """The first round without ``cam`` within 30 s (the round under way when the signal came may still
+        carry it; the rounds after must not)."""
+        while time.monotonic() - since < 30:
+            time.sleep(1)
+            t = next((t for t, seen in sorted(rounds().items()) if seen and cam not in seen), None)
+            if t is not None:
+                return t
+        return None
+
+    def cli(*args: str) -> str:
+        return subprocess.run([*MIMAMORI, *args], env=env, check=True, capture_output=True, text=True,
+                              timeout=60).stdout
     try:
         deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and dropped not in seen_since(""):
+        while time.monotonic() < deadline and not any(dropped in seen for seen in rounds().values()):
             time.sleep(1)
-        assert dropped in seen_since(""), "no probe round in 45 s"
+        assert any(dropped in seen for seen in rounds().values()), "no probe round in 45 s"
         lines = (tmp_path / "cameras.csv").read_text(encoding="utf-8").splitlines()
         (tmp_path / "fewer.csv").write_text("\n".join(x for x in lines if not x.startswith(dropped + ",")) + "\n",
                                             encoding="utf-8")
-        subprocess.run([*MIMAMORI, "cameras", "import", "--prune", "--yes", str(tmp_path / "fewer.csv")], env=env,
-                       check=True, capture_output=True, timeout=60)
+        cli("cameras", "import", "--prune", "--yes", str(tmp_path / "fewer.csv"))
         proc.send_signal(signal.SIGHUP)
-        sent_at = time.monotonic()
-
-        def rounds() -> dict[str, set[str]]:
-            with db.connect() as c:
-                rows = c.execute(text("SELECT t, camera_id FROM observations")).all()
-            out: dict[str, set[str]] = {}
-            for t, cam in rows:
-                out.setdefault(str(t), set()).add(cam)
-            return out
-        # the round under way when the signal came may still carry the camera; the rounds after do not
-        without = None
-        while time.monotonic() - sent_at < 30 and without is None:
-            time.sleep(1)
-            without = next((t for t, seen in sorted(rounds().items()) if seen and dropped not in seen), None)
+        without = first_round_without(dropped, time.monotonic())
+        assert without is not None, f"{dropped} still probed 30 s after SIGHUP"
+        assert "disabled" in cli("cameras", "disable", disabled, "--reason", "工事中 (construction)")
+        cli("cameras", "import", str(tmp_path / "fewer.csv"))  # a re-import leaves the camera disabled
+        proc.send_signal(signal.SIGHUP)
+        off = first_round_without(disabled, time.monotonic())
+        assert off is not None, f"{disabled} still probed 30 s after it was disabled and SIGHUP"
         time.sleep(2 * 3)
-        after = {t: seen for t, seen in rounds().items() if without is not None and t >= without}
+        after = {t: seen for t, seen in rounds().items() if t >= without}
+        after_off = {t: seen for t, seen in after.items() if t >= off}
+        listed = cli("cameras", "list")
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert without is not None, f"{dropped} still probed 30 s after SIGHUP"
     assert len(after) >= 2 and all(dropped not in seen for seen in after.values())
+    assert len(after_off) >= 2 and all(disabled not in seen and seen for seen in after_off.values())
     assert f"registry reloaded (SIGHUP): {len(cams) - 1} cameras" in out
+    assert f"registry reloaded (SIGHUP): {len(cams) - 2} cameras" in out
+    row = next(x for x in listed.splitlines() if x.startswith(disabled + "\t"))
+    assert row.split("\t")[-1].startswith("disabled ") and row.endswith(": 工事中 (construction)")
+
+
+def test_cameras_disable_refuses_a_bad_reason_or_an_unknown_camera_and_changes_nothing(env, sim_fleet):
+    cam = sorted(sim_fleet.sims)[0]
+    for args, why in [((cam, "--reason", "two\nlines"), "--reason: one line"),
+                      ((cam, "--reason", " "), "--reason: one line"),
+                      (("C9999", "--reason", "gone"), "unknown camera 'C9999'")]:
+        p = subprocess.run([*MIMAMORI, "cameras", "disable", *args], env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode != 0 and why in p.stderr and "Traceback" not in p.stderr, p.stderr
+    p = subprocess.run([*MIMAMORI, "cameras", "show", cam], env=env, capture_output=True, text=True, timeout=60)
+    assert "disabled: no" in p.stdout
+    subprocess.run([*MIMAMORI, "cameras", "disable", cam, "--reason", "x"], env=env, check=True, timeout=60)
+    p = subprocess.run([*MIMAMORI, "cameras", "enable", cam], env=env, capture_output=True, text=True, timeout=60)
+    assert f"{cam} enabled" in p.stdout
+    p = subprocess.run([*MIMAMORI, "cameras", "show", cam], env=env, capture_output=True, text=True, timeout=60)
+    assert "disabled: no" in p.stdout
 
 
 def test_run_refuses_to_start_when_its_web_port_is_taken_and_starts_nothing(env, tmp_path):

@@ -56,6 +56,9 @@ class Round(CongestionRounds, MonitorRounds):
         self.co_congestion = state.co_congestion  # the last round's tallies (classify.membership)
         self.ref_bad, self.refs_now = ref_bad, refs_now
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
+        for w in self.works.values():  # a camera pruned or disabled: its ladder ends, nobody is asked about it
+            for cam in [c for c in w.members if c not in index.info]:
+                w.leave(cam, Departure.REMOVED)
         self.next_id = state.next_id
         self.stragglers: list[tuple[str, int]] = []  # down when their shared outage closed this round
         self.stragglers_waiting: dict[str, int] = dict(state.stragglers_waiting)  # see classify.local

@@ -99,6 +99,7 @@ class ChangeKind(enum.StrEnum):
 class Departure(enum.StrEnum):
     RECOVERED = "recovered"
     RECLASSIFIED = "reclassified"  # the camera turned out to belong to a shared (upstream) cause
+    REMOVED = "removed"  # no longer monitored: pruned from the registry, or disabled by an operator
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
