@@ -194,7 +194,26 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'mimamori.db').resolve()}"
 
 
-def _explain(e: ValidationError, source: str) -> str:
+_WHY = {  # pydantic's wording where it misleads ("day" identifier in duration not correctly formatted)
+    "time_delta_parsing": "not a duration: write it in ISO 8601, e.g. \"PT15M\" (15 minutes), \"PT12H\", "
+                          "\"P1D\", or as a number of seconds",
+    "time_parsing": "not a time of day: write it as \"HH:MM\", e.g. \"21:00\"",
+}
+
+
+def _env_source(loc: tuple, environ: Mapping[str, str]) -> str | None:
+    """The environment variable that set the value at ``loc`` (or a section above it), if one did."""
+    names = {k.upper(): k for k in environ}
+    for i in range(len(loc), 0, -1):
+        name = "MIMAMORI_" + "__".join(str(p) for p in loc[:i]).upper()
+        if name in names:
+            return names[name]
+    return None
+
+
+def _explain(e: ValidationError, source: str, environ: Mapping[str, str] | None = None) -> str:
+    """One line per problem, naming the file (``source``) or, for a value that came from the environment,
+    the variable: a mistake is blamed where it was made."""
     lines = []
     for err in e.errors():
         cause = err.get("ctx", {}).get("error")
@@ -202,8 +221,9 @@ def _explain(e: ValidationError, source: str) -> str:
             lines += [f"{source}.{k}: {why}" for k, why in cause.problems]
             continue
         key = ".".join(str(p) for p in err["loc"]) or "(top)"
-        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{source}: {key}: {why}")
+        why = "unknown key" if err["type"] == "extra_forbidden" else _WHY.get(err["type"], err["msg"])
+        env = _env_source(err["loc"], environ) if environ is not None and err["loc"] else None
+        lines.append(f"environment {env}: {key}: {why}" if env else f"{source}: {key}: {why}")
     return "\n".join(lines)
 
 
@@ -234,18 +254,39 @@ def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None 
     try:
         settings = Settings(**data)
     except ValidationError as e:
-        raise ConfigError(_explain(e, str(cfg_path))) from None
+        # every mistake at once: the policy sections are checked too, from the file as it is
+        raise ConfigError("\n".join([_explain(e, str(cfg_path), environ),
+                                     *_policy_problems(data, cfg_path)])) from None
     finally:
         _ENVIRON.reset(token)
     problems = [f"{cfg_path}: {line}" for line in cross_checks(settings)]  # every mistake at once
-    for build in (classifier_policy, escalation_policy):
-        try:
-            build(settings)
-        except ConfigError as e:
-            problems += [f"{cfg_path}: {line}" for line in str(e).splitlines()]
+    problems += _policy_problems({"classifier": settings.classifier, "escalation": settings.escalation,
+                                  "timezone": settings.timezone}, cfg_path)
     if problems:
         raise ConfigError("\n".join(problems))
     return settings
+
+
+def _zone_or_default(name: object) -> str:
+    try:
+        return str(ZoneInfo(str(name))) if name else "Asia/Tokyo"
+    except (ZoneInfoNotFoundError, ValueError):
+        return "Asia/Tokyo"  # the bad zone is named by the settings' own check
+
+
+def _policy_problems(data: Mapping[str, Any], cfg_path: Path) -> list[str]:
+    """The ``[classifier]`` and ``[escalation]`` mistakes, one line each (none for a section that is not a table)."""
+    problems = []
+    for cls, section, extra in ((ClassifierPolicy, "classifier", None),
+                                (EscalationPolicy, "escalation", {"tz": _zone_or_default(data.get("timezone"))})):
+        values = data.get(section, {})
+        if not isinstance(values, Mapping):
+            continue  # named by the settings' own check
+        try:
+            _build_policy(cls, section, dict(values), extra)
+        except ConfigError as err:
+            problems += [f"{cfg_path}: {line}" for line in str(err).splitlines()]
+    return problems
 
 
 def cross_checks(s: Settings) -> list[str]:
@@ -279,7 +320,8 @@ def _build_policy(cls, section: str, values: dict[str, Any], extra: dict[str, An
     try:
         return TypeAdapter(cls).validate_python({**(extra or {}), **values})
     except ValidationError as e:
-        raise ConfigError(_explain(e, section)) from None
+        lines = _explain(e, section).splitlines()  # "escalation: owner_delay: …" -> "escalation.owner_delay: …"
+        raise ConfigError("\n".join(x.replace(f"{section}: ", f"{section}.", 1) for x in lines)) from None
 
 
 def classifier_policy(s: Settings) -> ClassifierPolicy:

@@ -107,6 +107,23 @@ def test_every_policy_mistake_is_reported_at_once(tmp_path):
                                          f"{p}: escalation.vendor_after: must not be negative"]
 
 
+def test_settings_and_policy_mistakes_come_together_each_blamed_where_it_was_made(tmp_path):
+    """All at once (a policy mistake is not held back until the settings are fixed); a value from the
+    environment names its variable, not the file; a duration written "15m" says how to write one."""
+    p = tmp_path / "mimamori.toml"
+    p.write_text("[probes]\ninterval_s = -1\n[escalation]\nowner_delay = '15m'\nquiet_start = '9pm'\n"
+                 "[classifier]\nopen_after_bad_intervals = 0\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, env={"MIMAMORI_WEB__PORT": "abc"})
+    lines = str(e.value).splitlines()
+    assert lines[0] == f"{p}: probes.interval_s: Input should be greater than 0"
+    assert lines[1].startswith("environment MIMAMORI_WEB__PORT: web.port: ") and str(p) not in lines[1]
+    assert lines[2] == f"{p}: classifier.open_after_bad_intervals: must be at least 1"
+    assert lines[3] == f'{p}: escalation.quiet_start: not a time of day: write it as "HH:MM", e.g. "21:00"'
+    assert lines[4].startswith(f'{p}: escalation.owner_delay: not a duration: write it in ISO 8601, e.g. "PT15M"')
+    assert len(lines) == 5 and "identifier" not in str(e.value)
+
+
 def test_the_readme_example_configuration_is_valid(tmp_path):
     """The README's mimamori.toml is what operators copy: it must load as it stands."""
     import re
