@@ -233,8 +233,13 @@ def parse_registry(data: bytes) -> list[Camera]:
     if errors:
         raise RegistryError(errors)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as e:
+        raise RegistryError([RowError(1, "(header)", _csv_problem(e))]) from None
     reader.fieldnames = header
+    if sum(f in header for f in REQUIRED) < len(REQUIRED) / 2:  # one line for the file, not one per column
+        raise RegistryError([RowError(1, "(header)", _no_header(header))])
     errors = [RowError(1, f, "required column is missing") for f in REQUIRED if f not in header]
     errors += [RowError(1, f, "unknown column") for f in header if f not in REQUIRED + OPTIONAL]
     if len(set(header)) != len(header):
@@ -244,7 +249,15 @@ def parse_registry(data: bytes) -> list[Camera]:
     cameras: list[Camera] = []
     first_row: dict[str, int] = {}
     folded = 0  # line breaks inside quoted cells so far: a spreadsheet shows each record as one row
-    for row in reader:
+    rows, n = iter(reader), 1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as e:  # the rest of the file cannot be read as CSV: this row is named, nothing imported
+            errors.append(RowError(n + 1, "(row)", _csv_problem(e)))  # the record after the last one read
+            break
         inside = sum(_line_breaks(v) for v in row.values() if isinstance(v, str))
         n = reader.line_num - inside - folded  # the row as a spreadsheet numbers it
         folded += inside
@@ -264,6 +277,25 @@ def parse_registry(data: bytes) -> list[Camera]:
     if not cameras:
         raise RegistryError([RowError(2, "(row)", "the registry has no cameras")])
     return cameras
+
+
+def _csv_problem(e: csv.Error) -> str:
+    if "field larger than field limit" in str(e):
+        return (f"a cell is longer than {csv.field_size_limit()} characters (often a quote that is never "
+                "closed); nothing after it could be read")
+    return f"not readable as CSV ({e}); nothing after it could be read"
+
+
+def _no_header(header: list[str]) -> str:
+    if not header:
+        return "the file is empty: the first row must name the columns (camera_id, area, isp, …)"
+    first = header[0]
+    for sep, name in (("\t", "tabs"), (";", "semicolons")):
+        if sep in first:
+            return (f"the columns are separated by {name}, not commas: save it as \"CSV UTF-8 (comma delimited)\" "
+                    "and import it again")
+    return ("not a registry: the first row must name the columns, separated by commas (camera_id, area, isp, …; "
+            "see the README)")
 
 
 def load_cameras(path: Path | str) -> list[Camera]:

@@ -113,6 +113,28 @@ def test_a_shift_jis_file_from_excel_is_refused_in_one_line_that_says_how_to_sav
                     '"CSV (comma delimited)"; save it as "CSV UTF-8 (comma delimited)" and import it again']
 
 
+@pytest.mark.parametrize("data, why", [
+    (b"", "the file is empty: the first row must name the columns"),
+    (b"\xef\xbb\xbf\n\n", "the file is empty: the first row must name the columns"),
+    (csv_of(GOOD).replace(b",", b"\t"), 'separated by tabs, not commas: save it as "CSV UTF-8 (comma delimited)"'),
+    (csv_of(GOOD).replace(b",", b";"), "separated by semicolons, not commas"),
+    (b"name,phone\n\xe5\xb1\xb1\xe7\x94\xb0,090\n", "not a registry: the first row must name the columns"),
+], ids=["empty", "bom-only", "tabs", "semicolons", "another-sheet"])
+def test_a_file_that_is_not_a_registry_is_refused_in_one_line(data, why):
+    (err,) = errors_of(data)
+    assert err.startswith("row 1, field (header): ") and why in err
+
+
+def test_a_cell_too_long_for_csv_names_its_row_instead_of_a_traceback():
+    """A 10 MB cell (or a quote never closed) exceeds the csv module's field limit."""
+    big = GOOD.replace("東京都千代田区1-1", "x" * 10_000_000)
+    errs = errors_of(csv_of(GOOD, big, GOOD.replace("C1", "C3")))
+    assert errs == ["row 3, field (row): a cell is longer than 131072 characters (often a quote that is never "
+                    "closed); nothing after it could be read"]
+    errs = errors_of(csv_of(GOOD, GOOD.replace("C1", "C2").replace("山田太郎", '"山田太郎') + "\n" + "y" * 200_000))
+    assert len(errs) == 1 and errs[0].startswith("row 3, field (row): a cell is longer than")
+
+
 def test_a_utf8_file_with_a_broken_line_names_that_line():
     data = csv_of(GOOD, GOOD.replace("C1", "C2")).replace("山田".encode(), b"\xff\xfe", 1)
     assert errors_of(data) == ["row 2, field (encoding): not UTF-8 (byte 48); save as UTF-8 CSV"]
