@@ -31,9 +31,14 @@ def weekly(
             IsoWeek.parse(week)
         except ValueError as e:
             raise fail(str(e)) from None
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out}: is a file; give a folder (it is created if missing)")
     from monitor.service.weekly import write_weekly_report
 
-    paths = write_weekly_report(settings(), week, out, datetime.now(UTC))
+    try:
+        paths = write_weekly_report(settings(), week, out, datetime.now(UTC))
+    except OSError as e:  # a folder that cannot be made or written: the report is not half-written (atomic files)
+        raise fail(f"--out {out}: {e.strerror or e}") from None
     for p in paths:
         typer.echo(f"wrote {p}")
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -212,9 +214,26 @@ def record_rows(records: Iterable[Record]) -> Iterator[Row]:
         yield (r.t, None, r) if isinstance(r, ReferenceObservation) else (r.t, r.camera, r)
 
 
+@contextmanager
+def _reading(path: Path | str) -> Iterator[None]:
+    """A file that cannot be read to its end is one :class:`ObservationFormatError` naming it, not a
+    traceback (or click's bare "Aborted!" for the EOFError of a gzip file cut short)."""
+    try:
+        yield
+    except EOFError:
+        raise ObservationFormatError(f"{path}: the compressed file is cut short (an interrupted copy or download?); "
+                                     "copy it again") from None
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise ObservationFormatError(f"{path}: not a readable gzip file ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ObservationFormatError(f"{path}: not UTF-8 (byte {e.start + 1} of a block); save it as UTF-8") from None
+    except OSError as e:
+        raise ObservationFormatError(f"{path}: {e.strerror or e}") from None
+
+
 def read_rounds(path: Path | str, interval_s: float) -> Iterator[Round]:
     """A scenario file's probe rounds of light samples and reference reachabilities (the replay path)."""
-    with open_bytes(path) as f:
+    with _reading(path), open_bytes(path) as f:
         yield from rounds(iter_rows(f), interval_s)
 
 
@@ -253,7 +272,7 @@ def open_bytes(path: Path | str) -> IO[bytes]:
 
 
 def read(path: Path | str) -> Iterator[Record]:
-    with open_text(path) as f:
+    with _reading(path), open_text(path) as f:
         for n, line in enumerate(f, 1):
             if line.strip():
                 yield parse_line(line, n)

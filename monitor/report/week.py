@@ -14,13 +14,21 @@ from zoneinfo import ZoneInfo
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
+YEARS = (1970, 9998)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)
 class IsoWeek:
     year: int
     week: int
 
     def __post_init__(self) -> None:
-        date.fromisocalendar(self.year, self.week, 1)  # raises ValueError for a week that does not exist
+        label = f"{self.year:04d}-W{self.week:02d}"
+        if not YEARS[0] <= self.year <= YEARS[1]:  # the week's bounds in any time zone must stay dates
+            raise ValueError(f"{label}: a week from {YEARS[0]} to {YEARS[1]}, please")
+        weeks = date(self.year, 12, 28).isocalendar()[1]  # 28 December is always in the year's last week
+        if not 1 <= self.week <= weeks:
+            raise ValueError(f"{label}: no such week ({self.year} has weeks 01 to {weeks})")
 
     @classmethod
     def parse(cls, text: str) -> IsoWeek:

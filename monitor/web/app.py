@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import jinja2
@@ -204,14 +204,22 @@ async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-def _visit_at(raw: Any, tz: tzinfo) -> datetime:
+VISIT_WITHIN = timedelta(days=366)
+
+
+def _visit_at(raw: Any, tz: tzinfo, now: datetime) -> datetime:
+    """An ISO 8601 time within a year of ``now`` (an offset-less one in the fleet's time zone)."""
     if not isinstance(raw, str):
         raise InvalidTicketInput("visit_at is required: an ISO 8601 time, e.g. 2026-12-01T10:00:00+09:00")
     try:
         t = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidTicketInput(f"visit_at is not an ISO 8601 time: {raw!r}") from None
-    return t if t.tzinfo is not None else t.replace(tzinfo=tz)  # no offset: the fleet's time zone
+        t = t if t.tzinfo is not None else t.replace(tzinfo=tz)  # no offset: the fleet's time zone
+        off_by = abs(t.astimezone(UTC) - now)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-12:00 is past the last datetime in UTC
+        raise InvalidTicketInput(f"visit_at is not an ISO 8601 time: {raw[:40]!r}") from None
+    if off_by > VISIT_WITHIN:
+        raise InvalidTicketInput(f"visit_at must lie within {VISIT_WITHIN.days} days of now: {raw[:40]!r}")
+    return t
 
 
 _NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -227,7 +235,7 @@ async def move_ticket(request: web.Request) -> web.Response:
         raise InvalidTicketInput(f"note must be a string of at most {NOTE_MAX} characters")
     if _NOTE_CONTROL.search(note):  # PostgreSQL refuses NUL in text, SQLite keeps it: the same answer on both
         raise InvalidTicketInput("note must not contain control characters (line breaks and tabs are fine)")
-    visit_at = _visit_at(body.get("visit_at"), cfg.tz) if action is TicketAction.SCHEDULE else None
+    visit_at = _visit_at(body.get("visit_at"), cfg.tz, cfg.now()) if action is TicketAction.SCHEDULE else None
     vendor = request[VENDOR]
     ticket = await asyncio.to_thread(
         _in_transaction, cfg, ticket_repo.apply, number, action, cfg.now(), f"vendor:{vendor}",

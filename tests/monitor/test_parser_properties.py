@@ -162,7 +162,9 @@ def test_an_observation_line_parses_or_names_the_line(line, n):
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 notes = st.fixed_dictionaries({"note": cells | st.text(st.characters(max_codepoint=0x9f), max_size=8)},
-                               optional={"visit_at": st.sampled_from(["2026-12-02T10:00:00+09:00", "soon", ""])})
+                               optional={"visit_at": st.sampled_from([
+                                   "2026-12-02T10:00:00+09:00", "soon", "", "9999-12-31T23:59:59-12:00",
+                                   "0001-01-01T00:00:00+14:00", "2036-12-02T10:00:00"])})
 bodies = (st.binary(max_size=60)
           | notes.map(lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8", "surrogatepass"))
           | st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | cells,

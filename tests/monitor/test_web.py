@@ -222,6 +222,9 @@ async def test_vendor_api(api_store):
     ("schedule", {"json": {}}, "visit_at is required"),
     ("schedule", {"json": {"visit_at": "next tuesday"}}, "not an ISO 8601 time"),
     ("schedule", {"json": {"visit_at": "2026-11-01T10:00:00+09:00"}}, "is in the past"),
+    ("schedule", {"json": {"visit_at": "9999-12-31T23:59:59-12:00"}}, "not an ISO 8601 time"),  # past UTC's end
+    ("schedule", {"json": {"visit_at": "0001-01-01T00:00:00+14:00"}}, "not an ISO 8601 time"),
+    ("schedule", {"json": {"visit_at": "2036-12-02T10:00:00+09:00"}}, "must lie within 366 days of now"),
     ("acknowledge", {"data": b"{not json", "headers": {"Content-Type": "application/json"}}, "not valid JSON"),
     ("acknowledge", {"json": ["a"]}, "must be a JSON object"),
     ("acknowledge", {"json": {"visit_at": "2026-12-02T10:00:00+09:00"}}, "unknown field(s): visit_at"),
