@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -216,6 +217,20 @@ def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Pr
     sched.add_job(weekly.send_due, "interval", minutes=30, id="weekly-report-retry", coalesce=True)
 
 
+def _stoppable(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+    """A coroutine job that the stop cancels ends quietly: the scheduler's shutdown cancels the jobs under
+    way, which it would log as an ERROR with a CancelledError traceback. What a round writes is one
+    transaction (in a worker thread that asyncio.run waits for), so nothing is left half-written."""
+    @functools.wraps(job)
+    async def run(*args: object, **kwargs: object) -> object:
+        try:
+            return await job(*args, **kwargs)
+        except asyncio.CancelledError:
+            log.info("%s interrupted by the stop", getattr(job, "__qualname__", job))
+            return None
+    return run
+
+
 async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str | None = None) -> None:
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -228,10 +243,10 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     sched = AsyncIOScheduler(timezone=s.tz, jobstores={
         "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
     now = svc.clock.now()
-    sched.add_job(svc.round, "interval", seconds=s.probes.interval_s, next_run_time=now,
+    sched.add_job(_stoppable(svc.round), "interval", seconds=s.probes.interval_s, next_run_time=now,
                   id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
-    sched.add_job(svc.dispatch, "interval", seconds=s.notify.dispatch_every_s, id="dispatch", max_instances=1,
-                  coalesce=True)
+    sched.add_job(_stoppable(svc.dispatch), "interval", seconds=s.notify.dispatch_every_s, id="dispatch",
+                  max_instances=1, coalesce=True)
 
     async def reload_registry(why: str = "") -> None:
         if await asyncio.to_thread(svc.reload_registry) or why:
@@ -249,10 +264,10 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
                  "detail": notice.text}, now)
 
     rs = recorder_settings(s)
-    sched.add_job(reload_registry, "interval", seconds=s.probes.registry_reload_s, id="reload-registry")
+    sched.add_job(_stoppable(reload_registry), "interval", seconds=s.probes.registry_reload_s, id="reload-registry")
     hangup = _on_sighup(lambda: asyncio.ensure_future(reload_registry(" (SIGHUP)")))
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
-    sched.add_job(recorder.write_status, "interval", seconds=rs.status_interval_s, next_run_time=now,
+    sched.add_job(_stoppable(recorder.write_status), "interval", seconds=rs.status_interval_s, next_run_time=now,
                   id="recorder-status", max_instances=1, coalesce=True)
     sched.add_job(retention_notice, "interval", seconds=rs.janitor_interval_s, id="recorder-notice")
     schedule_reports(sched, s, store, svc, config_path)

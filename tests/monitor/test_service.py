@@ -47,8 +47,15 @@ def test_probe_once_prints_one_observation_per_camera(env, sim_fleet):
 
 
 def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_path, sim_fleet):
+    """Three rounds stored; then SIGTERM lands while a round is under way (sent as its job starts; a round
+    samples each stream for 1.5 s): the service stops with exit 0 and no ERROR or traceback."""
+    import threading
+
     proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     db = create_engine(f"sqlite:///{tmp_path / 'data' / 'mimamori.db'}")
     try:
         deadline = time.monotonic() + 45
@@ -61,11 +68,18 @@ def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_
             except Exception:  # noqa: BLE001 - the service may still be creating the schema
                 rounds = 0
         assert rounds >= 3, "the service did not complete three probe rounds in 45 s"
+        started = sum('Running job "ProbeService.round' in x for x in lines)
+        while time.monotonic() < deadline and sum('Running job "ProbeService.round' in x for x in lines) == started:
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
+        out = "".join(lines)
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert "ProbeService.round interrupted by the stop" in out or "round " in out.rsplit("Running job", 1)[-1]
+    assert " ERROR " not in out and "Traceback" not in out and "CancelledError" not in out, out
     assert proc.returncode == 0, out
     assert "stopped" in out
     # no [notify.twilio] or [notify.smtp], folder_delivery chosen: said at start, as a warning, that nobody
