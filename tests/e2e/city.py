@@ -228,13 +228,20 @@ class Service:
 
     def board(self) -> tuple[int, str]:
         """GET / of the status board, from inside the monitor's namespace: (HTTP status, body)."""
-        get = ("import sys, urllib.request, urllib.error\n"
+        return self.get("/")
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        """GET ``path`` of the service's web server from inside the monitor's namespace: (status, body)."""
+        get = ("import json, sys, urllib.request, urllib.error\n"
+               f"req = urllib.request.Request('http://127.0.0.1:{WEB_PORT}' + sys.argv[1], "
+               "headers=json.loads(sys.argv[2]))\n"
                "try:\n"
-               f"    r = urllib.request.urlopen('http://127.0.0.1:{WEB_PORT}/', timeout=20)\n"
+               "    r = urllib.request.urlopen(req, timeout=20)\n"
                "except urllib.error.HTTPError as e:\n"
                "    r = e\n"
                "sys.stdout.buffer.write(b'%d\\n' % r.status + r.read())\n")
-        r = subprocess.run(["ip", "netns", "exec", self.city.mon, sys.executable, "-c", get],
+        r = subprocess.run(["ip", "netns", "exec", self.city.mon, sys.executable, "-c", get, path,
+                            json.dumps(headers or {})],
                            capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=60)
         if r.returncode != 0:
             return 0, r.stderr

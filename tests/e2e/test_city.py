@@ -26,6 +26,7 @@ import re
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -109,6 +110,11 @@ def run(tmp_path_factory):
                                                 for i in svc.incidents()), 90)
         svc.wait("the owner's reboot request", lambda: sent("owner.reboot_request", "owner-101"), 90)
         svc.wait("the vendor's dispatch", lambda: sent("vendor.dispatch", VENDOR), 120)
+        # the vendor reads its ticket with its token, once as it should and once in a query string
+        token = svc.cli("tickets", "token", "create", "vendor-1").stdout.split("\n", 1)[0].strip()
+        seen["token"] = token
+        seen["api_header"] = svc.get("/api/v1/tickets", {"Authorization": f"Bearer {token}"})
+        seen["api_query"] = svc.get(f"/api/v1/tickets?token={token}&access_token={token}")
         t["restore"] = _now()
         city.household_up(1, 1)
         city.undrop(city.households[(1, 2)].ns)
@@ -132,11 +138,20 @@ def run(tmp_path_factory):
         seen["exit"] = svc.stop()
         seen.update(incidents=svc.incidents(), outbox=svc.outbox(), mail=received_mail(svc),
                     twilio=twilio_requests(svc), segments=svc.segments(), cameras=cams,
-                    log=svc.log.read_text())
+                    log=svc.log.read_text(), key=(svc.work / "data" / "secret.key").read_text().strip(),
+                    data_files=_text_files(svc.work / "data"))
     finally:
         city.teardown()
         seen["leftovers"] = city.leftovers(before)
     yield seen
+
+
+def _text_files(data: Path) -> str:
+    """Every file the service wrote in its data folder but the database, its key and the footage (the
+    database holds owners' details by design; the footage is binary)."""
+    skip = ("mimamori.db", "secret.key")
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(data.rglob("*"))
+                   if p.is_file() and not p.name.startswith(skip) and "recordings" not in p.parts)
 
 
 def _provider_fails(city: City, svc: Service, seen: dict) -> None:
@@ -363,15 +378,23 @@ def _at(raw) -> datetime:
 
 def test_nothing_the_service_wrote_holds_an_owners_details_or_a_secret(run):
     """Everything the service and the operators' commands wrote during the whole run (its log, stdout and
-    stderr together; the findings command) is searched for every owner's phone number, e-mail address,
-    name and street address, and for the Twilio token: none appears. (The provider's side, Prism and
-    the mailbox, is meant to receive them.)"""
-    written = run["log"] + run["findings_cli"].stdout + run["findings_cli"].stderr
+    stderr together; the findings command; every file in its data folder but the database, the key and
+    the footage) is searched for every owner's phone number, e-mail address, name and street address,
+    and for every secret: the Twilio token, the cameras' ONVIF passwords, the database key and the
+    vendor's API token (which the vendor sent once in a query string). None appears. (The provider's
+    side, Prism and the mailbox, is meant to receive the owners' details.)"""
+    assert run["api_header"][0] == 200 and run["api_query"][0] == 401, (run["api_header"], run["api_query"])
+    written = run["log"] + run["findings_cli"].stdout + run["findings_cli"].stderr + run["data_files"]
     assert len(written) > 10_000  # the whole run's log, not an empty file
-    needles = {"test-token-not-a-secret"}
+    assert '"written_at"' in run["data_files"]  # the recorder's status file was searched
+    needles = {"test-token-not-a-secret", run["key"], run["token"]}
+    assert run["token"].startswith("mmv_") and len(run["key"]) > 20
     for cam in run["cameras"]:
         needles |= {x for x in (cam.phone, cam.email, cam.owner_name, cam.address) if x}
+        if cam.onvif_password is not None:
+            needles.add(cam.onvif_password.reveal())
         if cam.phone:
             needles.add(cam.phone.removeprefix("+81"))  # the national form too
+    assert sum(c.onvif_password is not None for c in run["cameras"]) == len(run["cameras"])
     found = sorted(n for n in needles if n in written)
     assert found == [], f"personal data or secrets in the service's output: {found}"
