@@ -45,7 +45,7 @@ def _type_name(ann: Any) -> str:
     if origin is dict:
         return f"table of {_type_name(args[1])}" if len(args) == 2 else "table"
     if isinstance(ann, type) and issubclass(ann, Enum):
-        return " | ".join(str(m.value) for m in ann)
+        return ", ".join(f"`{m.value}`" for m in ann)  # a "|" would end the Markdown table cell
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return "table"
     return {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path", SecretStr: "secret"}.get(

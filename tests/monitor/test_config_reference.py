@@ -21,6 +21,18 @@ def test_the_committed_reference_is_what_the_models_generate():
     assert (REPO / "docs" / "configuration.md").read_text(encoding="utf-8") == reference_markdown()
 
 
+def test_every_row_of_the_reference_has_as_many_cells_as_its_header():
+    """A "|" inside a cell (an enum's values, once) ends the cell early in rendered Markdown."""
+    rows = [x for x in reference_markdown().splitlines() if x.startswith("|") and not x.startswith("|--")]
+    widths = {}
+    for row in rows:
+        cells = re.split(r"(?<!\\)\|", row.strip("|"))  # an escaped "\|" stays in its cell
+        if "key" in cells[0]:
+            header = len(cells)
+        widths.setdefault(len(cells) == header, []).append(row)
+    assert widths.get(False) is None, widths.get(False)
+
+
 def test_every_key_is_explained_and_every_policy_threshold_is_listed():
     keys = list(settings_keys())
     assert all(k.meaning for k in keys), [k.path for k in keys if not k.meaning]

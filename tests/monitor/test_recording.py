@@ -176,6 +176,13 @@ async def test_frames_come_from_the_recorder_and_sampling_only_for_the_rest(tmp_
         stalled = by_camera(await probe_once(s, [pulled], frames=frames))[pulled.camera_id]
         assert stalled.reachable and stalled.fps == 0.0 and stalled.max_gap_s >= window
         assert fallback.calls == [sampled.camera_id]
+
+        await runtime.sync([sampled])  # the pulled camera pruned or disabled: its worker stops
+        assert runtime.cameras == [] and runtime.recorder.sources == {}
+        assert pulled.camera_id not in runtime.recorder.status()
+        held = len(runtime.recorder.index.segments(pulled.camera_id))
+        await asyncio.sleep(2)
+        assert len(runtime.recorder.index.segments(pulled.camera_id)) == held  # nothing more recorded
     finally:
         await runtime.stop()
         await close_shared()
