@@ -247,6 +247,10 @@ async def move_ticket(request: web.Request) -> web.Response:
 
 # -- Twilio delivery status callback ---------------------------------------------------------------
 
+_SID = re.compile(r"(SM|MM|CA)[0-9a-fA-F]{32}", re.ASCII)
+_CALLBACK_STATUS = re.compile(r"[a-z][a-z-]{1,19}", re.ASCII)
+
+
 async def twilio_status(request: web.Request) -> web.Response:
     cfg = request.app[CONFIG]
     form = await request.post()
@@ -261,10 +265,15 @@ async def twilio_status(request: web.Request) -> web.Response:
         return web.json_response({"error": "forbidden", "message": "bad signature"}, status=403)
     sid = params.get("MessageSid") or params.get("CallSid")
     status = params.get("MessageStatus") or params.get("CallStatus")
+    code = params.get("ErrorCode") or None
     if not sid or not status:
         return web.json_response({"error": "bad_request", "message": "MessageSid/CallSid and status required"},
                                  status=400)
-    await _call(cfg.on_twilio_status, sid, status, params.get("ErrorCode") or None)
+    # the shapes Twilio's spec gives (signed or not, nothing else reaches the outbox query)
+    if not (_SID.fullmatch(sid) and _CALLBACK_STATUS.fullmatch(status) and (code is None or code.isdigit())):
+        return web.json_response({"error": "bad_request", "message": "MessageSid/CallSid, status or ErrorCode "
+                                  "not in Twilio's form"}, status=400)
+    await _call(cfg.on_twilio_status, sid, status, code)
     return web.Response(status=204)
 
 

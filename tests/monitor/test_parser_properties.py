@@ -224,6 +224,63 @@ def test_a_vendor_api_body_is_applied_or_refused_in_json_never_a_server_error(se
     assert 400 in seen
 
 
+# -- Twilio's status callbacks, signed, on both stores -------------------------------------------------
+
+CALLBACK_TOKEN = "twilio-token-for-properties"
+twilio_fields = st.fixed_dictionaries({}, optional={
+    "MessageSid": st.sampled_from(["SM0123456789abcdef0123456789abcdef", "SM1"]) | cells,
+    "CallSid": st.sampled_from(["CA0123456789abcdef0123456789abcdef"]) | cells,
+    "MessageStatus": st.sampled_from(["delivered", "undelivered", "sent", "failed"]) | cells,
+    "CallStatus": st.sampled_from(["completed", "no-answer", "busy"]) | cells,
+    "ErrorCode": st.sampled_from(["30003", ""]) | cells,
+})
+
+
+def test_a_signed_twilio_callback_is_applied_or_refused_never_a_server_error(sessions):
+    """Only Twilio can sign, yet what it signs reaches the outbox query: whatever the fields hold, the
+    answer is 204 or 400, on both stores (a NUL in a SID used to be a 500 on PostgreSQL)."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from twilio.request_validator import RequestValidator
+
+    from monitor.web.app import make_app
+    from notify.outbox import Outbox, OutboxStatus
+
+    outbox = Outbox(sessions)
+    applied: list[str] = []
+
+    def on_status(sid: str, status: str, code: str | None) -> None:
+        applied.append(sid)
+        outbox.set_delivery_status(sid, OutboxStatus.DELIVERED, now=T0)
+
+    base = "https://mimamori.example.jp"
+    app = make_app(sessions=sessions, tz=UTC, twilio_auth_token=CALLBACK_TOKEN, public_base_url=base + "/",
+                   on_twilio_status=on_status, status_source=lambda: {}, now=lambda: T0)
+    validator = RequestValidator(CALLBACK_TOKEN)
+
+    async def post(client, params: dict[str, str]) -> int:
+        sig = validator.compute_signature(base + "/twilio/status", params)
+        r = await client.post("/twilio/status", data=params, headers={"X-Twilio-Signature": sig})
+        return r.status
+
+    loop = asyncio.new_event_loop()
+    client = TestClient(TestServer(app, host="127.0.0.1"), loop=loop)
+    loop.run_until_complete(client.start_server())
+    seen: list[int] = []
+    try:
+        @BUDGET
+        @given(twilio_fields)
+        def check(params):
+            status = loop.run_until_complete(post(client, params))
+            seen.append(status)
+            assert status in (204, 400), (status, params)
+        check()
+    finally:
+        loop.run_until_complete(client.close())
+        loop.close()
+    assert 204 in seen and 400 in seen
+    assert all(re.fullmatch(r"(SM|MM|CA)[0-9a-fA-F]{32}", sid) for sid in applied)
+
+
 def _note_of(body: bytes) -> str | None:
     try:
         d = json.loads(body)

@@ -106,6 +106,25 @@ async def test_voice_callback_and_async_callback(sqlite_sessions):
     assert seen == [("CA0123456789abcdef0123456789abcdef", "no-answer", None)]
 
 
+@pytest.mark.parametrize("params", [
+    {**SMS_PARAMS, "MessageSid": "SM0123\x00"},
+    {**SMS_PARAMS, "MessageSid": "SM0123456789abcdef0123456789abcdef' OR 1=1"},
+    {**SMS_PARAMS, "MessageStatus": "delivered\x00"},
+    {**SMS_PARAMS, "ErrorCode": "30003; DROP"},
+    {"CallSid": "XX0123456789abcdef0123456789abcdef", "CallStatus": "completed"},
+], ids=["nul-sid", "quote-sid", "nul-status", "code", "not-a-call-sid"])
+async def test_a_signed_callback_out_of_twilios_form_is_400_and_touches_nothing(sqlite_sessions, params):
+    """Only Twilio can sign, but its fields still reach the outbox query: a NUL would be a 500 on PostgreSQL."""
+    calls = Calls()
+    client = await client_for(sqlite_sessions, calls=calls)
+    try:
+        r = await client.post("/twilio/status", data=params, headers={"X-Twilio-Signature": signed(params)})
+        assert r.status == 400 and (await r.json())["error"] == "bad_request"
+    finally:
+        await client.close()
+    assert calls.seen == []
+
+
 @pytest.mark.parametrize("headers", [
     {"X-Twilio-Signature": signed(SMS_PARAMS, token="another-token")},
     {"X-Twilio-Signature": signed(SMS_PARAMS, url="http://127.0.0.1/twilio/status")},  # not the public URL
