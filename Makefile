@@ -41,8 +41,10 @@ lint: venv
 	$(BIN)/ruff check monitor recorder notify templates tests benchmarks
 	$(BIN)/lint-imports
 
+# Two workers, a test file each at a time (a file's tests share its fixtures): the suite waits on real
+# time for much of its length (the e2e city alone about 4 minutes), so the rest runs beside it.
 test: deps venv prism lint
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 # Prism is optional for the demo: without Node/npm (or offline) SMS and calls go to a folder instead.
 demo: deps venv

@@ -194,12 +194,19 @@ def observations_export(
     s = settings()
     store = open_store(s)
     tz = s.tz
+    if not out.name or out.is_dir():
+        raise fail(f"--out {out}: give a file name (FILE.jsonl or FILE.jsonl.gz)")
     tmp = out.with_name(out.name + ".part")
-    with store.sessions() as session:
-        records = (replace(r, t=r.t.astimezone(tz)) for r in
-                   iter_records(session, parse_time(since, s), parse_time(until, s)))
-        n = obsformat.write(tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz"), records)
-    (tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz")).replace(out)
+    tmp = tmp if not str(out).endswith(".gz") else Path(str(tmp) + ".gz")
+    lo, hi = parse_time(since, s), parse_time(until, s)
+    try:
+        with store.sessions() as session:
+            records = (replace(r, t=r.t.astimezone(tz)) for r in iter_records(session, lo, hi))
+            n = obsformat.write(tmp, records)
+        tmp.replace(out)
+    except OSError as e:  # a folder that is missing or not writable: nothing is left half-written
+        tmp.unlink(missing_ok=True)
+        raise fail(f"--out {out}: {e.strerror or e}") from None
     typer.echo(f"wrote {n} records to {out}")
 
 
@@ -350,7 +357,10 @@ def notifications_list(status: Annotated[str | None, typer.Option(help=_STATUS_H
 
 
 @notifications_app.command("retry")
-def notifications_retry(row_id: int, hours: Annotated[float, typer.Option(help="new deadline")] = 12.0) -> None:
+def notifications_retry(
+    row_id: int,
+    hours: Annotated[float, typer.Option(min=0.1, max=24 * 14, help="new deadline, in hours from now")] = 12.0,
+) -> None:
     """Queue a failed or undelivered message again."""
     from datetime import UTC, timedelta
 

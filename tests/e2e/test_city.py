@@ -111,7 +111,9 @@ def run(tmp_path_factory):
         svc.wait("the owner's reboot request", lambda: sent("owner.reboot_request", "owner-101"), 90)
         svc.wait("the vendor's dispatch", lambda: sent("vendor.dispatch", VENDOR), 120)
         # the vendor reads its ticket with its token, once as it should and once in a query string
-        token = svc.cli("tickets", "token", "create", "vendor-1").stdout.split("\n", 1)[0].strip()
+        made = svc.cli("tickets", "vendor-token", "create", "vendor-1")
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.split("\n", 1)[0].strip()
         seen["token"] = token
         seen["api_header"] = svc.get("/api/v1/tickets", {"Authorization": f"Bearer {token}"})
         seen["api_query"] = svc.get(f"/api/v1/tickets?token={token}&access_token={token}")
