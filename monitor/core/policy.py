@@ -168,6 +168,13 @@ class ClassifierPolicy:
     co_congestion_end_window: timedelta = timedelta(minutes=30)
     """...that began within congestion_sync_window of its opening and within its ramp (below), and cleared
     within this of its recovery, was on that provider: a registry finding."""
+    co_congestion_absent_min: int = 1
+    """A camera that stayed out of this many of its registered provider's congestions (up and seen through
+    each, its provider's cameras congested around it) is not put into that provider's congestion by the
+    registry alone while another provider's congestion began within `co_congestion_together` of it: the
+    onsets cannot tell the two apart, and the registry is in doubt (a provider's congestion need not reach
+    all its lines, so one absence alone decides nothing)."""
+    co_congestion_together: timedelta = timedelta(minutes=10)
     co_congestion_ramp_quantile: float = 0.9
     co_congestion_ramp_margin: timedelta = timedelta(minutes=15)
     """A provider congestion's ramp: this quantile of the times its own registered cameras joined it after

@@ -248,6 +248,33 @@ def test_a_camera_congested_with_another_provider_before_its_own_congests_stays_
     assert ("C205", "isp", "P2", "P1") in findings(decisions)
 
 
+def test_a_camera_that_stayed_out_of_its_providers_congestion_is_not_put_in_it_when_two_begin_together():
+    """C205 is registered on P2 but its line is on P1. On the first evening P2 congests and C205 stays
+    clean through it. On the second, P1 and P2 congest two minutes apart, equally deep, and C205 with
+    them: nothing in the depths tells which provider it is on, and the registry is the one thing known
+    to be doubtful, so C205 is not put into P2's congestion (its notices would count for P1's event)."""
+    cams = city(n_per_isp=8, wrong={"C205": {"isp": "P2"}})
+    rng = random.Random(23)
+    day = 24 * 60
+
+    def script(c, m):
+        evening, mm = divmod(m, day)
+        on_p1, on_p2 = c.startswith("C1") or c == "C205", c.startswith("C2") and c != "C205"
+        if evening == 0 and on_p2 and 20 <= mm < 200:
+            return provider_congested(rng)
+        if evening == 1 and ((on_p1 and 20 <= mm < 200) or (on_p2 and 22 <= mm < 200)):
+            return provider_congested(rng)
+        return ok
+    _, decisions = run(cams, script, day + 240, start=EVENING)
+    scopes = {d.id: dict(d.scope) for d in decisions if isinstance(d, IncidentDecision) and d.scope}
+    joined = {scopes.get(i, {}).get("isp") for i, cause in incidents_of(decisions, "C205").items()
+              if cause is Cause.ISP_CONGESTION}
+    assert "P2" not in joined
+    p2 = {i for i, sc in scopes.items() if sc.get("isp") == "P2"}
+    assert len(p2) == 2  # both evenings' P2 congestions were found, C205 in neither
+    assert not asked(decisions, "C205")
+
+
 @pytest.mark.parametrize(("onset", "finding"), [
     (22, True),    # with P1's own cameras: its line is on P1
     (50, False),   # half an hour after P1's cameras were all congested: its own household, not P1

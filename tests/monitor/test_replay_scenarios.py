@@ -25,12 +25,9 @@ DIGESTS = Path(__file__).with_name("scenario_decision_digests.json")
 INFERENCE = ("Inference that survives a real fleet: wrong registry rows, missing rows, monitor restarts, "
              "probe times spread over the minute, and congestion on top of congestion")
 # Scenarios the current classifier does not yet hold to every target (issue: INFERENCE). strict: the
-# day one passes, this list must shrink. Both messy fleets still give 3 operator notices to one provider
-# congestion: a camera whose owner moved to a provider whose evening congestion overlaps, with the same
-# depth, the registered provider's is taken in by the registered provider's incident on the first
-# evening (fleet-15 C0092, fleet-16 C0058); fleet-15's local congestion is 0.83 (C0028's first evening is
+# day one passes, this list must shrink. fleet-15's local congestion is 0.83 (C0028's first evening is
 # no more than 1.1x its provider's RTT and 0.65x its frame share, inside the normal spread).
-MISSES_TARGETS = frozenset({"fleet-15-messy", "fleet-16-messy-noref"})
+MISSES_TARGETS = frozenset({"fleet-15-messy"})
 
 
 def _replay(scenario: Path, out_dir: Path) -> Path:

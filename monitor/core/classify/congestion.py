@@ -36,7 +36,7 @@ class CongestionRounds:
             for cam in self.index.groups.get(w.group, ()):
                 tr = tracks.get(cam)
                 if (tr is not None and tr.congested and (cam in w.members or not late_onset(tr, w.opened, late))
-                        and not self._elsewhere(cam, w.id)):
+                        and not self._elsewhere(cam, w.id) and (cam in w.members or not self._doubtful(cam, w))):
                     w.join(cam, self.now)
             for cam in list(w.members):
                 tr = tracks.get(cam)
@@ -71,7 +71,7 @@ class CongestionRounds:
         p, info = self.policy, self.index.info
         by: dict[GroupKey, list[str]] = {}
         for c in cams:
-            if not self._elsewhere(c, None):
+            if not self._elsewhere(c, None) and not (kind is GroupKind.ISP and self._doubtful(c)):
                 by.setdefault(info[c].groups[kind], []).append(c)
         for g, group_cams in by.items():
             lines = self._lines(group_cams)
@@ -88,6 +88,17 @@ class CongestionRounds:
             for c in group_cams:
                 w.join(c, self.tracks[c].congested_since)
             w.peak = max(w.peak, len(group_cams))
+
+    def _doubtful(self, cam: str, w=None) -> bool:
+        """The registry alone does not put ``cam`` into its provider's congestion ``w`` (``None``: one opening
+        now): it stayed out of that provider's congestions before, and another provider's congestion began
+        alongside this one."""
+        p = self.policy
+        if self.absent.get(cam, 0) < p.co_congestion_absent_min:
+            return False
+        near, opened = int(p.co_congestion_together.total_seconds()), self.now if w is None else w.opened
+        return any(o is not w and o.group.kind is GroupKind.ISP and abs(o.opened - opened) <= near
+                   for o in self.open_of(Cause.ISP_CONGESTION))
 
     def _elsewhere(self, cam: str, incident_id: str | None) -> bool:
         """Already following another provider's open congestion (classify.membership): evidence wins

@@ -34,7 +34,12 @@ from monitor.core.classify.learning import (
     rate_findings,
 )
 from monitor.core.classify.local import local_faults
-from monitor.core.classify.membership import congestion_findings, outage_findings, tally_co_congestion
+from monitor.core.classify.membership import (
+    congestion_findings,
+    outage_findings,
+    provider_absences,
+    tally_co_congestion,
+)
 from monitor.core.classify.overlay import Overlay, advance_overlay
 from monitor.core.classify.state import (
     FleetIndex,
@@ -111,6 +116,9 @@ def classify_round(
     rnd.overlay = _overlay(state, rnd, values, now, policy)
     local_faults(rnd)
     changes, incidents = rnd.changes(), rnd.frozen_incidents()
+    absent = provider_absences(knowledge.absent, changes, state.co_congestion, index, tracks, policy.sync_min_lines)
+    if absent is not knowledge.absent:
+        knowledge = replace(knowledge, absent=absent)
     findings = _findings(state, knowledge, registry, index, tracks, due, changes, now, policy)
     new_state = FleetState(
         tracks=tracks,

@@ -54,6 +54,7 @@ class Round(CongestionRounds, MonitorRounds):
         self.troubled = troubled  # the observed cameras now down, without frames or congested (advance_tracks)
         self.overlay: Mapping[str, Overlay] = {}  # set by the round before local faults (classify.overlay)
         self.co_congestion = state.co_congestion  # the last round's tallies (classify.membership)
+        self.absent = state.registry.absent  # cameras that stayed out of their provider's congestions
         self.ref_bad, self.refs_now = ref_bad, refs_now
         self.works: dict[str, _Work] = {i.id: _Work.of(i) for i in state.incidents.values()}
         for w in self.works.values():  # a camera pruned or disabled: its ladder ends, nobody is asked about it

@@ -69,6 +69,9 @@ class RegistryKnowledge:
     """camera -> {field: value the evidence showed} (isp, area, expected_fps)."""
     fits: Mapping[str, float] = field(default_factory=dict)
     """camera -> mean misfit of the provider congestion its provider was found from (lower: closer)."""
+    absent: Mapping[str, int] = field(default_factory=dict)
+    """camera -> how many of its registered provider's congestions it stayed out of, up and seen through
+    each (membership.provider_absences); cleared when it joins one."""
 
 
 def learn_rates(rates: Mapping[str, Rate], samples: Iterable[tuple], policy: ClassifierPolicy
@@ -161,7 +164,8 @@ def finding_record_fields(f: RegistryFinding) -> dict[str, Any]:
 
 def knowledge_to_json(k: RegistryKnowledge) -> dict:
     return {"rates": {c: [r.estimate, r.clean] for c, r in k.rates.items()},
-            "moved": {c: dict(v) for c, v in k.moved.items()}, "fits": dict(k.fits)}
+            "moved": {c: dict(v) for c, v in k.moved.items()}, "fits": dict(k.fits),
+            **({"absent": dict(k.absent)} if k.absent else {})}
 
 
 def knowledge_from_json(d: Mapping[str, Any] | None) -> RegistryKnowledge:
@@ -169,7 +173,8 @@ def knowledge_from_json(d: Mapping[str, Any] | None) -> RegistryKnowledge:
         return RegistryKnowledge()
     return RegistryKnowledge(rates={c: Rate(float(e), int(n)) for c, (e, n) in d.get("rates", {}).items()},
                              moved={c: dict(v) for c, v in d.get("moved", {}).items()},
-                             fits={c: float(v) for c, v in d.get("fits", {}).items()})
+                             fits={c: float(v) for c, v in d.get("fits", {}).items()},
+                             absent={c: int(v) for c, v in d.get("absent", {}).items()})
 
 
 def tallies_to_json(t: Mapping[str, CongestionTally]) -> dict:

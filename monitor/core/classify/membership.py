@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from monitor.core.classify.keys import GroupKey, GroupKind
 from monitor.core.classify.learning import CoCongestion, CongestionTally, RegistryFinding
 from monitor.core.classify.overlay import congested_medians
 from monitor.core.classify.state import ChangeKind, Departure, FleetIndex, Incident, IncidentChange, Track
@@ -210,3 +211,26 @@ def congestion_findings(changes: Iterable[IncidentChange], tallies: Mapping[str,
                 "incident": inc.id, "congested_intervals": t.intervals, "incident_intervals": tally.rounds,
                 "mean_misfit": fit, "congested_minutes_after_it_opened": round((t.first - inc.opened) / 60)}))
     return found
+
+
+def provider_absences(absent: Mapping[str, int], changes: Iterable[IncidentChange],
+                      tallies: Mapping[str, CongestionTally], index: FleetIndex, tracks: Mapping[str, Track],
+                      min_lines: int) -> Mapping[str, int]:
+    """When a provider's whole congestion closes: each camera registered with it that was up and seen
+    through it yet never joined it counts one absence (a line on another provider, or the registry
+    wrong); one that joined is cleared. ``absent`` itself when nothing closed."""
+    out: dict[str, int] | None = None
+    for ch in changes:
+        inc = ch.incident
+        tally = tallies.get(inc.id)
+        if (ch.kind is not ChangeKind.CLOSED or inc.cause is not Cause.ISP_CONGESTION or "area" in inc.scope
+                or tally is None or len(tally.ramp) < min_lines):
+            continue
+        out = dict(absent) if out is None else out
+        for cam in index.groups.get(GroupKey(GroupKind.ISP, inc.scope["isp"]), ()):
+            tr = tracks.get(cam)
+            if cam in tally.ramp:
+                out.pop(cam, None)
+            elif tr is not None and tr.last_seen >= inc.opened and not tr.down_run and tr.down_since < inc.opened:
+                out[cam] = out.get(cam, 0) + 1
+    return absent if out is None else out
