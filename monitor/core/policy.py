@@ -175,6 +175,8 @@ class ClassifierPolicy:
     onsets cannot tell the two apart, and the registry is in doubt (a provider's congestion need not reach
     all its lines, so one absence alone decides nothing)."""
     co_congestion_together: timedelta = timedelta(minutes=10)
+    """Two provider congestions that began within this of each other cannot be told apart by their onsets
+    (see `co_congestion_absent_min`)."""
     co_congestion_ramp_quantile: float = 0.9
     co_congestion_ramp_margin: timedelta = timedelta(minutes=15)
     """A provider congestion's ramp: this quantile of the times its own registered cameras joined it after

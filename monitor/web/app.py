@@ -249,6 +249,7 @@ async def move_ticket(request: web.Request) -> web.Response:
 
 _SID = re.compile(r"(SM|MM|CA)[0-9a-fA-F]{32}", re.ASCII)
 _CALLBACK_STATUS = re.compile(r"[a-z][a-z-]{1,19}", re.ASCII)
+_CODE = re.compile(r"[0-9]{1,8}", re.ASCII)
 
 
 async def twilio_status(request: web.Request) -> web.Response:
@@ -270,7 +271,7 @@ async def twilio_status(request: web.Request) -> web.Response:
         return web.json_response({"error": "bad_request", "message": "MessageSid/CallSid and status required"},
                                  status=400)
     # the shapes Twilio's spec gives (signed or not, nothing else reaches the outbox query)
-    if not (_SID.fullmatch(sid) and _CALLBACK_STATUS.fullmatch(status) and (code is None or code.isdigit())):
+    if not (_SID.fullmatch(sid) and _CALLBACK_STATUS.fullmatch(status) and (code is None or _CODE.fullmatch(code))):
         return web.json_response({"error": "bad_request", "message": "MessageSid/CallSid, status or ErrorCode "
                                   "not in Twilio's form"}, status=400)
     await _call(cfg.on_twilio_status, sid, status, code)
