@@ -47,3 +47,7 @@ class UnknownCameraError(MimamoriError):
 
 class SecretKeyError(MimamoriError):
     pass
+
+
+class StoreUnavailableError(MimamoriError):
+    """The database cannot be reached (or refuses the login): one line naming it, password hidden."""

@@ -57,3 +57,16 @@ def test_report_out_that_is_a_file_is_one_line_and_the_file_is_kept(env, tmp_pat
     p = mimamori(["report", "weekly", "--week", "2026-W45", "--out", str(f)], env, check=False)
     _one_error(p, f"--out {f}: is a file")
     assert f.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("url, why", [
+    ("postgresql+psycopg://postgres:s3cret-pw@127.0.0.1:1/mimamori", "Connection refused"),  # nothing listens
+    ("postgresql+psycopg://nobody:s3cret-pw@127.0.0.1:5432/mimamori", 'role "nobody" does not exist'),
+], ids=["refused", "no-such-role"])
+@pytest.mark.parametrize("command", [["cameras", "list"], ["run"]], ids=["cameras-list", "run"])
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(env, url, why, command):
+    """At start-up (and for every command): one line naming the database, its password hidden, exit 2."""
+    env = {**env, "MIMAMORI_DATABASE_URL": url, "MIMAMORI_NOTIFY__FOLDER_DELIVERY": "true"}
+    p = mimamori(command, env, check=False)
+    _one_error(p, "error: database postgresql+psycopg://", ":***@127.0.0.1", why)
+    assert p.returncode == 2 and "s3cret-pw" not in p.stderr + p.stdout
