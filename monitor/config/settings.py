@@ -52,6 +52,9 @@ class ReferenceTarget(_Section):
 
 class StoreSettings(_Section):
     raw_retention_days: float = Field(3.0, gt=0, description="days of raw observations kept")
+    hold_rounds: int = Field(120, ge=1, description="probe rounds held in memory while the database is "
+                                                   "unreachable, stored and decided when it is back (about 0.3 KB "
+                                                   "a camera a round); past this the oldest are dropped")
 
 
 class CitySettings(_Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.secrets import PasswordBox, load_key
@@ -29,8 +29,9 @@ class Store:
             return camera_repo.list_cameras(s, self.box, monitored=not with_disabled)
 
 
-def _first_line(e: OperationalError) -> str:
-    """The driver's own first line ("connection refused", "password authentication failed"), no SQL."""
+def store_error_line(e: DBAPIError) -> str:
+    """The driver's own first line ("connection refused", "password authentication failed"), no SQL and
+    no parameters."""
     text = str(e.orig) if e.orig is not None else str(e)
     return text.strip().splitlines()[0][:200] if text.strip() else type(e.orig).__name__
 
@@ -46,7 +47,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     except OperationalError as e:
         engine.dispose()
         raise StoreUnavailableError(f"database {engine.url.render_as_string(hide_password=True)}: cannot connect "
-                                    f"({_first_line(e)}); is it running, and may this user log in?") from None
+                                    f"({store_error_line(e)}); is it running, and may this user log in?") from None
     key = load_key(settings.data_dir, settings.secret_key.get_secret_value() if settings.secret_key else None)
     # incident spans (who was in which incident, under which cause, when) follow every incident row written
     return Store(engine=engine, sessions=track_incident_spans(session_factory(engine)), box=PasswordBox(key))

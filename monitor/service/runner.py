@@ -6,11 +6,13 @@ import asyncio
 import functools
 import logging
 import signal
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from monitor.config.settings import Settings
 from monitor.core.decisions import (
@@ -28,7 +30,7 @@ from monitor.core.health import observation_state
 from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
 from monitor.probes.onvif import close_shared, onvif_reboot
 from monitor.probes.round import ProbeConfig, probe_round, reference_round
-from monitor.service.app import Store, open_store
+from monitor.service.app import Store, open_store, store_error_line
 from monitor.service.clock import Clock, SystemClock, VirtualClock
 from monitor.service.decide import DecisionLoop, policies_of
 from monitor.service.delivery import (
@@ -117,6 +119,15 @@ def describe_finding(d: FindingDecision) -> str:
     return f"registry finding for {d.camera}: {d.field} {value_text(d.registry)} -> {value_text(d.observed)} ({why})"
 
 
+STORE_DOWN = (OperationalError, InterfaceError)  # the database unreachable, or the connection lost
+
+
+@dataclass
+class StoreOutage:
+    since: datetime
+    dropped: int = 0  # held rounds dropped, oldest first, past store.hold_rounds
+
+
 class ProbeService:
     """Holds the registry in memory (rebuilt from the store) and runs rounds."""
 
@@ -135,6 +146,10 @@ class ProbeService:
         self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
                                      operators=[person_recipient(p) for p in s.notify.operators])
         self._actions: set[asyncio.Task] = set()
+        # rounds probed while the database is unreachable, oldest first: stored and decided once it is back
+        self._held: deque[tuple[datetime, list[Observation], list[ReferenceObservation], dict[str, Camera]]] = \
+            deque()
+        self._store_down: StoreOutage | None = None
         self.reload_registry()
 
     def reload_registry(self) -> bool:
@@ -151,9 +166,14 @@ class ProbeService:
                                    spread_s=spread, frames=self.frames)
         obs = [r for r in records if isinstance(r, Observation)]
         refs = [r for r in records if isinstance(r, ReferenceObservation)]
-        decisions = await asyncio.to_thread(self.decisions.round, self.cameras, obs, refs, now)
         log.info("round %s: %s", now.astimezone(self.settings.tz).isoformat(timespec="seconds"),
                  summarise(records, self.cameras))
+        self._held.append((now, obs, refs, dict(self.cameras)))
+        if len(self._held) > self.settings.store.hold_rounds:
+            self._held.popleft()
+            if self._store_down is not None:
+                self._store_down.dropped += 1
+        decisions = await self._decide_held()
         for d in decisions:
             log.info("decision: %s", describe(d))
             if isinstance(d, NotificationDecision) and d.audience is Audience.CAMERA and d.kind is Step.REMOTE_REBOOT:
@@ -161,6 +181,33 @@ class ProbeService:
                 self._actions.add(task)
                 task.add_done_callback(self._actions.discard)
         return records, decisions
+
+    async def _decide_held(self) -> list[Decision]:
+        """Store and decide every held round, oldest first. While the database is unreachable the rounds
+        stay held (at most ``store.hold_rounds``), with one warning when it goes and one when it is back."""
+        out: list[Decision] = []
+        while self._held:
+            now, obs, refs, cameras = self._held[0]
+            try:
+                out += await asyncio.to_thread(self.decisions.round, cameras, obs, refs, now)
+            except STORE_DOWN as e:
+                self._note_store_down(e)
+                return out
+            self._held.popleft()
+        if self._store_down is not None:
+            gone, self._store_down = self._store_down, None
+            log.warning("database back after %ds: held rounds stored and decided%s",
+                        (self.clock.now() - gone.since).total_seconds(),
+                        f"; the {gone.dropped} oldest were dropped (store.hold_rounds)" if gone.dropped else "")
+        return out
+
+    def _note_store_down(self, e: Exception) -> None:
+        """One warning when the database goes (noticed by a round or by delivery, whichever is first)."""
+        if self._store_down is None:
+            self._store_down = StoreOutage(since=self.clock.now())
+            log.warning("database unreachable (%s): probe rounds are held in memory, at most %d, and stored and "
+                        "decided when it is back; delivery waits for it", store_error_line(e),
+                        self.settings.store.hold_rounds)
 
     async def remote_reboot(self, camera_id: str, incident: str) -> None:
         """ONVIF SystemReboot, decided once per incident by the policy; the outcome goes to the log."""
@@ -176,7 +223,13 @@ class ProbeService:
             log.warning("remote reboot of %s failed (incident %s): %s", camera_id, incident, e)
 
     async def dispatch(self) -> None:
-        report = await self.dispatcher.adispatch_due()
+        if self._store_down is not None:
+            return  # the outbox is in the database: delivery resumes with it (the round says when)
+        try:
+            report = await self.dispatcher.adispatch_due()
+        except STORE_DOWN as e:
+            self._note_store_down(e)
+            return
         if report.sent or report.retried or report.fell_back or report.failed:
             log.info("delivery: %d sent, %d to retry, %d fell back, %d failed", report.sent, report.retried,
                      report.fell_back, report.failed)

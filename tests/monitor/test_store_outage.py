@@ -1,0 +1,150 @@
+"""A database outage loses no probe round: `mimamori run` on PostgreSQL, reached through a TCP proxy that
+the test cuts for a while (a real network outage between the service and a real PostgreSQL; the proxy is
+the only thing in between). The rounds probed meanwhile are held in memory and stored and decided, in
+order, once the database is back; the log says so once each way, without a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+MIMAMORI = [sys.executable, "-c", "from monitor.cli.main import run_cli; run_cli()"]
+INTERVAL_S = 3
+
+
+class CuttableProxy:
+    """127.0.0.1:port -> target, one pair of threads per connection; `cut` drops every connection and
+    refuses new ones until `restore`."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target, self.open = target, True
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.open = False
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        self.open = True
+
+    def close(self) -> None:
+        self.cut()
+        self.server.close()
+
+
+@pytest.fixture
+def pg_db(pg_server_url):
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(pg_server_url).set(database=name)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.peers
+def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when_it_is_back(
+        tmp_path, sim_fleet, pg_db):
+    direct = pg_db.render_as_string(hide_password=False)
+    proxy = CuttableProxy((pg_db.host or "127.0.0.1", pg_db.port or 5432))
+    cfg = tmp_path / "mimamori.toml"
+    cfg.write_text(f"data_dir = '{tmp_path / 'data'}'\n"
+                   "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n[recorder]\nenabled = false\n"
+                   f"[probes]\ninterval_s = {INTERVAL_S}\nsample_s = 1\ntcp_timeout_s = 2\nonvif_timeout_s = 2\n"
+                   "spread = 0.2\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
+    env.update(MIMAMORI_CONFIG=str(cfg), MIMAMORI_DATABASE_URL=direct)
+    csv = sim_fleet.write_csv(tmp_path / "cameras.csv")
+    subprocess.run([*MIMAMORI, "cameras", "import", str(csv)], env=env, check=True, capture_output=True, timeout=60)
+    env["MIMAMORI_DATABASE_URL"] = pg_db.set(port=proxy.port).render_as_string(hide_password=False)
+    db = create_engine(direct)
+
+    def rounds() -> list:
+        with db.connect() as c:
+            return sorted(c.execute(text("SELECT DISTINCT t FROM observations")).scalars())
+
+    proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(rounds()) < 3:
+            time.sleep(1)
+        assert len(rounds()) >= 3, "no three rounds in 60 s"
+        proxy.cut()
+        time.sleep(1)
+        before = len(rounds())
+        time.sleep(5 * INTERVAL_S)  # about five rounds probed with the database cut off
+        assert len(rounds()) == before, "rounds were stored while the database was cut off"
+        proxy.restore()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(rounds()) < before + 6:
+            time.sleep(1)
+        time.sleep(INTERVAL_S)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proxy.close()
+    ts = rounds()
+    db.dispose()
+    assert len(ts) >= before + 6, out[-3000:]
+    steps = [(b - a).total_seconds() for a, b in zip(ts, ts[1:], strict=False)]
+    assert max(steps) <= 2 * INTERVAL_S, f"a gap in the stored rounds: {steps}"  # none lost to the outage
+    said = [x for x in out.splitlines() if "mimamori.service: database" in x]
+    assert len(said) == 2 and "database unreachable" in said[0] and "database back after" in said[1], said
+    assert "Traceback" not in out and " ERROR " not in out, out[-3000:]
+    assert proc.returncode == 0
