@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.domain import SegmentRecord, check_camera_id
@@ -98,6 +99,10 @@ class Recorder:
         self._watchdog: threading.Thread | None = None
         self.reconcile_report: ReconcileReport | None = None
         self.last_janitor: JanitorResult | None = None
+        # segments whose index write failed (the database unreachable): indexed again before each janitor
+        # pass, so that retention and the free-space guard see them without waiting for a restart
+        self._unindexed: list[SegmentRecord] = []
+        self._unindexed_lock = threading.Lock()
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -133,7 +138,35 @@ class Recorder:
             self._watchdog.start()
 
     def _index_segment(self, record: SegmentRecord) -> None:
-        self.index.add(record)
+        try:
+            self.index.add(record)
+        except Exception as e:  # noqa: BLE001 - the file is safe on disk: held, and indexed when the store is back
+            with self._unindexed_lock:
+                first = not self._unindexed
+                self._unindexed.append(record)
+            if first:
+                log.warning("recorder: cannot index segments (%s: %s); they are kept on disk and indexed when "
+                            "the database is back", type(e).__name__, str(e).strip().splitlines()[0][:200])
+
+    def index_held(self) -> int:
+        """Index the segments whose index write failed, oldest first; how many are still held."""
+        with self._unindexed_lock:
+            held, self._unindexed = self._unindexed, []
+        done = 0
+        try:
+            for record in held:
+                if (self.config.root / record.path).exists():
+                    self.index.add(record)
+                done += 1
+        except Exception:  # noqa: BLE001 - still unreachable: keep the rest for the next pass
+            pass
+        with self._unindexed_lock:
+            self._unindexed = held[done:] + self._unindexed
+            left = len(self._unindexed)
+        if done:
+            log.warning("recorder: indexed %d segment(s) written while the database was unreachable%s", done,
+                        f"; {left} still held" if left else "")
+        return left
 
     def stop_cameras(self, camera_ids: Iterable[str]) -> None:
         workers = [self._workers.pop(c) for c in camera_ids if c in self._workers]
@@ -184,14 +217,22 @@ class Recorder:
         return {c: w.url for c, w in self._workers.items()}
 
     def run_janitor(self) -> JanitorResult:
+        self.index_held()  # what it deletes and how full the disk is must count every segment on disk
         result = run_janitor(self.config.root, self.index, self.config.retention, self._now())
         self.last_janitor = result
         return result
 
     def _janitor_loop(self) -> None:
+        store_down = False
         while True:
             try:
-                self.run_janitor()
+                if self.index_held() == 0:  # retention is planned from a complete index only
+                    self.run_janitor()
+                    store_down = False
+            except (OperationalError, InterfaceError) as e:  # the database unreachable: the next pass retries
+                if not store_down:
+                    log.warning("recorder janitor waits for the database (%s)", str(e).strip().splitlines()[0][:200])
+                store_down = True
             except Exception:
                 log.exception("recorder janitor pass failed")
             if self._janitor_stop.wait(self.config.janitor_interval_s):

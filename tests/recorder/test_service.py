@@ -157,3 +157,61 @@ def test_sigkill_mid_segment_then_restart(tmp_path, sim):
 def test_config_is_validated(tmp_path, bad):
     with pytest.raises(ValueError):
         RecorderConfig(root=tmp_path, **bad)
+
+
+@pytest.mark.postgres
+def test_segments_written_while_the_database_is_cut_off_are_indexed_when_it_is_back(tmp_path, sim, pg_server_url):
+    """PostgreSQL behind a proxy the test cuts for about three segments: the segments go on being written,
+    and the next janitor pass after the database is back indexes them (retention and the free-space guard
+    would otherwise not see them until a restart), with one warning each way."""
+    import logging
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.orm import sessionmaker
+
+    from recorder.index import RecorderBase
+    from tests.db_proxy import CuttableProxy
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server_url).set(database=name)
+    direct = create_engine(url)
+    RecorderBase.metadata.create_all(direct)
+    proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
+    through = create_engine(url.set(port=proxy.port), pool_pre_ping=True)
+    config = RecorderConfig(root=tmp_path / "rec", segment_s=2, open_timeout_s=5, read_timeout_s=3,
+                            janitor_interval_s=1)
+    recorder = Recorder(config, sessionmaker(through, expire_on_commit=False))
+    seen = SegmentIndex(sessionmaker(direct, expire_on_commit=False))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("recorder").addHandler(handler)
+    try:
+        recorder.start([("CAM1", sim.url("CAM1"))])
+        wait_for(lambda: len(seen.segments("CAM1")) >= 2, 20)
+        proxy.cut()
+        time.sleep(6.5)  # about three segments written with the index out of reach
+        cut_off = len(seen.segments("CAM1"))
+        proxy.restore()
+        time.sleep(3)  # a janitor pass or two
+        recorder.stop()
+    finally:
+        logging.getLogger("recorder").removeHandler(handler)
+        proxy.close()
+        through.dispose()
+    indexed = {s.path for s in seen.segments("CAM1")}
+    on_disk = {p.relative_to(config.root).as_posix() for p in config.root.rglob("*.mp4")}
+    direct.dispose()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    assert len(indexed) >= cut_off + 3, (cut_off, len(indexed))
+    assert on_disk == indexed  # every segment on disk is in the index again, none twice, none lost
+    said = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert any("cannot index segments" in m for m in said) and any("indexed" in m and "unreachable" in m
+                                                                    for m in said), said
+    assert not [r for r in records if r.exc_info], "a traceback was logged"
