@@ -69,8 +69,8 @@ def check_url(raw: str, schemes: tuple[str, ...]) -> str:
     try:
         u = urlsplit(raw)
         port = u.port
-    except ValueError as e:
-        raise _Bad(f"{raw!r} is not a valid URL: {e}") from None
+    except ValueError:  # never quoted: a URL may carry a password (refused below, but only once it parses)
+        raise _Bad("is not a valid URL (check the host, the brackets of an IPv6 address and the port)") from None
     if u.scheme not in schemes:
         raise _Bad(f"scheme must be {' or '.join(schemes)}, got {u.scheme or 'none'!r}")
     if port is not None and not 0 < port < 65536:
