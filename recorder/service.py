@@ -240,14 +240,17 @@ class Recorder:
 
     def status(self, window_s: float = 60.0) -> dict[str, CameraStatus]:
         now = self._clock()
-        oldest = self.index.oldest_start_by_camera()
+        try:
+            oldest, index_up = self.index.oldest_start_by_camera(), True
+        except (OperationalError, InterfaceError):  # the database unreachable: the live half of the status still
+            oldest, index_up = {}, False
         out = {}
         for camera_id, w in sorted(self._workers.items()):
             st = w.state
             fs = self.stats.window(camera_id, now, window_s)
             seg = st.last_segment
             if seg is None:
-                last = self.index.last_segment(camera_id)
+                last = self.index.last_segment(camera_id) if index_up else None
                 seg_path, seg_end = (last.path, last.end) if last else (None, None)
             else:
                 seg_path, seg_end = seg.path, seg.end

@@ -236,8 +236,11 @@ class ProbeService:
 
     def prune(self) -> None:
         before = self.clock.now() - timedelta(days=self.settings.store.raw_retention_days)
-        with self.store.sessions.begin() as session:
-            prune_raw(session, before)
+        try:
+            with self.store.sessions.begin() as session:
+                prune_raw(session, before)
+        except STORE_DOWN as e:  # the next hourly pass prunes what this one could not
+            log.warning("raw observations not pruned: database unreachable (%s)", store_error_line(e))
 
 
 async def start_web(s: Settings, store: Store, svc: ProbeService):
@@ -302,7 +305,12 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
                   max_instances=1, coalesce=True)
 
     async def reload_registry(why: str = "") -> None:
-        if await asyncio.to_thread(svc.reload_registry) or why:
+        try:
+            changed = await asyncio.to_thread(svc.reload_registry)
+        except STORE_DOWN as e:  # the registry is in the database: the cameras known so far go on
+            log.warning("registry not reloaded%s: database unreachable (%s)", why, store_error_line(e))
+            return
+        if changed or why:
             log.info("registry reloaded%s: %d cameras", why, len(svc.cameras))
         await recorder.sync(svc.cameras.values())  # new, removed and moved cameras (a changed URL reconnects)
 

@@ -41,7 +41,8 @@ def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when
     proxy = CuttableProxy((pg_db.host or "127.0.0.1", pg_db.port or 5432))
     cfg = tmp_path / "mimamori.toml"
     cfg.write_text(f"data_dir = '{tmp_path / 'data'}'\n"
-                   "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n[recorder]\nenabled = false\n"
+                   "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n"
+                   "[recorder]\nenabled = false\nstatus_interval_s = 2\n"
                    f"[probes]\ninterval_s = {INTERVAL_S}\nsample_s = 1\ntcp_timeout_s = 2\nonvif_timeout_s = 2\n"
                    "spread = 0.2\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
