@@ -40,9 +40,9 @@ def normalise_phone(raw: str) -> str:
     try:
         num = phonenumbers.parse(raw, "JP")
     except phonenumbers.NumberParseException:
-        raise _Bad(f"{raw!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(num):
-        raise _Bad(f"{raw!r} is not a valid phone number (E.164, or Japanese 090-…/03-…)")
+        raise _Bad("is not a phone number (E.164, or Japanese 090-…/03-…)") from None
+    if not phonenumbers.is_valid_number(num):  # never quoted: an owner's number is personal data
+        raise _Bad("is not a valid phone number (E.164, or Japanese 090-…/03-…)")
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -50,7 +50,7 @@ def check_email(raw: str) -> str:
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as e:
-        raise _Bad(f"{raw!r} is not a valid e-mail address: {e}") from None
+        raise _Bad(f"is not a valid e-mail address: {e}") from None  # the address itself is not quoted
 
 
 def check_host(host: str | None) -> None:

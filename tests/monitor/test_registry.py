@@ -66,6 +66,8 @@ def test_bad_field_is_named_with_row(field, value, why):
     errs = errors_of(csv_of(GOOD.replace("C1", "C0"), with_field(field, value)))
     assert any(e.startswith(f"row 3, field {field}:") and why in e for e in errs), errs
     assert "Sekret" not in " ".join(errs)  # a URL that does not parse is not quoted: it may carry a password
+    if field in ("phone", "email"):
+        assert value not in " ".join(errs)  # nor an owner's phone number or e-mail address
 
 
 @pytest.mark.parametrize(
