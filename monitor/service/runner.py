@@ -25,7 +25,6 @@ from monitor.core.decisions import (
 )
 from monitor.core.decisions import Kind as Step
 from monitor.core.domain import Camera, Observation, ReferenceObservation
-from monitor.core.errors import ConfigError
 from monitor.core.health import observation_state
 from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
 from monitor.probes.onvif import close_shared, onvif_reboot
@@ -39,7 +38,6 @@ from monitor.service.delivery import (
     describe_channels,
     folder_channels,
     person_recipient,
-    unprovided_channels,
 )
 from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
@@ -287,22 +285,12 @@ def _stoppable(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable
     return run
 
 
-async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str | None = None) -> None:
-    from apscheduler.jobstores.memory import MemoryJobStore
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
-    from monitor.service.recording import recorder_settings, start_recorder
-
-    svc = ProbeService(s, store)
-    recorder = await start_recorder(s, store, svc.cameras.values())
-    svc.frames = recorder.frames(svc.frames)  # the recorder's own frame counts; RTSP sampling for the rest
-    sched = AsyncIOScheduler(timezone=s.tz, jobstores={
-        "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
-    now = svc.clock.now()
-    sched.add_job(_stoppable(svc.round), "interval", seconds=s.probes.interval_s, next_run_time=now,
-                  id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
-    sched.add_job(_stoppable(svc.dispatch), "interval", seconds=s.notify.dispatch_every_s, id="dispatch",
-                  max_instances=1, coalesce=True)
+def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: ProbeService, recorder,
+                                   now: datetime) -> Callable[[], None]:
+    """The jobs that follow the registry (every `probes.registry_reload_s`, and at once on SIGHUP) and the
+    recorder (its status file, the retention notice), and the raw-observation prune; returns the undo of
+    the SIGHUP handler."""
+    from monitor.service.recording import recorder_settings
 
     async def reload_registry(why: str = "") -> None:
         try:
@@ -331,6 +319,27 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     sched.add_job(_stoppable(recorder.write_status), "interval", seconds=rs.status_interval_s, next_run_time=now,
                   id="recorder-status", max_instances=1, coalesce=True)
     sched.add_job(retention_notice, "interval", seconds=rs.janitor_interval_s, id="recorder-notice")
+    return hangup
+
+
+async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str | None = None) -> None:
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from monitor.service.recording import start_recorder
+
+    svc = ProbeService(s, store)
+    recorder = await start_recorder(s, store, svc.cameras.values())
+    svc.frames = recorder.frames(svc.frames)  # the recorder's own frame counts; RTSP sampling for the rest
+    sched = AsyncIOScheduler(timezone=s.tz, jobstores={
+        "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
+    now = svc.clock.now()
+    sched.add_job(_stoppable(svc.round), "interval", seconds=s.probes.interval_s, next_run_time=now,
+                  id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
+    sched.add_job(_stoppable(svc.dispatch), "interval", seconds=s.notify.dispatch_every_s, id="dispatch",
+                  max_instances=1, coalesce=True)
+
+    hangup = schedule_registry_and_recorder(sched, s, svc, recorder, now)
     schedule_reports(sched, s, store, svc, config_path)
     sched.start()
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
@@ -352,35 +361,6 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
         log.info("stopped")
 
 
-def check_delivery(s: Settings) -> None:
-    """:class:`ConfigError` when an owner-facing channel has no provider and ``notify.folder_delivery`` was
-    not chosen: filing owners' messages in a folder, so that nobody is contacted, is never a silent default."""
-    filed = unprovided_channels(s)
-    if filed and not s.notify.folder_delivery:
-        need = {"sms": "[notify.twilio]", "voice": "[notify.twilio]", "email": "[notify.smtp]"}
-        raise ConfigError(f"notify: no provider for {', '.join(filed)}, so no owner could be contacted that way: "
-                          f"configure {' and '.join(dict.fromkeys(need[k] for k in filed))}, or set "
-                          "notify.folder_delivery = true to file those messages in the outbox folder (demo, trial)")
-
-
-def check_port_free(host: str, port: int) -> None:
-    """:class:`ConfigError` naming ``web.port`` when ``host:port`` cannot be listened on (in use, or an
-    address this machine does not have)."""
-    import socket
-
-    if port == 0:
-        return
-    for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is fine
-            try:
-                sock.bind(addr)
-                sock.listen(1)
-            except OSError as e:
-                raise ConfigError(f"web.port: cannot listen on {host}:{port} ({e.strerror}); another "
-                                  "mimamori or another server holds it: stop it, or set [web] port") from None
-
-
 def _on_sighup(callback: Callable[[], object]) -> Callable[[], None]:
     """Call ``callback`` on SIGHUP (the Unix habit: reload); returns the undo. Only the main thread's loop
     can take signals: elsewhere (tests driving `serve`) nothing is installed."""
@@ -394,6 +374,8 @@ def _on_sighup(callback: Callable[[], object]) -> Callable[[], None]:
 
 def run_service(s: Settings, config_path: str | None = None) -> None:
     """The service until SIGTERM or SIGINT; logging is set up by the caller (:func:`monitor.cli.main.run`)."""
+    from monitor.service.startup import check_delivery, check_port_free
+
     check_delivery(s)  # before anything starts: no half-started service
     if s.web.enabled:
         check_port_free(s.web.host, s.web.port)
