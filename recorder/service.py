@@ -146,7 +146,7 @@ class Recorder:
                 self._unindexed.append(record)
             if first:
                 log.warning("recorder: cannot index segments (%s: %s); they are kept on disk and indexed when "
-                            "the database is back", type(e).__name__, str(e).strip().splitlines()[0][:200])
+                            "the database is back", type(e).__name__, _first_line(e))
 
     def index_held(self) -> int:
         """Index the segments whose index write failed, oldest first; how many are still held."""
@@ -231,7 +231,7 @@ class Recorder:
                     store_down = False
             except (OperationalError, InterfaceError) as e:  # the database unreachable: the next pass retries
                 if not store_down:
-                    log.warning("recorder janitor waits for the database (%s)", str(e).strip().splitlines()[0][:200])
+                    log.warning("recorder janitor waits for the database (%s)", _first_line(e))
                 store_down = True
             except Exception:
                 log.exception("recorder janitor pass failed")
@@ -262,3 +262,9 @@ class Recorder:
                 retention_held=(datetime.fromtimestamp(now, UTC) - first) if first else None,
             )
         return out
+
+
+def _first_line(e: Exception) -> str:
+    """The first line of an error (a database driver's names the cause; the rest is SQL and advice)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__

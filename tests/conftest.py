@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 pytest_plugins = ["tests.peers", "tests.notify_peers"]
 
@@ -39,22 +39,26 @@ def pg_server_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def pg_url(pg_server_url) -> Iterator[URL]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(pg_server_url).set(database=name)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> Iterator[str]:
     """A fresh, empty database URL on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mimamori.db'}"
         return
-    base = request.getfixturevalue("pg_server_url")
-    schema_db = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{schema_db}"'))
-    url = make_url(base).set(database=schema_db).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{schema_db}" WITH (FORCE)'))
-    admin.dispose()
+    yield request.getfixturevalue("pg_url").render_as_string(hide_password=False)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -174,10 +175,24 @@ bodies = (st.binary(max_size=60)
               lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")))
 
 
-@pytest.mark.parametrize("action", ["acknowledge", "schedule"])
-def test_a_vendor_api_body_is_applied_or_refused_in_json_never_a_server_error(sessions, action):
+@contextmanager
+def served(app):
+    """``app`` on a real loopback server, for a synchronous Hypothesis test: yields ``call(request, *args)``,
+    which runs ``request(client, *args)`` to its end."""
     from aiohttp.test_utils import TestClient, TestServer
 
+    loop = asyncio.new_event_loop()
+    client = TestClient(TestServer(app, host="127.0.0.1"), loop=loop)
+    loop.run_until_complete(client.start_server())
+    try:
+        yield lambda request, *args: loop.run_until_complete(request(client, *args))
+    finally:
+        loop.run_until_complete(client.close())
+        loop.close()
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "schedule"])
+def test_a_vendor_api_body_is_applied_or_refused_in_json_never_a_server_error(sessions, action):
     from monitor.core.domain import Camera
     from monitor.store import tickets as repo
     from monitor.web.app import make_app
@@ -197,17 +212,14 @@ def test_a_vendor_api_body_is_applied_or_refused_in_json_never_a_server_error(se
                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         return r.status, await r.json()
 
-    loop = asyncio.new_event_loop()
-    client = TestClient(TestServer(app, host="127.0.0.1"), loop=loop)
-    loop.run_until_complete(client.start_server())
     seen: list[int] = []
-    try:
+    with served(app) as call:
         @BUDGET
         @given(bodies)
         def check(body):
             with sessions() as s:
                 before = repo.get(s, t.number)
-            status, answer = loop.run_until_complete(post(client, body))
+            status, answer = call(post, body)
             seen.append(status)
             assert status in (200, 400, 409), (status, answer)
             note = _note_of(body)
@@ -218,9 +230,6 @@ def test_a_vendor_api_body_is_applied_or_refused_in_json_never_a_server_error(se
                 with sessions() as s:
                     assert repo.get(s, t.number) == before  # a refused body changed nothing
         check()
-    finally:
-        loop.run_until_complete(client.close())
-        loop.close()
     assert 400 in seen
 
 
@@ -239,7 +248,6 @@ twilio_fields = st.fixed_dictionaries({}, optional={
 def test_a_signed_twilio_callback_is_applied_or_refused_never_a_server_error(sessions):
     """Only Twilio can sign, yet what it signs reaches the outbox query: whatever the fields hold, the
     answer is 204 or 400, on both stores (a NUL in a SID used to be a 500 on PostgreSQL)."""
-    from aiohttp.test_utils import TestClient, TestServer
     from twilio.request_validator import RequestValidator
 
     from monitor.web.app import make_app
@@ -262,21 +270,15 @@ def test_a_signed_twilio_callback_is_applied_or_refused_never_a_server_error(ses
         r = await client.post("/twilio/status", data=params, headers={"X-Twilio-Signature": sig})
         return r.status
 
-    loop = asyncio.new_event_loop()
-    client = TestClient(TestServer(app, host="127.0.0.1"), loop=loop)
-    loop.run_until_complete(client.start_server())
     seen: list[int] = []
-    try:
+    with served(app) as call:
         @BUDGET
         @given(twilio_fields)
         def check(params):
-            status = loop.run_until_complete(post(client, params))
+            status = call(post, params)
             seen.append(status)
             assert status in (204, 400), (status, params)
         check()
-    finally:
-        loop.run_until_complete(client.close())
-        loop.close()
     assert 204 in seen and 400 in seen
     assert all(re.fullmatch(r"(SM|MM|CA)[0-9a-fA-F]{32}", sid) for sid in applied)
 

@@ -10,10 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from tests.db_proxy import CuttableProxy
 
@@ -21,24 +20,12 @@ MIMAMORI = [sys.executable, "-c", "from monitor.cli.main import run_cli; run_cli
 INTERVAL_S = 3
 
 
-@pytest.fixture
-def pg_db(pg_server_url):
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(pg_server_url).set(database=name)
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.mark.postgres
 @pytest.mark.peers
 def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when_it_is_back(
-        tmp_path, sim_fleet, pg_db):
-    direct = pg_db.render_as_string(hide_password=False)
-    proxy = CuttableProxy((pg_db.host or "127.0.0.1", pg_db.port or 5432))
+        tmp_path, sim_fleet, pg_url):
+    direct = pg_url.render_as_string(hide_password=False)
+    proxy = CuttableProxy((pg_url.host or "127.0.0.1", pg_url.port or 5432))
     cfg = tmp_path / "mimamori.toml"
     cfg.write_text(f"data_dir = '{tmp_path / 'data'}'\n"
                    "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n"
@@ -49,7 +36,7 @@ def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when
     env.update(MIMAMORI_CONFIG=str(cfg), MIMAMORI_DATABASE_URL=direct)
     csv = sim_fleet.write_csv(tmp_path / "cameras.csv")
     subprocess.run([*MIMAMORI, "cameras", "import", str(csv)], env=env, check=True, capture_output=True, timeout=60)
-    env["MIMAMORI_DATABASE_URL"] = pg_db.set(port=proxy.port).render_as_string(hide_password=False)
+    env["MIMAMORI_DATABASE_URL"] = pg_url.set(port=proxy.port).render_as_string(hide_password=False)
     db = create_engine(direct)
 
     def rounds() -> list:

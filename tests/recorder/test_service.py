@@ -160,24 +160,19 @@ def test_config_is_validated(tmp_path, bad):
 
 
 @pytest.mark.postgres
-def test_segments_written_while_the_database_is_cut_off_are_indexed_when_it_is_back(tmp_path, sim, pg_server_url):
+def test_segments_written_while_the_database_is_cut_off_are_indexed_when_it_is_back(tmp_path, sim, pg_url):
     """PostgreSQL behind a proxy the test cuts for about three segments: the segments go on being written,
     and the next janitor pass after the database is back indexes them (retention and the free-space guard
     would otherwise not see them until a restart), with one warning each way."""
     import logging
-    import uuid
 
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
     from recorder.index import RecorderBase
     from tests.db_proxy import CuttableProxy
 
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server_url).set(database=name)
+    url = pg_url
     direct = create_engine(url)
     RecorderBase.metadata.create_all(direct)
     proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
@@ -206,9 +201,6 @@ def test_segments_written_while_the_database_is_cut_off_are_indexed_when_it_is_b
     indexed = {s.path for s in seen.segments("CAM1")}
     on_disk = {p.relative_to(config.root).as_posix() for p in config.root.rglob("*.mp4")}
     direct.dispose()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
     assert len(indexed) >= cut_off + 3, (cut_off, len(indexed))
     assert on_disk == indexed  # every segment on disk is in the index again, none twice, none lost
     said = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
