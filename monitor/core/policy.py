@@ -129,7 +129,8 @@ class ClassifierPolicy:
     overlay_fps_share: float = 0.55
     """...and a frame share at most this share of theirs (both bottlenecks in series); for a camera that first
     kept pace with those peers for `overlay_window` intervals of the same congestion, that frame share alone
-    (a second bottleneck appeared on its own line while its provider's stayed as it was)..."""
+    (a second bottleneck appeared on its own line while its provider's stayed as it was), measured against
+    its own share at par where that was above theirs (a lighter stream that lost this much of its share)..."""
     overlay_gap_factor: float = 1.2
     """...or, where its queue adds little delay to its provider's deep one, a longest gap at least this many
     times its peers' (the second bottleneck makes the frames come in longer bursts)..."""

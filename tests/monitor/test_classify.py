@@ -231,7 +231,7 @@ def test_an_overlay_entry_written_before_the_gap_ratio_loads_with_no_gap_differe
     from monitor.core.classify.overlay import Overlay, overlay_from_json, overlay_to_json
     old = {"C05": [0.4, -0.9, 3, 0, 1_000]}
     assert overlay_from_json(old) == {"C05": Overlay(0.4, -0.9, 3, 0, 1_000, 0.0)}
-    assert overlay_to_json(overlay_from_json(old)) == {"C05": [0.4, -0.9, 3, 0, 1_000, 0.0, 0]}
+    assert overlay_to_json(overlay_from_json(old)) == {"C05": [0.4, -0.9, 3, 0, 1_000, 0.0, 0, 0.0, 0]}
 
 
 def test_an_overlay_entry_written_before_the_at_par_flag_loads_as_not_yet_at_par():
@@ -239,3 +239,11 @@ def test_an_overlay_entry_written_before_the_at_par_flag_loads_as_not_yet_at_par
     old = {"C05": [0.4, -0.9, 0, 12, 0, 0.1]}
     assert overlay_from_json(old) == {"C05": Overlay(0.4, -0.9, 0, 12, 0, 0.1, False)}
     assert overlay_from_json(overlay_to_json({"C05": Overlay(0.0, 0.0, 0, 12, 0, 0.0, True)}))["C05"].at_par
+
+
+def test_an_overlay_entry_written_before_the_par_level_loads_at_its_peers_share():
+    from monitor.core.classify.overlay import Overlay, overlay_from_json, overlay_to_json
+    old = {"C05": [0.4, -0.9, 0, 12, 0, 0.1, 1]}
+    assert overlay_from_json(old) == {"C05": Overlay(0.4, -0.9, 0, 12, 0, 0.1, True, 0.0, 0)}
+    kept = Overlay(0.0, 0.0, 0, 12, 0, 0.0, True, 0.31, 14)
+    assert overlay_from_json(overlay_to_json({"C05": kept})) == {"C05": kept}

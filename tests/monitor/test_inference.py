@@ -207,6 +207,31 @@ def test_a_household_congested_during_its_providers_congestion_is_local_congesti
     assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
 
 
+@pytest.mark.parametrize(("ahead", "after", "household"), [
+    (1.5, 0.75, True),   # half of its own share gone: a second bottleneck, though still 0.75 of its peers'
+    (1.5, 1.5, False),   # ahead of its peers all evening: a lighter stream through the same bottleneck
+    (1.5, 1.15, False),  # a quarter less for a while: its share wanders, no second bottleneck
+])
+def test_a_camera_ahead_of_its_congested_peers_that_loses_half_its_share_is_its_households(ahead, after, household):
+    """C102 sends a lighter stream, so inside P1's evening congestion (from minute 20) it gets `ahead` times
+    its peers' frame share. From minute 80 to 170 it gets `after` times theirs, with their RTT and gaps."""
+    cams = city(n_per_isp=8)
+    rng = random.Random(11)
+
+    def script(c, m):
+        if not c.startswith("C1") or not 20 <= m < 200:
+            return ok
+        if c == "C102":
+            k = after if 80 <= m < 170 else ahead
+            return congested(0.33 * k * rng.uniform(0.7, 1.3), 300 * rng.uniform(0.8, 1.2), 8.0 * rng.uniform(0.9, 1.1))
+        return provider_congested(rng, gap_jitter=True)
+    _, decisions = run(cams, script, 230, start=EVENING)
+    causes = set(incidents_of(decisions, "C102").values())
+    assert (Cause.LOCAL_CONGESTION in causes) is household
+    assert Cause.ISP_CONGESTION in causes
+    assert not [d for d in decisions if isinstance(d, NotificationDecision) and d.audience is Audience.OWNER]
+
+
 @pytest.mark.parametrize(("onset", "household"), [
     (21, False),  # with P1's cameras: P1's congestion
     (50, True),   # clean through P1's whole ramp and half an hour after it: not behind P1's bottleneck

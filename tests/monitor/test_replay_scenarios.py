@@ -22,12 +22,6 @@ from monitor.replay.files import replay_files
 from .scoring import SCENARIOS, check_targets, score_files
 
 DIGESTS = Path(__file__).with_name("scenario_decision_digests.json")
-INFERENCE = ("Inference that survives a real fleet: wrong registry rows, missing rows, monitor restarts, "
-             "probe times spread over the minute, and congestion on top of congestion")
-# Scenarios the current classifier does not yet hold to every target (issue: INFERENCE). strict: the
-# day one passes, this list must shrink. fleet-15's local congestion is 0.83 (C0028's first evening is
-# no more than 1.1x its provider's RTT and 0.65x its frame share, inside the normal spread).
-MISSES_TARGETS = frozenset({"fleet-15-messy"})
 
 
 def _replay(scenario: Path, out_dir: Path) -> Path:
@@ -53,9 +47,7 @@ def test_decisions_are_byte_identical_to_the_recorded_digest(scenario: Path, dec
     assert _digest(_replay(scenario, decisions_dir)) == expected[scenario.name]
 
 
-@pytest.mark.parametrize("scenario", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=INFERENCE)) if p.name in MISSES_TARGETS else p
-    for p in SCENARIOS], ids=[p.name for p in SCENARIOS])
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.name for p in SCENARIOS])
 def test_scenario_meets_targets(scenario: Path, decisions_dir: Path):
     res = score_files(scenario, _replay(scenario, decisions_dir))
     problems = check_targets(res)
