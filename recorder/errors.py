@@ -5,7 +5,8 @@
     │   ├── StreamTimeout        nothing arrived within the read timeout (accept-then-silence)
     │   └── StreamDiscontinuity  timestamps went backwards or jumped ahead of the wall clock
     ├── ExportRefused            no matching approved lawful request, or requester == approver
-    └── ConfigError(ValueError)  a RecorderConfig or RetentionPolicy value is out of range
+    ├── ConfigError(ValueError)  a RecorderConfig or RetentionPolicy value is out of range
+    └── RootTaken                the recordings folder belongs to another node of the cluster
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class ExportRefused(RecorderError):
 
 class ConfigError(RecorderError, ValueError):
     """A configuration value is out of range."""
+
+
+class RootTaken(RecorderError):
+    """Another node records into this folder: two nodes would adopt and delete each other's files."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, func, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, func, select, true, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -57,6 +57,7 @@ class SegmentRow(RecorderBase):
     bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    node: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # whose disk holds it
 
 
 class PendingDeletionRow(RecorderBase):
@@ -67,6 +68,7 @@ class PendingDeletionRow(RecorderBase):
     path: Mapped[str] = mapped_column(String(512), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
     listed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    node: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class LawfulRequestRow(RecorderBase):
@@ -117,10 +119,28 @@ def _segment(row: SegmentRow) -> Segment:
 
 
 class SegmentIndex:
-    """Rows <-> `Segment` values, and the garbage list. Safe to call from worker threads."""
+    """Rows <-> `Segment` values, and the garbage list. Safe to call from worker threads.
 
-    def __init__(self, session_factory: sessionmaker[Session]):
+    With ``node``, one node's view in a cluster that shares the index: what it adds is marked as on its
+    disk, and what works on files (reconcile, retention, the garbage list) sees only its own rows; reads
+    for people (segments, footage, status) see every node's."""
+
+    def __init__(self, session_factory: sessionmaker[Session], node: str | None = None):
         self._sessions = session_factory
+        self.node = node
+
+    def _mine(self, column):  # noqa: ANN001, ANN202 - a SQLAlchemy column in, a where clause out
+        return true() if self.node is None else column == self.node
+
+    def adopt_unowned(self) -> int:
+        """Rows written before the index knew nodes become this node's (the one node there was then:
+        start that node first after the upgrade); how many."""
+        if self.node is None:
+            return 0
+        with self._sessions.begin() as s:
+            n = s.execute(update(SegmentRow).where(SegmentRow.node.is_(None)).values(node=self.node)).rowcount
+            s.execute(update(PendingDeletionRow).where(PendingDeletionRow.node.is_(None)).values(node=self.node))
+            return int(n or 0)
 
     def add(self, record: SegmentRecord) -> Segment:
         with self._sessions.begin() as s:
@@ -133,6 +153,7 @@ class SegmentIndex:
                 bytes=record.bytes,
                 sha256=record.sha256,
                 recovered=record.recovered,
+                node=self.node,
             )
             s.add(row)
             s.flush()
@@ -157,15 +178,16 @@ class SegmentIndex:
         before `cutoff`, plus the `oldest` earliest ones still inside the period (for the disk guard)."""
         order = (SegmentRow.start, SegmentRow.id)
         with self._sessions() as s:
-            expired = s.scalars(select(SegmentRow).where(SegmentRow.end < cutoff).order_by(*order)).all()
+            mine = self._mine(SegmentRow.node)
+            expired = s.scalars(select(SegmentRow).where(SegmentRow.end < cutoff, mine).order_by(*order)).all()
             young = s.scalars(
-                select(SegmentRow).where(SegmentRow.end >= cutoff).order_by(*order).limit(oldest)
+                select(SegmentRow).where(SegmentRow.end >= cutoff, mine).order_by(*order).limit(oldest)
             ).all()
             return [_segment(r) for r in (*expired, *young)]
 
     def paths(self) -> set[str]:
         with self._sessions() as s:
-            return set(s.scalars(select(SegmentRow.path)))
+            return set(s.scalars(select(SegmentRow.path).where(self._mine(SegmentRow.node))))
 
     def last_segment(self, camera_id: str) -> Segment | None:
         q = select(SegmentRow).where(SegmentRow.camera_id == camera_id)
@@ -198,23 +220,25 @@ class SegmentIndex:
             known = set(s.scalars(select(PendingDeletionRow.path)))
             for p in paths:
                 if p not in known:
-                    s.add(PendingDeletionRow(path=p, reason=reason, listed_at=now))
+                    s.add(PendingDeletionRow(path=p, reason=reason, listed_at=now, node=self.node))
                     known.add(p)
 
     def pending_deletions(self) -> list[str]:
         with self._sessions() as s:
-            return list(s.scalars(select(PendingDeletionRow.path).order_by(PendingDeletionRow.path)))
+            return list(s.scalars(select(PendingDeletionRow.path).where(self._mine(PendingDeletionRow.node))
+                                  .order_by(PendingDeletionRow.path)))
 
     def finish_deletions(self, paths: Sequence[str]) -> None:
         """The files are gone (unlinked and the directory fsynced): drop their rows."""
         if not paths:
             return
         with self._sessions.begin() as s:
-            s.execute(delete(SegmentRow).where(SegmentRow.path.in_(paths)))
-            s.execute(delete(PendingDeletionRow).where(PendingDeletionRow.path.in_(paths)))
+            s.execute(delete(SegmentRow).where(SegmentRow.path.in_(paths), self._mine(SegmentRow.node)))
+            s.execute(delete(PendingDeletionRow).where(PendingDeletionRow.path.in_(paths),
+                                                       self._mine(PendingDeletionRow.node)))
 
     def forget(self, paths: Sequence[str]) -> None:
         """Drop index rows whose files are missing (found at start-up)."""
         if paths:
             with self._sessions.begin() as s:
-                s.execute(delete(SegmentRow).where(SegmentRow.path.in_(paths)))
+                s.execute(delete(SegmentRow).where(SegmentRow.path.in_(paths), self._mine(SegmentRow.node)))

@@ -25,7 +25,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.domain import SegmentRecord, check_camera_id
-from recorder.errors import ConfigError
+from recorder.errors import ConfigError, RootTaken
 from recorder.index import SegmentIndex
 from recorder.ingest import Backoff, CameraWorker, IngestSettings
 from recorder.janitor import JanitorResult, run_janitor
@@ -34,6 +34,7 @@ from recorder.retention import RetentionPolicy
 from recorder.stats import FrameStatsAccumulator, RecorderFrameSource
 
 log = logging.getLogger(__name__)
+NODE_MARK = ".mimamori-node"  # in the recordings folder: the node that records into it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +53,7 @@ class RecorderConfig:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     janitor_interval_s: float = 300.0
     stats_horizon_s: float = 900.0
+    node: str | None = None  # in a cluster: this node's id; its rows in the shared index are its own disk's
 
     def __post_init__(self) -> None:
         for name in ("segment_s", "open_timeout_s", "read_timeout_s", "stall_timeout_s", "janitor_interval_s",
@@ -89,7 +91,7 @@ class Recorder:
         clock: Callable[[], float] = time.time,
     ):
         self.config = config
-        self.index = SegmentIndex(session_factory)
+        self.index = SegmentIndex(session_factory, config.node)
         self.stats = FrameStatsAccumulator(horizon_s=config.stats_horizon_s)
         self.frame_source = RecorderFrameSource(self.stats, clock)
         self._clock = clock
@@ -114,6 +116,7 @@ class Recorder:
         Use `stop_cameras` to drop some."""
         cameras = [(check_camera_id(c), url) for c, url in cameras]
         if self.reconcile_report is None:
+            self._claim_root()
             self.reconcile_report = reconcile(self.config.root, self.index)
             log.info("recorder reconciled: %s", self.reconcile_report)
         moved = [c for c, url in cameras if c in self._workers and self._workers[c].url != url]
@@ -136,6 +139,26 @@ class Recorder:
             self._janitor.start()
             self._watchdog = threading.Thread(target=self._watchdog_loop, name="rec-watchdog", daemon=True)
             self._watchdog.start()
+
+    def _claim_root(self) -> None:
+        """In a cluster, the recordings folder is one node's: its id is written in it on the first start,
+        and another node's start in it is refused (it would index and then delete the first one's files).
+        Rows written before the index knew nodes become this node's."""
+        if self.config.node is None:
+            return
+        mark = self.config.root / NODE_MARK
+        self.config.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            owner = mark.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            mark.write_text(self.config.node + "\n", encoding="utf-8")
+            owner = self.config.node
+        if owner != self.config.node:
+            raise RootTaken(f"the recordings folder {self.config.root} belongs to node {owner!r}, not "
+                            f"{self.config.node!r}: give each node its own data_dir (or recorder root)")
+        adopted = self.index.adopt_unowned()
+        if adopted:
+            log.info("recorder: %d segments indexed before the cluster are now node %s's", adopted, self.config.node)
 
     def _index_segment(self, record: SegmentRecord) -> None:
         try:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli.cameras import cameras_app
+from monitor.cli.cluster import cluster_app
 from monitor.cli.common import _State, fail, parse_time, settings
 from monitor.cli.config import config_app
 from monitor.cli.recorder import register as register_recorder_commands
@@ -30,6 +31,7 @@ app.add_typer(obs_app, name="observations")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(report_app, name="report")
 app.add_typer(config_app, name="config")
+app.add_typer(cluster_app, name="cluster")
 register_recorder_commands(app)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]

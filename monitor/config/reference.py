@@ -10,6 +10,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import socket
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -95,7 +96,11 @@ def settings_keys(model: type[BaseModel] = Settings, prefix: str = "") -> Iterat
         if subs and origin not in (list, dict):
             yield from settings_keys(subs[0], path + ".")
             continue
-        yield Key(path, _type_name(f.annotation), _show(f.default), meaning)
+        if f.default_factory is None:
+            default = _show(f.default)
+        else:  # the host name differs from machine to machine: named, not shown
+            default = "the host name" if f.default_factory is socket.gethostname else _show(f.default_factory())
+        yield Key(path, _type_name(f.annotation), default, meaning)
         if subs:  # a list or table of tables: their keys, one level down
             for sub_name, sub in subs[0].model_fields.items():
                 yield Key(f"{path}[].{sub_name}", _type_name(sub.annotation), _show(sub.default),

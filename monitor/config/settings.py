@@ -7,6 +7,7 @@ Unknown keys are rejected with a message naming the key. Secrets come from the e
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -55,6 +56,26 @@ class StoreSettings(_Section):
     hold_rounds: int = Field(120, ge=1, description="probe rounds held in memory while the database is "
                                                    "unreachable, stored and decided when it is back (about 0.3 KB "
                                                    "a camera a round); past this the oldest are dropped")
+
+
+class ClusterSettings(_Section):
+    """One decider among the `mimamori run` processes on one database, and the cameras each records."""
+
+    node_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128,
+                         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                         description="this process's name in the cluster (default: the host name); unique per "
+                                     "process")
+    lease_s: float = Field(30.0, ge=3, le=600, description="the decider's lease: a standby takes over within "
+                                                           "this after the leader stops beating")
+    heartbeat_s: float = Field(5.0, gt=0, description="how often each node beats and the leader renews its "
+                                                      "lease; at most a third of lease_s")
+
+    @model_validator(mode="after")
+    def _beats_within_lease(self) -> ClusterSettings:
+        if self.heartbeat_s * 3 > self.lease_s:
+            raise ValueError(f"heartbeat_s {self.heartbeat_s:g} is more than a third of lease_s {self.lease_s:g}: "
+                             "a leader could lose its lease between two renewals")
+        return self
 
 
 class CitySettings(_Section):
@@ -158,6 +179,7 @@ class Settings(BaseSettings):
     probes: ProbeSettings = ProbeSettings()
     references: list[ReferenceTarget] = Field([], description="checks of the monitor's own network")
     store: StoreSettings = StoreSettings()
+    cluster: ClusterSettings = ClusterSettings()
     web: WebSettings = WebSettings()
     report: ReportSettings = ReportSettings()
     recorder: RecorderSettings = RecorderSettings()

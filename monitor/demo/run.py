@@ -203,6 +203,7 @@ def _run(settings: Settings, cameras: int, rounds: int, pace_s: float, data_dir:
             f"from {start:%a %Y-%m-%d %H:%M} (Asia/Tokyo); the vendor is called after "
             f"{DEMO_VENDOR_AFTER.seconds // 60} minutes instead of 24 hours")
         svc = ProbeService(settings, store, clock=clock)
+        svc.leadership.tick()  # the demo's one node: it takes the decider lease
 
         async def main() -> Counter:
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.secrets import PasswordBox, load_key
@@ -15,6 +15,8 @@ from monitor.core.errors import StoreUnavailableError
 from monitor.store import cameras as camera_repo
 from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.report_models import track_incident_spans
+
+STORE_DOWN = (OperationalError, InterfaceError)  # the database unreachable, or the connection lost
 
 
 @dataclass(frozen=True, slots=True)

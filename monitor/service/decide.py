@@ -31,12 +31,18 @@ class DecisionLoop:
     """``after_step`` runs inside the round's transaction (the outbox enqueues there)."""
 
     def __init__(self, sessions: sessionmaker[Session], policies: Policies, interval_s: float,
-                 after_step: AfterStep | None = None):
+                 after_step: AfterStep | None = None, fence: Callable[[Session], object] | None = None):
         self.after_step = after_step
+        self.fence = fence
         self.sessions = sessions
         self.policies = policies
         self.interval_s = interval_s
-        with sessions() as s:
+        self.reload()
+
+    def reload(self) -> None:
+        """Take the state from the last committed round (at start, and when this node becomes the decider:
+        another one may have decided since)."""
+        with self.sessions() as s:
             loaded = load_state(s)
         self.state = engine_state_from_json(loaded[1]) if loaded else EngineState()
         self.last_t: datetime | None = loaded[0] if loaded else None
@@ -48,11 +54,14 @@ class DecisionLoop:
         references: Sequence[ReferenceObservation],
         now: datetime,
     ) -> list[Decision]:
-        """Store one round and decide on it; returns the round's decisions."""
+        """Store one round and decide on it; returns the round's decisions. With a fence, the round is
+        written only while this process still holds the decider lease (else the fence raises)."""
         if self.last_t is not None and now <= self.last_t:
             return []  # this round was stored and decided before a restart: nothing twice
         result = step(self.state, cameras, observations, references, now, self.policies)
         with self.sessions.begin() as session:
+            if self.fence is not None:
+                self.fence(session)  # a deposed decider's round raises here and writes nothing
             record_round(session, observations, references, cameras, self.interval_s)
             save_step(session, now, engine_state_to_json(result.state), result.decisions)
             if self.after_step is not None and result.decisions:

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING
 
 from monitor.config.recorder import RecorderSettings
 from monitor.core.domain import Camera
+from monitor.core.errors import ConfigError
 from monitor.probes.frames import FrameStatsSource
 from monitor.probes.rtsp_sample import FrameStats
 from recorder import Backoff, Recorder, RecorderConfig, RetentionPolicy
 from recorder.domain import check_camera_id
+from recorder.errors import RootTaken
 from recorder.stats import FrameStats as RecorderFrameStats
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ def recorder_config(s: Settings) -> RecorderConfig:
         backoff=Backoff(initial_s=r.backoff_initial_s, cap_s=r.backoff_cap_s),
         retention=RetentionPolicy(period=timedelta(days=r.retention_days),
                                   free_floor_bytes=int(r.free_floor_gb * 1024**3)),
-        janitor_interval_s=r.janitor_interval_s, stats_horizon_s=max(900.0, 2 * window),
+        janitor_interval_s=r.janitor_interval_s, stats_horizon_s=max(900.0, 2 * window), node=s.cluster.node_id,
     )
 
 
@@ -197,6 +199,9 @@ async def start_recorder(s: Settings, store: Store, cameras: Iterable[Camera]) -
     recorder = Recorder(config, store.sessions)
     runtime = RecorderRuntime(recorder, r, r.stats_window_s or s.probes.interval_s, status_path(s))
     wanted = recordable(cameras, r)
-    await asyncio.to_thread(recorder.start, wanted)
+    try:
+        await asyncio.to_thread(recorder.start, wanted)
+    except RootTaken as e:
+        raise ConfigError(str(e)) from None
     log.info("recording %d cameras to %s", len(wanted), config.root)
     return runtime

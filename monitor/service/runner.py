@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import signal
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from monitor.config.settings import Settings
 from monitor.core.decisions import (
@@ -29,8 +28,9 @@ from monitor.core.health import observation_state
 from monitor.probes.frames import FrameStatsSource, RtspSamplingSource
 from monitor.probes.onvif import close_shared, onvif_reboot
 from monitor.probes.round import ProbeConfig, probe_round, reference_round
-from monitor.service.app import Store, open_store, store_error_line
+from monitor.service.app import STORE_DOWN, Store, open_store, store_error_line
 from monitor.service.clock import Clock, SystemClock, VirtualClock
+from monitor.service.cluster import Leadership
 from monitor.service.decide import DecisionLoop, policies_of
 from monitor.service.delivery import (
     Delivery,
@@ -39,12 +39,16 @@ from monitor.service.delivery import (
     folder_channels,
     person_recipient,
 )
+from monitor.service.jobs import leave_cluster, schedule_cluster, schedule_registry_and_recorder, stoppable
+from monitor.store.cluster import Deposed
 from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
 from notify.dispatch import Dispatcher, RetryPolicy
-from notify.message import Kind
 from notify.outbox import Outbox
 from notify.render import Renderer
+
+if TYPE_CHECKING:
+    from monitor.service.recording import RecorderRuntime
 
 log = logging.getLogger("mimamori.service")
 Record = Observation | ReferenceObservation
@@ -117,7 +121,6 @@ def describe_finding(d: FindingDecision) -> str:
     return f"registry finding for {d.camera}: {d.field} {value_text(d.registry)} -> {value_text(d.observed)} ({why})"
 
 
-STORE_DOWN = (OperationalError, InterfaceError)  # the database unreachable, or the connection lost
 
 
 @dataclass
@@ -139,7 +142,9 @@ class ProbeService:
         renderer = Renderer()
         self.delivery = Delivery(settings=s, renderer=renderer, escalation=policies.escalation,
                                  outbox=Outbox(store.sessions))
-        self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue)
+        self.leadership = Leadership(store.sessions, s.cluster, self.clock.now)
+        self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue,
+                                      fence=self.leadership.fence)
         self.channels = build_channels(s)
         self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
                                      operators=[person_recipient(p) for p in s.notify.operators])
@@ -148,7 +153,12 @@ class ProbeService:
         self._held: deque[tuple[datetime, list[Observation], list[ReferenceObservation], dict[str, Camera]]] = \
             deque()
         self._store_down: StoreOutage | None = None
+        self.recorder: RecorderRuntime | None = None  # set by serve once recording has started
         self.reload_registry()
+
+    def recorded_here(self) -> list[Camera]:
+        """The cameras this node records: its share of the live nodes (all of them on a lone node)."""
+        return [c for c in self.cameras.values() if self.leadership.records(c.camera_id)]
 
     def reload_registry(self) -> bool:
         """Take the registry from the store; whether it changed."""
@@ -157,7 +167,9 @@ class ProbeService:
         return changed
 
     async def round(self) -> tuple[list[Record], list[Decision]]:
-        """Probe every camera, store what was seen, and decide on it."""
+        """Probe every camera, store what was seen, and decide on it (the decider only: a standby waits)."""
+        if not self.leadership.leading:
+            return [], []
         now = self.clock.now().replace(microsecond=0)
         spread = self.settings.probes.interval_s * self.settings.probes.spread
         records = await probe_once(self.settings, list(self.cameras.values()), clock=VirtualClock(now),
@@ -191,6 +203,10 @@ class ProbeService:
             except STORE_DOWN as e:
                 self._note_store_down(e)
                 return out
+            except Deposed:
+                self.leadership.deposed()
+                self.held_rounds_drop()
+                return out
             self._held.popleft()
         if self._store_down is not None:
             gone, self._store_down = self._store_down, None
@@ -198,6 +214,10 @@ class ProbeService:
                         (self.clock.now() - gone.since).total_seconds(),
                         f"; the {gone.dropped} oldest were dropped (store.hold_rounds)" if gone.dropped else "")
         return out
+
+    def held_rounds_drop(self) -> None:
+        """On a change of decider: rounds this node held are not its to store (the decider probes for itself)."""
+        self._held.clear()
 
     def _note_store_down(self, e: Exception) -> None:
         """One warning when the database goes (noticed by a round or by delivery, whichever is first)."""
@@ -258,89 +278,21 @@ async def start_web(s: Settings, store: Store, svc: ProbeService):
     return await start_server(app, s.web.host, s.web.port)
 
 
-def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: ProbeService,
-                     config_path: str | None) -> None:
-    """The persistent Monday job (SQLAlchemy job store in the service's database); a start-up run and a
-    half-hourly retry send a report missed while the service was down, once (the sent-report claim)."""
-    from monitor.report.delivery import schedule_weekly_report
-    from monitor.service.weekly import delivery_from_settings
-
-    schedule_weekly_report(sched, s.tz, s.report.send_at, config_path=config_path)
-    weekly = delivery_from_settings(s, store.sessions, clock=svc.clock.now)
-    sched.add_job(weekly.send_due, "date", run_date=svc.clock.now(), id="weekly-report-startup")
-    sched.add_job(weekly.send_due, "interval", minutes=30, id="weekly-report-retry", coalesce=True)
-
-
-def _stoppable(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
-    """A coroutine job that the stop cancels ends quietly: the scheduler's shutdown cancels the jobs under
-    way, which it would log as an ERROR with a CancelledError traceback. What a round writes is one
-    transaction (in a worker thread that asyncio.run waits for), so nothing is left half-written."""
-    @functools.wraps(job)
-    async def run(*args: object, **kwargs: object) -> object:
-        try:
-            return await job(*args, **kwargs)
-        except asyncio.CancelledError:
-            log.info("%s interrupted by the stop", getattr(job, "__qualname__", job))
-            return None
-    return run
-
-
-def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: ProbeService, recorder,
-                                   now: datetime) -> Callable[[], None]:
-    """The jobs that follow the registry (every `probes.registry_reload_s`, and at once on SIGHUP) and the
-    recorder (its status file, the retention notice), and the raw-observation prune; returns the undo of
-    the SIGHUP handler."""
-    from monitor.service.recording import recorder_settings
-
-    async def reload_registry(why: str = "") -> None:
-        try:
-            changed = await asyncio.to_thread(svc.reload_registry)
-        except STORE_DOWN as e:  # the registry is in the database: the cameras known so far go on
-            log.warning("registry not reloaded%s: database unreachable (%s)", why, store_error_line(e))
-            return
-        if changed or why:
-            log.info("registry reloaded%s: %d cameras", why, len(svc.cameras))
-        await recorder.sync(svc.cameras.values())  # new, removed and moved cameras (a changed URL reconnects)
-
-    def retention_notice() -> None:
-        now = svc.clock.now()
-        notice = recorder.retention_notice(now)
-        if notice is not None:
-            log.warning("recording retention short: %s", notice.text)
-            svc.delivery.notify_operators(
-                Kind.OPERATOR_RETENTION_SHORT, f"retention:{now.astimezone(s.tz):%Y-%m-%d}",
-                {"days_kept": notice.actual_retention.total_seconds() / 86400, "period_days": f"{rs.retention_days:g}",
-                 "detail": notice.text}, now)
-
-    rs = recorder_settings(s)
-    sched.add_job(_stoppable(reload_registry), "interval", seconds=s.probes.registry_reload_s, id="reload-registry")
-    hangup = _on_sighup(lambda: asyncio.ensure_future(reload_registry(" (SIGHUP)")))
-    sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
-    sched.add_job(_stoppable(recorder.write_status), "interval", seconds=rs.status_interval_s, next_run_time=now,
-                  id="recorder-status", max_instances=1, coalesce=True)
-    sched.add_job(retention_notice, "interval", seconds=rs.janitor_interval_s, id="recorder-notice")
-    return hangup
-
-
 async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str | None = None) -> None:
-    from apscheduler.jobstores.memory import MemoryJobStore
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
     from monitor.service.recording import start_recorder
 
     svc = ProbeService(s, store)
-    recorder = await start_recorder(s, store, svc.cameras.values())
+    sched = AsyncIOScheduler(timezone=s.tz)
+    await schedule_cluster(sched, s, store, svc, config_path)()  # the role and the live nodes, before anything
+    svc.recorder = recorder = await start_recorder(s, store, svc.recorded_here())
     svc.frames = recorder.frames(svc.frames)  # the recorder's own frame counts; RTSP sampling for the rest
-    sched = AsyncIOScheduler(timezone=s.tz, jobstores={
-        "default": MemoryJobStore(), "durable": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")})
     now = svc.clock.now()
-    sched.add_job(_stoppable(svc.round), "interval", seconds=s.probes.interval_s, next_run_time=now,
+    sched.add_job(stoppable(svc.round), "interval", seconds=s.probes.interval_s, next_run_time=now,
                   id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)
-    sched.add_job(_stoppable(svc.dispatch), "interval", seconds=s.notify.dispatch_every_s, id="dispatch",
+    sched.add_job(stoppable(svc.dispatch), "interval", seconds=s.notify.dispatch_every_s, id="dispatch",
                   max_instances=1, coalesce=True)
 
     hangup = schedule_registry_and_recorder(sched, s, svc, recorder, now)
-    schedule_reports(sched, s, store, svc, config_path)
     sched.start()
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
     log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
@@ -357,19 +309,9 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
             await web_runner.cleanup()
         sched.shutdown(wait=False)
         await recorder.stop()  # closes and indexes the open segments
+        await leave_cluster(svc)
         await close_shared()
         log.info("stopped")
-
-
-def _on_sighup(callback: Callable[[], object]) -> Callable[[], None]:
-    """Call ``callback`` on SIGHUP (the Unix habit: reload); returns the undo. Only the main thread's loop
-    can take signals: elsewhere (tests driving `serve`) nothing is installed."""
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGHUP, callback)
-    except (RuntimeError, ValueError, NotImplementedError):
-        return lambda: None
-    return lambda: loop.remove_signal_handler(signal.SIGHUP)
 
 
 def run_service(s: Settings, config_path: str | None = None) -> None:

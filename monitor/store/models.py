@@ -157,3 +157,28 @@ class RegistryFindingRow(Base):
     first_found_at: Mapped[datetime] = mapped_column(UTCDateTime())
     found_at: Mapped[datetime] = mapped_column(UTCDateTime())
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ClusterNodeRow(Base):
+    """One `mimamori run` process of the cluster: its id and its last heartbeat (`core.cluster`)."""
+
+    __tablename__ = "cluster_nodes"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LeaseRow(Base):
+    """A lease one node holds at a time (the decider's). ``epoch`` rises with every take-over: the fencing
+    token every decision write renews the lease at. ``instance`` tells apart two lives of one node id."""
+
+    __tablename__ = "cluster_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    instance: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

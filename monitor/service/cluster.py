@@ -1,0 +1,107 @@
+"""This process in the cluster: its heartbeat, whether it decides, and the fence on every decision.
+
+Every `mimamori run` on one database beats every `cluster.heartbeat_s`. One of them holds the decider's
+lease (`store.cluster`): it probes, decides and queues; the others stand by, record their share of the
+cameras and deliver from the shared outbox. A standby takes the lease once it has gone a whole
+`cluster.lease_s` without renewal (the leader killed, hung or cut off), and a leader that finds its lease
+taken stops deciding at once. Each change of role is one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config.settings import ClusterSettings
+from monitor.core.cluster import ClusterStatus, alive, cluster_status, leader, owner
+from monitor.store import cluster as db
+
+log = logging.getLogger("mimamori.cluster")
+
+
+class Leadership:
+    """The lease as this process sees it. ``tick`` runs from a job (blocking: in a thread)."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: ClusterSettings, now: Callable[[], datetime]):
+        self.sessions = sessions
+        self.node = settings.node_id
+        self.lease = timedelta(seconds=settings.lease_s)
+        self.now = now
+        self.instance = uuid.uuid4().hex
+        self.started_at = now()
+        self.epoch: int | None = None  # held at this epoch, or None: standby
+        self.live: tuple[str, ...] = (self.node,)  # the nodes alive at the last beat (this one at least)
+        self._standby_for: str | None = ""  # the leader last named in a standby line ("" before the first)
+
+    @property
+    def leading(self) -> bool:
+        return self.epoch is not None
+
+    def tick(self) -> str | None:
+        """Beat, then renew the lease or try to take it. Returns "lead" when this process has just taken
+        it, "standby" when it has just lost it, else None."""
+        now = self.now()
+        with self.sessions.begin() as session:
+            db.beat(session, self.node, socket.gethostname(), os.getpid(), self.started_at, now)
+            self.live = tuple(alive(db.nodes(session), now, self.lease))
+            if self.epoch is not None:
+                if db.renew(session, self.node, self.instance, self.epoch, now, self.lease):
+                    return None
+                lost, self.epoch = self.epoch, None
+                holder = leader(db.lease_row(session), now)
+                log.warning("deposed: the decider lease (epoch %d) was taken by %s; this node stands by",
+                            lost, holder or "another node")
+                self._standby_for = holder
+                return "standby"
+            epoch = db.take(session, self.node, self.instance, now, self.lease)
+            if epoch is not None:
+                self.epoch = epoch
+                log.info("leading: node %s holds the decider lease (epoch %d) and decides", self.node, epoch)
+                return "lead"
+            holder = leader(db.lease_row(session), now)
+        if holder != self._standby_for:
+            self._standby_for = holder
+            log.info("standby: node %s decides nothing while %s holds the decider lease; it takes over within "
+                     "%gs of that lease's last renewal", self.node, holder or "another node",
+                     self.lease.total_seconds())
+        return None
+
+    def records(self, camera_id: str) -> bool:
+        """Whether this node records the camera: its share of the live nodes (`core.cluster.owner`)."""
+        return owner(camera_id, self.live) == self.node
+
+    def fence(self, session: Session) -> None:
+        """In a decision's transaction: raises :class:`monitor.store.cluster.Deposed` unless this process
+        still holds the lease (and renews it)."""
+        if self.epoch is None:
+            raise db.Deposed(f"node {self.node} does not hold the decider lease")
+        db.fence(session, self.node, self.instance, self.epoch, self.now(), self.lease)
+
+    def deposed(self) -> None:
+        """A fenced write was refused: stand by (one line)."""
+        if self.epoch is not None:
+            log.warning("deposed: a decision of epoch %d was refused (another node took the lease); this node "
+                        "stands by", self.epoch)
+            self.epoch = None
+            self._standby_for = None
+
+    def leave(self) -> None:
+        """At a clean stop: give the lease up and take this node's row away, so that the others take over
+        its role and its cameras at their next heartbeat instead of a lease later."""
+        with self.sessions.begin() as session:
+            if self.epoch is not None:
+                db.release(session, self.node, self.instance, self.epoch)
+            db.leave(session, self.node)
+        self.epoch = None
+
+
+def read_status(sessions: sessionmaker[Session], cameras: list[str], now: datetime,
+                lease: timedelta) -> ClusterStatus:
+    with sessions() as session:
+        return cluster_status(db.nodes(session), db.lease_row(session), cameras, now, lease)

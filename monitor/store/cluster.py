@@ -1,0 +1,100 @@
+"""The cluster in the database: node heartbeats and the decider's lease with its fencing epoch.
+
+Every change of the lease is one conditional UPDATE of its single row, so PostgreSQL's row lock (or
+SQLite's database lock) makes a take-over and a renewal mutually exclusive:
+
+- **take**: only an expired or unheld lease; the epoch rises by one.
+- **renew**: only at the holder's own epoch and instance; a leader whose lease lapsed but that nobody took
+  keeps it (nobody decided in between).
+- **fence**: a renewal inside a decision's own transaction. PostgreSQL holds the row lock until the commit:
+  a take-over waiting on it finds the renewed expiry and fails. If a take-over came first, the fence finds
+  another epoch, raises :class:`Deposed`, and the whole transaction (state, incidents, outbox) rolls back.
+
+Times are the nodes' own UTC clocks: keep them within a few seconds of each other (NTP), far below the
+lease (30 s by default).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.core.cluster import LeaseSeen, NodeSeen
+from monitor.store.models import ClusterNodeRow, LeaseRow
+
+DECIDER = "decider"
+
+
+class Deposed(Exception):
+    """The lease is held at another epoch: this node no longer decides."""
+
+
+def beat(session: Session, node: str, host: str, pid: int, started_at: datetime, now: datetime) -> None:
+    """This node's heartbeat (its row created on the first)."""
+    row = session.get(ClusterNodeRow, node)
+    if row is None:
+        session.add(ClusterNodeRow(id=node, host=host, pid=pid, started_at=started_at, heartbeat_at=now))
+    else:
+        row.host, row.pid, row.started_at, row.heartbeat_at = host, pid, started_at, now
+
+
+def take(session: Session, node: str, instance: str, now: datetime, lease: timedelta,
+         name: str = DECIDER) -> int | None:
+    """Take the lease if it is unheld or expired; the new epoch, or None (somebody else holds it)."""
+    res = session.execute(
+        update(LeaseRow)
+        .where(LeaseRow.name == name, or_(LeaseRow.holder.is_(None), LeaseRow.expires_at.is_(None),
+                                          LeaseRow.expires_at <= now))
+        .values(holder=node, instance=instance, epoch=LeaseRow.epoch + 1, expires_at=now + lease)
+        .execution_options(synchronize_session=False))
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalar(select(LeaseRow.epoch).where(LeaseRow.name == name))
+
+
+def renew(session: Session, node: str, instance: str, epoch: int, now: datetime, lease: timedelta,
+          name: str = DECIDER) -> bool:
+    """Extend the lease held at ``epoch`` by this instance; False when another take-over came between."""
+    res = session.execute(
+        update(LeaseRow)
+        .where(LeaseRow.name == name, LeaseRow.holder == node, LeaseRow.instance == instance,
+               LeaseRow.epoch == epoch)
+        .values(expires_at=now + lease)
+        .execution_options(synchronize_session=False))
+    return res.rowcount == 1  # type: ignore[attr-defined]
+
+
+def fence(session: Session, node: str, instance: str, epoch: int, now: datetime, lease: timedelta) -> None:
+    """In a decision's transaction: renew at ``epoch`` or raise :class:`Deposed` (the caller rolls back)."""
+    if not renew(session, node, instance, epoch, now, lease):
+        raise Deposed(f"the decider lease is no longer held by {node} at epoch {epoch}")
+
+
+def release(session: Session, node: str, instance: str, epoch: int, name: str = DECIDER) -> None:
+    """Give the lease up at a clean stop, so that a standby takes over at its next heartbeat."""
+    session.execute(
+        update(LeaseRow)
+        .where(LeaseRow.name == name, LeaseRow.holder == node, LeaseRow.instance == instance,
+               LeaseRow.epoch == epoch)
+        .values(holder=None, instance=None, expires_at=None)
+        .execution_options(synchronize_session=False))
+
+
+def leave(session: Session, node: str) -> None:
+    """A node stopping cleanly takes its row away: its cameras go to the others at once."""
+    row = session.get(ClusterNodeRow, node)
+    if row is not None:
+        session.delete(row)
+
+
+def nodes(session: Session) -> list[NodeSeen]:
+    return [NodeSeen(id=r.id, started_at=r.started_at, heartbeat_at=r.heartbeat_at)
+            for r in session.scalars(select(ClusterNodeRow).order_by(ClusterNodeRow.id))]
+
+
+def lease_row(session: Session, name: str = DECIDER) -> LeaseSeen | None:
+    r = session.get(LeaseRow, name)
+    return None if r is None else LeaseSeen(holder=r.holder, epoch=r.epoch, expires_at=r.expires_at)
+

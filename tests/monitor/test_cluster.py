@@ -1,0 +1,174 @@
+"""One decider on a shared database: the lease, its fencing epoch, and the cameras each node records.
+
+The store cases run on SQLite and PostgreSQL (the `sessions` fixture); the clocks are passed in, so a
+lease lapses without waiting for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.config.settings import ClusterSettings
+from monitor.core.cluster import LeaseSeen, NodeSeen, alive, assign, cluster_status, leader, owner
+from monitor.core.engine import Policies
+from monitor.service.cluster import Leadership
+from monitor.service.decide import DecisionLoop
+from monitor.store.cluster import Deposed
+from monitor.store.decisions import list_incidents, list_notifications, load_state
+
+from .test_decide_live import fleet, rounds
+
+T0 = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+CAMS = [f"C{i:04d}" for i in range(300)]
+
+
+class Clock:
+    def __init__(self, t: datetime = T0):
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def node(name: str, sessions, clock: Clock, lease_s: float = 30) -> Leadership:
+    return Leadership(sessions, ClusterSettings(node_id=name, lease_s=lease_s, heartbeat_s=lease_s / 3), clock)
+
+
+# --- which node records which camera (pure) -----------------------------------------------------------
+
+def test_every_camera_goes_to_exactly_one_live_node_and_the_shares_are_even():
+    shares = assign(CAMS, ["n1", "n2", "n3"])
+    assert sorted(c for cs in shares.values() for c in cs) == CAMS
+    assert all(70 <= len(cs) <= 130 for cs in shares.values()), {n: len(cs) for n, cs in shares.items()}
+    assert assign(CAMS, ["n3", "n1", "n2"]) == shares  # the order the heartbeats were read in does not matter
+
+
+def test_when_a_node_dies_only_its_cameras_move_and_when_one_joins_it_only_takes():
+    before = assign(CAMS, ["n1", "n2", "n3"])
+    after = assign(CAMS, ["n1", "n3"])
+    for n in ("n1", "n3"):
+        assert set(before[n]) <= set(after[n])  # nobody else's camera moved
+    joined = assign(CAMS, ["n1", "n2", "n3", "n4"])
+    for n in ("n1", "n2", "n3"):
+        assert set(joined[n]) <= set(before[n])  # the newcomer took, nobody swapped
+    assert 40 <= len(joined["n4"]) <= 110
+
+
+def test_no_live_node_records_nothing_and_one_node_records_all():
+    assert assign(CAMS[:5], []) == {}
+    assert owner("C0001", []) is None
+    assert assign(CAMS[:5], ["solo"]) == {"solo": CAMS[:5]}
+
+
+def test_alive_leader_and_the_status_json():
+    nodes = [NodeSeen("a", T0, T0 + timedelta(seconds=50)), NodeSeen("b", T0, T0)]
+    now = T0 + timedelta(seconds=60)
+    lease = timedelta(seconds=30)
+    assert alive(nodes, now, lease) == ["a"]
+    assert leader(LeaseSeen("a", 4, now + timedelta(seconds=1)), now) == "a"
+    assert leader(LeaseSeen("a", 4, now), now) is None  # expired at this very instant
+    assert leader(LeaseSeen(None, 4, None), now) is None
+    doc = cluster_status(nodes, LeaseSeen("a", 4, now + lease), ["C1", "C2"], now, lease).to_json()
+    assert doc == {"leader": "a", "epoch": 4, "nodes": [
+        {"id": "a", "alive": True, "leader": True, "heartbeat_age_s": 10.0, "cameras": ["C1", "C2"]},
+        {"id": "b", "alive": False, "leader": False, "heartbeat_age_s": 60.0, "cameras": []}]}
+
+
+# --- the lease in the store (SQLite and PostgreSQL) --------------------------------------------------
+
+def test_the_first_node_leads_the_second_stands_by_until_the_lease_lapses(sessions):
+    clock = Clock()
+    a, b = node("a", sessions, clock), node("b", sessions, clock)
+    assert a.tick() == "lead" and a.epoch == 1
+    assert b.tick() is None and not b.leading
+    clock.t += timedelta(seconds=20)
+    assert a.tick() is None and a.leading  # renewed: expires 30 s from now
+    clock.t += timedelta(seconds=29)
+    assert b.tick() is None and not b.leading  # still within the renewed lease
+    clock.t += timedelta(seconds=1)  # a missed every beat for a whole lease (killed)
+    assert b.tick() == "lead" and b.epoch == 2
+    assert a.tick() == "standby" and not a.leading  # a comes back: deposed, one transition
+
+
+def test_a_clean_stop_hands_the_lease_over_at_the_next_beat(sessions):
+    clock = Clock()
+    a, b = node("a", sessions, clock), node("b", sessions, clock)
+    a.tick(), b.tick()
+    a.leave()
+    clock.t += timedelta(seconds=1)
+    assert b.tick() == "lead"
+
+
+def test_a_restarted_node_waits_for_its_own_earlier_lease(sessions):
+    """A node id names one process, but its next life is another instance: it may not write under the
+    earlier one's epoch (that one may still be finishing a round), so it waits for that lease to lapse."""
+    clock = Clock()
+    first = node("a", sessions, clock)
+    assert first.tick() == "lead"
+    again = node("a", sessions, clock)  # killed and started again, 5 s later
+    clock.t += timedelta(seconds=5)
+    assert again.tick() is None and not again.leading
+    clock.t += timedelta(seconds=25)
+    assert again.tick() == "lead" and again.epoch == 2
+    with sessions.begin() as s, pytest.raises(Deposed):
+        first.fence(s)
+
+
+def test_a_deposed_leaders_late_round_is_refused_and_writes_nothing(sessions):
+    """The issue's reproduction: two decision loops wired as the service wires them, on one store. The
+    old leader stalls past its lease (a long GC pause, a cut network), the standby takes over and decides;
+    then the old leader's round arrives. It is refused whole: no state, no incident, no notification."""
+    clock = Clock()
+    a, b = node("a", sessions, clock), node("b", sessions, clock)
+    cams, policies = fleet(), Policies()
+    loop_a = DecisionLoop(sessions, policies, 60, fence=a.fence)
+    loop_b = DecisionLoop(sessions, policies, 60, fence=b.fence)
+    all_rounds = list(rounds(40, "C004", 5))
+    assert a.tick() == "lead"
+    b.tick()
+    for t, obs in all_rounds[:20]:
+        loop_a.round(cams, obs, [], t)
+    clock.t += timedelta(seconds=31)  # a stalls
+    assert b.tick() == "lead"
+    loop_b.reload()
+    for t, obs in all_rounds[20:30]:
+        loop_b.round(cams, obs, [], t)
+    with sessions() as s:
+        state_before, (incidents_before, notes_before) = load_state(s), written(s)
+    t, obs = all_rounds[30]
+    with pytest.raises(Deposed):
+        loop_a.round(cams, obs, [], t)
+    with sessions() as s:
+        assert load_state(s) == state_before
+        assert written(s) == (incidents_before, notes_before)
+    assert [n for n in notes_before if n[1] == "reboot_request"] == [("C004", "reboot_request", "queued")]
+    assert [i[0] for i in incidents_before] == ["I1"]  # b went on from a's committed state: no I1 twice
+
+
+def written(s) -> tuple[list, list]:
+    return ([(i.id, i.state, i.cameras, i.updated_at) for i in list_incidents(s)],
+            [(n.camera_id, n.kind, n.status) for n in list_notifications(s)])
+
+
+def test_a_standby_decides_nothing(sessions):
+    clock = Clock()
+    a, b = node("a", sessions, clock), node("b", sessions, clock)
+    a.tick(), b.tick()
+    loop_b = DecisionLoop(sessions, Policies(), 60, fence=b.fence)
+    t, obs = next(rounds(1, "C004", 0))
+    with pytest.raises(Deposed):
+        loop_b.round(fleet(), obs, [], t)
+    with sessions() as s:
+        assert load_state(s) is None
+
+
+def test_a_lapsed_lease_nobody_took_is_renewed_at_its_epoch(sessions):
+    """A database outage longer than the lease, for every node: the leader keeps its epoch and stores
+    the rounds it held (nobody decided in between)."""
+    clock = Clock()
+    a = node("a", sessions, clock)
+    a.tick()
+    clock.t += timedelta(seconds=90)
+    assert a.tick() is None and a.epoch == 1
