@@ -42,6 +42,7 @@ class Segment:
     bytes: int
     sha256: str
     recovered: bool = False
+    node: str | None = None  # in a cluster: the node whose disk holds the file
 
     @property
     def duration_s(self) -> float:

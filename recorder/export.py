@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.audit import AuditLog
-from recorder.domain import LawfulRequest, check_camera_id, same_person
+from recorder.domain import LawfulRequest, Segment, check_camera_id, same_person
 from recorder.errors import ExportRefused
 from recorder.index import LawfulRequestRow, SegmentIndex
 from recorder.segments import fsync_dir, sha256_file
@@ -111,8 +112,18 @@ class ExportResult:
 def export_footage(
     *, requests: LawfulRequests, index: SegmentIndex, audit: AuditLog, root: Path, reference: str,
     camera_id: str, start: datetime, end: datetime, operator: str, out_dir: Path, now: datetime,
+    node: str | None = None, node_roots: Mapping[str, Path] | None = None,
 ) -> ExportResult:
-    """Copy the segments covering [start, end) for an approved, matching lawful request."""
+    """Copy the segments covering [start, end) for an approved, matching lawful request.
+
+    In a cluster each node's segments are on its own disk: ``root`` is this node's (``node``), and
+    ``node_roots`` names the other nodes' recordings folders as this host sees them (read-only mounts
+    are enough). A segment on a node with no folder given refuses the export and names the nodes."""
+    roots = {**(node_roots or {}), **({node: root} if node else {})}
+
+    def where(seg: Segment) -> Path | None:
+        return root / seg.path if seg.node is None else (roots[seg.node] / seg.path if seg.node in roots else None)
+
     req = requests.get(reference)
     why = None
     if req is None:
@@ -128,8 +139,15 @@ def export_footage(
     segments = index.segments(camera_id, start, end) if why is None else []
     if why is None and not segments:
         why = "no footage in that range"
+    elsewhere = sorted({seg.node for seg in segments if where(seg) is None and seg.node})
+    if why is None and elsewhere:
+        why = (f"segments of that range are on node(s) {', '.join(elsewhere)}: give their recordings folders "
+               f"(--node-root NODE=PATH) or export on those nodes")
     for seg in segments:
-        if why is None and sha256_file(root / seg.path) != seg.sha256:
+        path = where(seg)
+        if why is None and path is not None and not path.is_file():
+            why = f"segment {seg.path} is indexed but its file is missing on node {seg.node or 'this node'}"
+        elif why is None and path is not None and sha256_file(path) != seg.sha256:
             why = f"segment {seg.path} no longer matches its indexed SHA-256"
     if why is not None:
         audit.append(actor=operator, action="export_refused", now=now,
@@ -142,10 +160,11 @@ def export_footage(
     for seg in segments:
         name = f"{seg.camera_id}_{Path(seg.path).name}"
         dest = out_dir / name
-        shutil.copyfile(root / seg.path, dest)
+        shutil.copyfile(where(seg), dest)  # type: ignore[arg-type]
         os.chmod(dest, 0o600)
         files.append({"name": name, "sha256": sha256_file(dest), "bytes": dest.stat().st_size,
-                      "start": seg.start.isoformat(), "end": seg.end.isoformat()})
+                      "start": seg.start.isoformat(), "end": seg.end.isoformat(),
+                      **({"node": seg.node} if seg.node else {})})
     manifest = {
         "request": _jsonable(req), "operator": operator, "exported_at": now.astimezone(UTC).isoformat(),
         "camera_id": camera_id, "start": start.isoformat(), "end": end.isoformat(), "files": files,

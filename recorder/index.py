@@ -115,6 +115,7 @@ def _segment(row: SegmentRow) -> Segment:
         bytes=row.bytes,
         sha256=row.sha256,
         recovered=row.recovered,
+        node=row.node,
     )
 
 

@@ -143,8 +143,11 @@ def export_command(
     to: Annotated[str, typer.Option("--to", help="end, exclusive (ISO 8601), inside the request's range")],
     out: Annotated[Path, typer.Option(help="a new or empty directory for the export package")],
     operator: Annotated[str | None, typer.Option(help="who exports (default: the login name)")] = None,
+    node_root: Annotated[list[str] | None, typer.Option(
+        "--node-root", help="NODE=PATH: another node's recordings folder as this host sees it (repeatable)")] = None,
 ) -> None:
-    """Export footage for an approved lawful request: files, a SHA-256 manifest, an audit entry."""
+    """Export footage for an approved lawful request: files, a SHA-256 manifest, an audit entry. In a
+    cluster, segments recorded by other nodes are read from the folders given with --node-root."""
     from monitor.service.recording import recorder_root
     from recorder import ExportRefused, export_footage, verify_export
 
@@ -154,11 +157,17 @@ def export_command(
         who = operator or getpass.getuser()
     except (KeyError, OSError):
         raise fail("say who exports: --operator NAME") from None
+    roots = {}
+    for item in node_root or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise fail(f"--node-root {item!r}: give NODE=PATH, e.g. --node-root n2=/mnt/n2/recordings")
+        roots[name] = Path(path)
     try:
         result = export_footage(
             requests=requests, index=index, audit=audit, root=recorder_root(s), reference=request,
             camera_id=camera, start=parse_time(from_, s), end=parse_time(to, s), operator=who, out_dir=out,
-            now=datetime.now(UTC),
+            now=datetime.now(UTC), node=s.cluster.node_id, node_roots=roots,
         )
     except ExportRefused as e:
         raise fail(str(e)) from None

@@ -295,8 +295,9 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     hangup = schedule_registry_and_recorder(sched, s, svc, recorder, now)
     sched.start()
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
-    log.info("probing %d cameras every %gs; notifications by %s", len(svc.cameras), s.probes.interval_s,
-             describe_channels(svc.channels))
+    log.info("%s %d cameras every %gs; notifications by %s",
+             "probing" if svc.leadership.leading else "standby: will probe, once this node decides,",
+             len(svc.cameras), s.probes.interval_s, describe_channels(svc.channels))
     filed = folder_channels(svc.channels)
     if filed:
         log.warning("no provider is configured for %s: those messages are filed in the outbox folder (status "

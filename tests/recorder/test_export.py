@@ -112,3 +112,33 @@ def test_deleting_an_audit_entry_breaks_the_chain(world, sessions):
     with sessions.begin() as s:
         s.query(AuditRow).filter(AuditRow.seq == 2).delete()
     assert audit.verify().first_bad_seq == 3
+
+
+def test_an_export_across_nodes_reads_each_segment_from_its_nodes_folder_or_names_the_missing_nodes(
+        world, tmp_path, sessions):
+    """In a cluster the camera moved from node n1 to n2 inside the range: n1's segments are on its disk,
+    n2's on another; the export needs both folders, says which one is missing, and writes nothing then."""
+    root, index, audit, requests = world  # three segments of C1 at T, T+1, T+2 min, written before nodes
+    n2_root = tmp_path / "n2-rec"
+    n2 = SegmentIndex(sessions, node="n2")
+    start = T + timedelta(minutes=3)
+    rel = segment_relpath("C1", start)
+    (n2_root / rel).parent.mkdir(parents=True)
+    (n2_root / rel).write_bytes(b"segment on n2")
+    n2.add(SegmentRecord(camera_id="C1", path=rel, start=start, end=start + timedelta(minutes=1), frames=900,
+                         bytes=13, sha256=sha256_file(n2_root / rel)))
+    assert SegmentIndex(sessions, node="n1").adopt_unowned() == 3  # the pre-cluster rows are n1's
+    requests.record(reference="R-X", agency="Kanagawa Pref. Police", legal_basis="CPC art. 197(2)",
+                    requester="officer.sato", camera_id="C1", start=T, end=T + timedelta(minutes=5), now=T)
+    requests.approve("R-X", approver="chief.suzuki", now=T)
+    span = dict(reference="R-X", start=T + timedelta(seconds=30), end=T + timedelta(minutes=3, seconds=30))
+    with pytest.raises(ExportRefused, match=r"on node\(s\) n2: give their recordings folders"):
+        do_export(world, tmp_path, node="n1", **span)
+    assert not (tmp_path / "out").exists()
+    result = do_export(world, tmp_path, node="n1", node_roots={"n2": n2_root}, **span)
+    manifest = json.loads(result.manifest.read_text())
+    assert [f.get("node") for f in manifest["files"]] == ["n1", "n1", "n1", "n2"]
+    assert verify_export(result.out_dir) == []
+    (n2_root / rel).unlink()
+    with pytest.raises(ExportRefused, match="file is missing on node n2"):
+        do_export(world, tmp_path, node="n1", node_roots={"n2": n2_root}, out_dir=tmp_path / "out2", **span)
