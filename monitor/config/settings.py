@@ -69,6 +69,8 @@ class ClusterSettings(_Section):
                                                            "this after the leader stops beating")
     heartbeat_s: float = Field(5.0, gt=0, description="how often each node beats and the leader renews its "
                                                       "lease; at most a third of lease_s")
+    decide: bool = Field(True, description="take the decider lease when it is free; false: this node only "
+                                           "records (and delivers)")
 
     @model_validator(mode="after")
     def _beats_within_lease(self) -> ClusterSettings:

@@ -7,7 +7,8 @@ decider (holder, epoch, expiry) and one row per node with its last heartbeat.
 - **Leader**: the holder of an unexpired decider lease. Each take-over raises the lease's epoch, the
   fencing token: a decision is written only together with a renewal of the lease at the writer's own
   epoch, so a deposed leader's late write finds another epoch and is refused (`store.cluster`).
-- **Cameras per node**: rendezvous (highest random weight) hashing of each camera over the live nodes.
+- **Cameras per node**: rendezvous (highest random weight) hashing of each camera over the live nodes
+  that record (a node may only decide, or only record).
   Every node computes the same answer from the same heartbeats, with no coordinator and no claim rows;
   when a node dies only its cameras move (each to the node that ranks next for it), and when one joins it
   takes about 1/N of the cameras from the others and nothing else moves.
@@ -28,6 +29,8 @@ class NodeSeen:
     id: str
     started_at: datetime
     heartbeat_at: datetime
+    records: bool = True  # takes a share of the cameras
+    decides: bool = True  # may hold the decider lease
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,9 @@ class LeaseSeen:
     expires_at: datetime | None
 
 
-def alive(nodes: Iterable[NodeSeen], now: datetime, lease: timedelta) -> list[str]:
-    """The nodes that beat within the last lease, sorted."""
-    return sorted(n.id for n in nodes if now - n.heartbeat_at < lease)
+def alive(nodes: Iterable[NodeSeen], now: datetime, lease: timedelta, *, recording: bool = False) -> list[str]:
+    """The nodes that beat within the last lease (``recording``: those of them that record), sorted."""
+    return sorted(n.id for n in nodes if now - n.heartbeat_at < lease and (n.records or not recording))
 
 
 def leader(lease_row: LeaseSeen | None, now: datetime) -> str | None:
@@ -85,13 +88,12 @@ class ClusterStatus:
         return {"leader": self.leader, "epoch": self.epoch, "nodes": [
             {"id": n.id, "alive": n.id in self.alive, "leader": n.id == self.leader,
              "heartbeat_age_s": round((self.now - n.heartbeat_at).total_seconds(), 1),
-             "cameras": list(self.cameras.get(n.id, []))}
+             "records": n.records, "decides": n.decides, "cameras": list(self.cameras.get(n.id, []))}
             for n in self.nodes]}
 
 
 def cluster_status(nodes: Sequence[NodeSeen], lease_row: LeaseSeen | None, cameras: Iterable[str],
                    now: datetime, lease: timedelta) -> ClusterStatus:
-    live = alive(nodes, now, lease)
     return ClusterStatus(now=now, leader=leader(lease_row, now), epoch=lease_row.epoch if lease_row else 0,
-                         nodes=tuple(sorted(nodes, key=lambda n: n.id)), alive=tuple(live),
-                         cameras=assign(cameras, live))
+                         nodes=tuple(sorted(nodes, key=lambda n: n.id)), alive=tuple(alive(nodes, now, lease)),
+                         cameras=assign(cameras, alive(nodes, now, lease, recording=True)))

@@ -9,6 +9,7 @@ taken stops deciding at once. Each change of role is one log line.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -19,7 +20,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.settings import ClusterSettings
-from monitor.core.cluster import ClusterStatus, alive, cluster_status, leader, owner
+from monitor.core.cluster import ClusterStatus, NodeSeen, alive, cluster_status, leader, owner
+from monitor.core.domain import Camera
+from monitor.probes.frames import FrameStatsSource
+from monitor.probes.rtsp_sample import FrameStats
+from monitor.service.app import STORE_DOWN
 from monitor.store import cluster as db
 
 log = logging.getLogger("mimamori.cluster")
@@ -28,15 +33,19 @@ log = logging.getLogger("mimamori.cluster")
 class Leadership:
     """The lease as this process sees it. ``tick`` runs from a job (blocking: in a thread)."""
 
-    def __init__(self, sessions: sessionmaker[Session], settings: ClusterSettings, now: Callable[[], datetime]):
+    def __init__(self, sessions: sessionmaker[Session], settings: ClusterSettings, now: Callable[[], datetime],
+                 *, records: bool = True):
         self.sessions = sessions
         self.node = settings.node_id
+        self.decides = settings.decide
+        self.recording = records
         self.lease = timedelta(seconds=settings.lease_s)
         self.now = now
         self.instance = uuid.uuid4().hex
         self.started_at = now()
         self.epoch: int | None = None  # held at this epoch, or None: standby
-        self.live: tuple[str, ...] = (self.node,)  # the nodes alive at the last beat (this one at least)
+        # the recording nodes alive at the last beat (before the first: this one, if it records)
+        self.live: tuple[str, ...] = (self.node,) if records else ()
         self._standby_for: str | None = ""  # the leader last named in a standby line ("" before the first)
 
     @property
@@ -48,8 +57,11 @@ class Leadership:
         it, "standby" when it has just lost it, else None."""
         now = self.now()
         with self.sessions.begin() as session:
-            db.beat(session, self.node, socket.gethostname(), os.getpid(), self.started_at, now)
-            self.live = tuple(alive(db.nodes(session), now, self.lease))
+            db.beat(session, NodeSeen(self.node, self.started_at, now, self.recording, self.decides),
+                    socket.gethostname(), os.getpid())
+            self.live = tuple(alive(db.nodes(session), now, self.lease, recording=True))
+            if not self.decides:
+                return self._standby_line(leader(db.lease_row(session), now), "records only and never decides")
             if self.epoch is not None:
                 if db.renew(session, self.node, self.instance, self.epoch, now, self.lease):
                     return None
@@ -65,11 +77,15 @@ class Leadership:
                 log.info("leading: node %s holds the decider lease (epoch %d) and decides", self.node, epoch)
                 return "lead"
             holder = leader(db.lease_row(session), now)
+        return self._standby_line(holder, f"decides nothing while {holder or 'another node'} holds the decider "
+                                          f"lease; it takes over within {self.lease.total_seconds():g}s of that "
+                                          "lease's last renewal")
+
+    def _standby_line(self, holder: str | None, what: str) -> None:
+        """One line per leader seen, not one per beat."""
         if holder != self._standby_for:
             self._standby_for = holder
-            log.info("standby: node %s decides nothing while %s holds the decider lease; it takes over within "
-                     "%gs of that lease's last renewal", self.node, holder or "another node",
-                     self.lease.total_seconds())
+            log.info("standby: node %s %s", self.node, what)
         return None
 
     def records(self, camera_id: str) -> bool:
@@ -105,3 +121,46 @@ def read_status(sessions: sessionmaker[Session], cameras: list[str], now: dateti
                 lease: timedelta) -> ClusterStatus:
     with sessions() as session:
         return cluster_status(db.nodes(session), db.lease_row(session), cameras, now, lease)
+
+
+class SharedFrames:
+    """The decider's frame source for a camera another node records: that node's published statistics
+    (`store.cluster.publish_frames`), if fresh within ``max_age``; else ``fallback`` (RTSP sampling).
+    One read of the table serves a whole round (it is read again after a second)."""
+
+    def __init__(self, sessions: sessionmaker[Session], fallback: FrameStatsSource, max_age: timedelta,
+                 now: Callable[[], datetime]):
+        self.sessions = sessions
+        self.fallback = fallback
+        self.max_age = max_age
+        self.now = now
+        self._read: tuple[datetime, dict[str, FrameStats]] | None = None
+
+    async def stats(self, camera: Camera, window_s: float) -> FrameStats | None:
+        st = (await self._table()).get(camera.camera_id)
+        return st if st is not None else await self.fallback.stats(camera, window_s)
+
+    async def _table(self) -> dict[str, FrameStats]:
+        now = self.now()
+        if self._read is not None and now - self._read[0] < timedelta(seconds=1):
+            return self._read[1]
+
+        def read() -> dict[str, FrameStats]:
+            with self.sessions() as session:
+                return {c: FrameStats(frames=r.frames, fps=r.fps, max_gap_s=r.max_gap_s, bytes=r.bytes,
+                                      connected=r.connected)
+                        for c, r in db.shared_frames(session, now - self.max_age).items()}
+        try:
+            table = await asyncio.to_thread(read)
+        except STORE_DOWN:  # the database is away: sample the streams meanwhile
+            table = {}
+        self._read = (now, table)
+        return table
+
+
+async def publish_frames(sessions: sessionmaker[Session], node: str, at: datetime, window_s: float,
+                         table: dict[str, tuple[int, float, float | None, int, bool]]) -> None:
+    def write() -> None:
+        with sessions.begin() as session:
+            db.publish_frames(session, node, at, window_s, table)
+    await asyncio.to_thread(write)

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.settings import Settings
 from monitor.service.app import STORE_DOWN, Store, store_error_line
+from monitor.service.cluster import publish_frames
 from notify.message import Kind
 
 if TYPE_CHECKING:
@@ -74,7 +75,19 @@ def schedule_cluster(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Pr
         elif change == "standby":
             unschedule_reports(sched)
 
+    async def publish() -> None:
+        """A recording node that does not decide publishes its cameras' frame counts for the decider."""
+        if svc.recorder is None or svc.leadership.leading:
+            return
+        try:
+            await publish_frames(store.sessions, svc.leadership.node, svc.clock.now(), svc.recorder.window_s,
+                                 await svc.recorder.frame_table())
+        except STORE_DOWN as e:
+            log.debug("frame counts not published: %s", store_error_line(e))
+
     sched.add_job(stoppable(beat), "interval", seconds=s.cluster.heartbeat_s, id="cluster-heartbeat",
+                  max_instances=1, coalesce=True)
+    sched.add_job(stoppable(publish), "interval", seconds=s.probes.interval_s / 2, id="cluster-frames",
                   max_instances=1, coalesce=True)
     return beat
 

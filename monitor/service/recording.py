@@ -160,6 +160,17 @@ class RecorderRuntime:
         self._notice_sent = now
         return RetentionNotice(at=now, text=last.plan.notice, actual_retention=last.plan.actual_retention)
 
+    async def frame_table(self) -> dict[str, tuple[int, float, float | None, int, bool]]:
+        """camera -> (frames, fps, longest gap, bytes, connected) over the stats window, for the cameras
+        this node records: what it publishes for the decider (`store.cluster.publish_frames`)."""
+        out = {}
+        for cam in self.recorder.cameras:
+            st = await self.recorder.frame_source.stats(cam, self.window_s)
+            if st is not None:
+                o = as_observed(st)
+                out[cam] = (o.frames, o.fps, o.max_gap_s, o.bytes, o.connected)
+        return out
+
     async def write_status(self) -> None:
         """Write what `mimamori recorder status` shows (connected, fps), for a separate process."""
         status = await asyncio.to_thread(self.recorder.status, self.window_s)

@@ -30,7 +30,7 @@ from monitor.probes.onvif import close_shared, onvif_reboot
 from monitor.probes.round import ProbeConfig, probe_round, reference_round
 from monitor.service.app import STORE_DOWN, Store, open_store, store_error_line
 from monitor.service.clock import Clock, SystemClock, VirtualClock
-from monitor.service.cluster import Leadership
+from monitor.service.cluster import Leadership, SharedFrames
 from monitor.service.decide import DecisionLoop, policies_of
 from monitor.service.delivery import (
     Delivery,
@@ -142,7 +142,7 @@ class ProbeService:
         renderer = Renderer()
         self.delivery = Delivery(settings=s, renderer=renderer, escalation=policies.escalation,
                                  outbox=Outbox(store.sessions))
-        self.leadership = Leadership(store.sessions, s.cluster, self.clock.now)
+        self.leadership = Leadership(store.sessions, s.cluster, self.clock.now, records=s.recorder.enabled)
         self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue,
                                       fence=self.leadership.fence)
         self.channels = build_channels(s)
@@ -285,7 +285,10 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
     sched = AsyncIOScheduler(timezone=s.tz)
     await schedule_cluster(sched, s, store, svc, config_path)()  # the role and the live nodes, before anything
     svc.recorder = recorder = await start_recorder(s, store, svc.recorded_here())
-    svc.frames = recorder.frames(svc.frames)  # the recorder's own frame counts; RTSP sampling for the rest
+    # the recorder's own frame counts; then those other nodes publish for the cameras they record; RTSP
+    # sampling for the rest
+    svc.frames = recorder.frames(SharedFrames(store.sessions, svc.frames, timedelta(seconds=s.probes.interval_s),
+                                              svc.clock.now))
     now = svc.clock.now()
     sched.add_job(stoppable(svc.round), "interval", seconds=s.probes.interval_s, next_run_time=now,
                   id="probe-round", max_instances=1, coalesce=True, misfire_grace_time=None)

@@ -16,13 +16,14 @@ lease (30 s by default).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.core.cluster import LeaseSeen, NodeSeen
-from monitor.store.models import ClusterNodeRow, LeaseRow
+from monitor.store.models import ClusterNodeRow, LeaseRow, SharedFrameStatsRow
 
 DECIDER = "decider"
 
@@ -31,13 +32,14 @@ class Deposed(Exception):
     """The lease is held at another epoch: this node no longer decides."""
 
 
-def beat(session: Session, node: str, host: str, pid: int, started_at: datetime, now: datetime) -> None:
+def beat(session: Session, node: NodeSeen, host: str, pid: int) -> None:
     """This node's heartbeat (its row created on the first)."""
-    row = session.get(ClusterNodeRow, node)
+    row = session.get(ClusterNodeRow, node.id)
     if row is None:
-        session.add(ClusterNodeRow(id=node, host=host, pid=pid, started_at=started_at, heartbeat_at=now))
-    else:
-        row.host, row.pid, row.started_at, row.heartbeat_at = host, pid, started_at, now
+        row = ClusterNodeRow(id=node.id)
+        session.add(row)
+    row.host, row.pid, row.records, row.decides = host, pid, node.records, node.decides
+    row.started_at, row.heartbeat_at = node.started_at, node.heartbeat_at
 
 
 def take(session: Session, node: str, instance: str, now: datetime, lease: timedelta,
@@ -90,11 +92,28 @@ def leave(session: Session, node: str) -> None:
 
 
 def nodes(session: Session) -> list[NodeSeen]:
-    return [NodeSeen(id=r.id, started_at=r.started_at, heartbeat_at=r.heartbeat_at)
-            for r in session.scalars(select(ClusterNodeRow).order_by(ClusterNodeRow.id))]
+    return [NodeSeen(id=r.id, started_at=r.started_at, heartbeat_at=r.heartbeat_at, records=r.records,
+                     decides=r.decides) for r in session.scalars(select(ClusterNodeRow).order_by(ClusterNodeRow.id))]
 
 
 def lease_row(session: Session, name: str = DECIDER) -> LeaseSeen | None:
     r = session.get(LeaseRow, name)
     return None if r is None else LeaseSeen(holder=r.holder, epoch=r.epoch, expires_at=r.expires_at)
 
+
+
+def publish_frames(session: Session, node: str, at: datetime, window_s: float,
+                   stats: Mapping[str, tuple[int, float, float | None, int, bool]]) -> None:
+    """This node's frame statistics (frames, fps, longest gap, bytes, connected) of the cameras it
+    records, replacing each camera's previous row (whichever node wrote it)."""
+    if not stats:
+        return
+    session.execute(delete(SharedFrameStatsRow).where(SharedFrameStatsRow.camera_id.in_(list(stats))))
+    session.add_all(SharedFrameStatsRow(camera_id=c, node=node, at=at, window_s=window_s, frames=f, fps=fps,
+                                        max_gap_s=gap, bytes=b, connected=conn)
+                    for c, (f, fps, gap, b, conn) in stats.items())
+
+
+def shared_frames(session: Session, since: datetime) -> dict[str, SharedFrameStatsRow]:
+    """Every camera's statistics published since ``since``."""
+    return {r.camera_id: r for r in session.scalars(select(SharedFrameStatsRow).where(SharedFrameStatsRow.at >= since))}

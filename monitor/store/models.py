@@ -167,6 +167,8 @@ class ClusterNodeRow(Base):
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     host: Mapped[str] = mapped_column(String(255), default="")
     pid: Mapped[int] = mapped_column(Integer, default=0)
+    records: Mapped[bool] = mapped_column(Boolean, default=True)  # takes a share of the cameras to record
+    decides: Mapped[bool] = mapped_column(Boolean, default=True)  # may take the decider lease
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -182,3 +184,20 @@ class LeaseRow(Base):
     instance: Mapped[str | None] = mapped_column(String(32), nullable=True)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SharedFrameStatsRow(Base):
+    """A recording node's latest frame statistics of one camera, for the decider's probes: the decider
+    reads them instead of opening a second stream to a camera another node records."""
+
+    __tablename__ = "cluster_frame_stats"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_s: Mapped[float] = mapped_column(Float)
+    frames: Mapped[int] = mapped_column(Integer)
+    fps: Mapped[float] = mapped_column(Float)
+    max_gap_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bytes: Mapped[int] = mapped_column(Integer)
+    connected: Mapped[bool] = mapped_column(Boolean)

@@ -72,8 +72,17 @@ def test_alive_leader_and_the_status_json():
     assert leader(LeaseSeen(None, 4, None), now) is None
     doc = cluster_status(nodes, LeaseSeen("a", 4, now + lease), ["C1", "C2"], now, lease).to_json()
     assert doc == {"leader": "a", "epoch": 4, "nodes": [
-        {"id": "a", "alive": True, "leader": True, "heartbeat_age_s": 10.0, "cameras": ["C1", "C2"]},
-        {"id": "b", "alive": False, "leader": False, "heartbeat_age_s": 60.0, "cameras": []}]}
+        {"id": "a", "alive": True, "leader": True, "heartbeat_age_s": 10.0, "records": True, "decides": True,
+         "cameras": ["C1", "C2"]},
+        {"id": "b", "alive": False, "leader": False, "heartbeat_age_s": 60.0, "records": True, "decides": True,
+         "cameras": []}]}
+
+
+def test_a_node_that_only_decides_records_nothing():
+    nodes = [NodeSeen("decider", T0, T0, records=False), NodeSeen("rec-0", T0, T0), NodeSeen("rec-1", T0, T0)]
+    st = cluster_status(nodes, None, CAMS, T0, timedelta(seconds=30))
+    assert st.alive == ("decider", "rec-0", "rec-1")
+    assert set(st.cameras) == {"rec-0", "rec-1"} and sorted(st.cameras["rec-0"] + st.cameras["rec-1"]) == CAMS
 
 
 # --- the lease in the store (SQLite and PostgreSQL) --------------------------------------------------
@@ -90,6 +99,17 @@ def test_the_first_node_leads_the_second_stands_by_until_the_lease_lapses(sessio
     clock.t += timedelta(seconds=1)  # a missed every beat for a whole lease (killed)
     assert b.tick() == "lead" and b.epoch == 2
     assert a.tick() == "standby" and not a.leading  # a comes back: deposed, one transition
+
+
+def test_a_recording_node_that_may_not_decide_never_takes_the_lease(sessions):
+    clock = Clock()
+    rec = Leadership(sessions, ClusterSettings(node_id="rec-0", lease_s=30, heartbeat_s=10, decide=False), clock)
+    assert rec.tick() is None and not rec.leading  # the lease is free, and stays free
+    dec = Leadership(sessions, ClusterSettings(node_id="decider-a", lease_s=30, heartbeat_s=10), clock, records=False)
+    assert dec.tick() == "lead"
+    rec.tick()
+    assert rec.live == ("rec-0",) and not rec.leading  # the decider records nothing: not in the recording set
+    assert rec.records("C0001") and not dec.records("C0001")
 
 
 def test_a_clean_stop_hands_the_lease_over_at_the_next_beat(sessions):
@@ -172,3 +192,39 @@ def test_a_lapsed_lease_nobody_took_is_renewed_at_its_epoch(sessions):
     a.tick()
     clock.t += timedelta(seconds=90)
     assert a.tick() is None and a.epoch == 1
+
+
+# --- the decider reads the frame counts other nodes publish --------------------------------------------
+
+class Sampler:
+    """Stands in for RTSP sampling (the real one opens the camera's stream): records who was sampled."""
+
+    def __init__(self):
+        self.sampled: list[str] = []
+
+    async def stats(self, camera, window_s):
+        self.sampled.append(camera.camera_id)
+        return None
+
+
+def test_the_decider_takes_frame_counts_from_the_node_that_records_instead_of_opening_the_stream(sessions):
+    import asyncio
+
+    from monitor.service.cluster import SharedFrames, publish_frames
+
+    clock = Clock()
+    cams = fleet()
+    asyncio.run(publish_frames(sessions, "n2", clock.t, 60.0, {"C001": (600, 10.0, 0.3, 123_456, True)}))
+    asyncio.run(publish_frames(sessions, "n3", clock.t - timedelta(seconds=120), 60.0,
+                               {"C002": (600, 10.0, 0.3, 1, True)}))  # n3 stopped publishing two minutes ago
+    sampler = Sampler()
+    frames = SharedFrames(sessions, sampler, timedelta(seconds=60), clock)
+    st = asyncio.run(frames.stats(cams["C001"], 60.0))
+    assert (st.frames, st.fps, st.max_gap_s, st.bytes, st.connected) == (600, 10.0, 0.3, 123_456, True)
+    assert asyncio.run(frames.stats(cams["C002"], 60.0)) is None  # too old: sampled instead
+    assert asyncio.run(frames.stats(cams["C003"], 60.0)) is None  # nobody records it: sampled
+    assert sampler.sampled == ["C002", "C003"]
+    # the camera moved to n3, which publishes it now: one row per camera, the latest writer's
+    asyncio.run(publish_frames(sessions, "n3", clock.t, 60.0, {"C001": (300, 5.0, 2.0, 9, True)}))
+    clock.t += timedelta(seconds=2)
+    assert asyncio.run(frames.stats(cams["C001"], 60.0)).fps == 5.0
