@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly ffmpeg \
 	chromium fonts-noto-cjk fonts-ipafont-gothic libpango-1.0-0 libpangoft2-1.0-0 poppler-utils \
-	iproute2 nftables iptables
+	iproute2 nftables iptables systemd
 
 PRISM := .prism/node_modules/.bin/prism
 
