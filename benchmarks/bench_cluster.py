@@ -82,12 +82,18 @@ class Node:
             self.proc.wait(timeout=60)
 
 
+NODES: list[Node] = []  # for the report of a wait that timed out
+
+
 def wait_until(cond, timeout: float, what: str) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if cond():
             return time.monotonic() - t0
         time.sleep(0.1)
+    for n in NODES:
+        tail = [x for _, x in n.lines if "apscheduler" not in x][-12:]
+        print(f"--- {n.name} ({'running' if n.alive() else 'stopped'}), last lines:\n" + "".join(tail), file=sys.stderr)
     raise SystemExit(f"timed out after {timeout:g}s waiting for {what}")
 
 
@@ -206,13 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {a.nodes} nodes x {a.cameras} simulated cameras on PostgreSQL, {a.kills} SIGKILLs, "
           f"lease {a.lease:g}s, heartbeat {a.beat:g}s")
     try:
-        with tempfile.TemporaryDirectory() as tmp, SimulatedFleet(a.cameras, fps=10.0) as fleet:
+        with (tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp,
+              SimulatedFleet(a.cameras, fps=10.0) as fleet):
             tmp_p = Path(tmp)
             env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
             env.update(MIMAMORI_CONFIG=str(config(tmp_p, url, a)), MIMAMORI_SECRET_KEY=Fernet.generate_key().decode())
             subprocess.run([*MIMAMORI, "cameras", "import", str(fleet.write_csv(tmp_p / "cameras.csv"))], env=env,
                            check=True, capture_output=True, timeout=120)
             nodes = [Node(f"n{i + 1}", env, tmp_p) for i in range(a.nodes)]
+            NODES[:] = nodes
             events: list[tuple[float, str]] = []
 
             # 1. one node alone: the reference CPU

@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +48,12 @@ class Leadership:
         # the recording nodes alive at the last beat (before the first: this one, if it records)
         self.live: tuple[str, ...] = (self.node,) if records else ()
         self._standby_for: str | None = ""  # the leader last named in a standby line ("" before the first)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cluster-beat")
+
+    async def atick(self) -> str | None:
+        """``tick`` on this node's own thread: a beat never queues behind probes or recorder work in
+        the shared pool (a late beat is a lost lease)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.tick)
 
     @property
     def leading(self) -> bool:
@@ -115,6 +122,7 @@ class Leadership:
                 db.release(session, self.node, self.instance, self.epoch)
             db.leave(session, self.node)
         self.epoch = None
+        self._pool.shutdown(wait=False)
 
 
 def read_status(sessions: sessionmaker[Session], cameras: list[str], now: datetime,

@@ -24,6 +24,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("mimamori.service")
 
 
+def _not_a_jobstore_outage(record: logging.LogRecord) -> bool:
+    """APScheduler warns, with the driver's whole multi-line message, at every wake-up that its job store
+    (the service's own database) cannot be read; the service says once that the database went and once
+    that it is back, so these say nothing new."""
+    return not record.getMessage().startswith("Error getting due jobs from job store")
+
+
+def quiet_jobstore_outages() -> None:
+    sched_log = logging.getLogger("apscheduler.scheduler")
+    if _not_a_jobstore_outage not in sched_log.filters:
+        sched_log.addFilter(_not_a_jobstore_outage)
+
+
 REPORT_JOBS = ("weekly-report-startup", "weekly-report-retry")
 
 
@@ -56,23 +69,31 @@ def schedule_cluster(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Pr
                      config_path: str | None) -> Callable[[], Awaitable[None]]:
     """The heartbeat job (every `cluster.heartbeat_s`); the decider's own jobs follow the lease. Returns
     the beat, for a first one before the scheduler starts."""
+    following: set[asyncio.Task] = set()
+
+    async def follow() -> None:
+        await svc.recorder.sync(svc.recorded_here())  # type: ignore[union-attr]
+
     async def beat() -> None:
         live = svc.leadership.live
         try:
-            change = await asyncio.to_thread(svc.leadership.tick)
+            change = await svc.leadership.atick()
         except STORE_DOWN as e:  # the rounds say when the database goes and comes back; the lease waits
             log.debug("heartbeat not written: %s", store_error_line(e))
             return
         if svc.leadership.live != live and svc.recorder is not None:
             log.info("nodes alive: %s; this node records %d cameras", ", ".join(svc.leadership.live),
                      len(svc.recorded_here()))
-            await svc.recorder.sync(svc.recorded_here())  # a node came or went: the cameras follow
-        if change is not None:
-            svc.held_rounds_drop()
+            # a node came or went: the cameras follow, beside the beat (stopping a camera's session may
+            # take seconds, and the next beat may not wait for it)
+            task = asyncio.create_task(follow())
+            following.add(task)
+            task.add_done_callback(following.discard)
         if change == "lead":
             await asyncio.to_thread(svc.decisions.reload)
             schedule_reports(sched, s, store, svc, config_path)
         elif change == "standby":
+            svc.held_rounds_drop()
             unschedule_reports(sched)
 
     async def publish() -> None:

@@ -133,6 +133,7 @@ class RecorderRuntime:
         self.window_s = window_s
         self.status_file = status_file
         self._notice_sent: datetime | None = None
+        self._syncing = asyncio.Lock()  # one sync at a time (the registry reload and the cluster's changes)
 
     def frames(self, fallback: FrameStatsSource) -> RecorderFrames:
         return RecorderFrames(self.recorder, fallback, self.window_s)
@@ -142,12 +143,14 @@ class RecorderRuntime:
         return self.recorder.cameras
 
     async def sync(self, cameras: Iterable[Camera]) -> None:
-        """Follow the registry: pull new cameras, stop those removed or disabled."""
+        """Follow the registry (and, in a cluster, this node's share): pull new cameras, stop those
+        removed, disabled or now recorded by another node."""
         wanted = recordable(cameras, self.settings)
-        gone = set(self.recorder.cameras) - {c for c, _ in wanted}
-        if gone:
-            await asyncio.to_thread(self.recorder.stop_cameras, sorted(gone))
-        await asyncio.to_thread(self.recorder.start, wanted)
+        async with self._syncing:
+            gone = set(self.recorder.cameras) - {c for c, _ in wanted}
+            if gone:
+                await asyncio.to_thread(self.recorder.stop_cameras, sorted(gone))
+            await asyncio.to_thread(self.recorder.start, wanted)
 
     def retention_notice(self, now: datetime, repeat: timedelta = timedelta(days=1)) -> RetentionNotice | None:
         """The janitor's latest notice, if the operator should hear it now (call it from a job)."""

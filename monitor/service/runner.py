@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +39,14 @@ from monitor.service.delivery import (
     folder_channels,
     person_recipient,
 )
-from monitor.service.jobs import leave_cluster, schedule_cluster, schedule_registry_and_recorder, stoppable
+from monitor.service.held import HeldRounds
+from monitor.service.jobs import (
+    leave_cluster,
+    quiet_jobstore_outages,
+    schedule_cluster,
+    schedule_registry_and_recorder,
+    stoppable,
+)
 from monitor.store.cluster import Deposed
 from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
@@ -126,7 +133,6 @@ def describe_finding(d: FindingDecision) -> str:
 @dataclass
 class StoreOutage:
     since: datetime
-    dropped: int = 0  # held rounds dropped, oldest first, past store.hold_rounds
 
 
 class ProbeService:
@@ -149,12 +155,14 @@ class ProbeService:
         self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
                                      operators=[person_recipient(p) for p in s.notify.operators])
         self._actions: set[asyncio.Task] = set()
-        # rounds probed while the database is unreachable, oldest first: stored and decided once it is back
-        self._held: deque[tuple[datetime, list[Observation], list[ReferenceObservation], dict[str, Camera]]] = \
-            deque()
         self._store_down: StoreOutage | None = None
         self.recorder: RecorderRuntime | None = None  # set by serve once recording has started
         self.reload_registry()
+        # rounds probed while the database is unreachable, oldest first: stored and decided once it is back
+        self._held = HeldRounds(s.data_dir / "held-rounds", s.store.hold_rounds)
+        if n := self._held.load(self.cameras):
+            log.warning("%d probe rounds held by an earlier run during a database outage: stored and decided, in "
+                        "order, once this node decides", n)
 
     def recorded_here(self) -> list[Camera]:
         """The cameras this node records: its share of the live nodes (all of them on a lone node)."""
@@ -178,11 +186,7 @@ class ProbeService:
         refs = [r for r in records if isinstance(r, ReferenceObservation)]
         log.info("round %s: %s", now.astimezone(self.settings.tz).isoformat(timespec="seconds"),
                  summarise(records, self.cameras))
-        self._held.append((now, obs, refs, dict(self.cameras)))
-        if len(self._held) > self.settings.store.hold_rounds:
-            self._held.popleft()
-            if self._store_down is not None:
-                self._store_down.dropped += 1
+        self._held.append((now, obs, refs, dict(self.cameras)), on_disk=self._store_down is not None)
         decisions = await self._decide_held()
         for d in decisions:
             log.info("decision: %s", describe(d))
@@ -197,7 +201,7 @@ class ProbeService:
         stay held (at most ``store.hold_rounds``), with one warning when it goes and one when it is back."""
         out: list[Decision] = []
         while self._held:
-            now, obs, refs, cameras = self._held[0]
+            now, obs, refs, cameras = self._held.first()
             try:
                 out += await asyncio.to_thread(self.decisions.round, cameras, obs, refs, now)
             except STORE_DOWN as e:
@@ -207,25 +211,28 @@ class ProbeService:
                 self.leadership.deposed()
                 self.held_rounds_drop()
                 return out
-            self._held.popleft()
+            self._held.done()
         if self._store_down is not None:
             gone, self._store_down = self._store_down, None
+            dropped, self._held.dropped = self._held.dropped, 0
             log.warning("database back after %ds: held rounds stored and decided%s",
                         (self.clock.now() - gone.since).total_seconds(),
-                        f"; the {gone.dropped} oldest were dropped (store.hold_rounds)" if gone.dropped else "")
+                        f"; the {dropped} oldest were dropped (store.hold_rounds)" if dropped else "")
         return out
 
     def held_rounds_drop(self) -> None:
-        """On a change of decider: rounds this node held are not its to store (the decider probes for itself)."""
+        """Deposed: rounds this node held are not its to store (the new decider probes for itself)."""
         self._held.clear()
 
     def _note_store_down(self, e: Exception) -> None:
         """One warning when the database goes (noticed by a round or by delivery, whichever is first)."""
         if self._store_down is None:
             self._store_down = StoreOutage(since=self.clock.now())
-            log.warning("database unreachable (%s): probe rounds are held in memory, at most %d, and stored and "
-                        "decided when it is back; delivery waits for it", store_error_line(e),
-                        self.settings.store.hold_rounds)
+            self._held.spill()
+            self._held.dropped = 0
+            log.warning("database unreachable (%s): probe rounds are held, at most %d, in %s as well, and stored "
+                        "and decided when it is back; delivery waits for it", store_error_line(e),
+                        self.settings.store.hold_rounds, self._held.folder)
 
     async def remote_reboot(self, camera_id: str, incident: str) -> None:
         """ONVIF SystemReboot, decided once per incident by the policy; the outcome goes to the log."""
@@ -283,6 +290,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
 
     svc = ProbeService(s, store)
     sched = AsyncIOScheduler(timezone=s.tz)
+    quiet_jobstore_outages()
     await schedule_cluster(sched, s, store, svc, config_path)()  # the role and the live nodes, before anything
     svc.recorder = recorder = await start_recorder(s, store, svc.recorded_here())
     # the recorder's own frame counts; then those other nodes publish for the cameras they record; RTSP
