@@ -58,10 +58,16 @@ class DecisionLoop:
         written only while this process still holds the decider lease (else the fence raises)."""
         if self.last_t is not None and now <= self.last_t:
             return []  # this round was stored and decided before a restart: nothing twice
-        result = step(self.state, cameras, observations, references, now, self.policies)
         with self.sessions.begin() as session:
             if self.fence is not None:
                 self.fence(session)  # a deposed decider's round raises here and writes nothing
+            stored = load_state(session)
+            if (stored[0] if stored else None) != self.last_t:  # another decider went on since this one read:
+                self.state = engine_state_from_json(stored[1]) if stored else EngineState()  # go on from there
+                self.last_t = stored[0] if stored else None
+                if self.last_t is not None and now <= self.last_t:
+                    return []
+            result = step(self.state, cameras, observations, references, now, self.policies)
             record_round(session, observations, references, cameras, self.interval_s)
             save_step(session, now, engine_state_to_json(result.state), result.decisions)
             if self.after_step is not None and result.decisions:

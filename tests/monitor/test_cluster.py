@@ -12,6 +12,7 @@ import pytest
 
 from monitor.config.settings import ClusterSettings
 from monitor.core.cluster import LeaseSeen, NodeSeen, alive, assign, cluster_status, leader, owner
+from monitor.core.decisions import ChangeKind, IncidentDecision
 from monitor.core.engine import Policies
 from monitor.service.cluster import Leadership
 from monitor.service.decide import DecisionLoop
@@ -170,6 +171,29 @@ def test_a_deposed_leaders_late_round_is_refused_and_writes_nothing(sessions):
 def written(s) -> tuple[list, list]:
     return ([(i.id, i.state, i.cameras, i.updated_at) for i in list_incidents(s)],
             [(n.camera_id, n.kind, n.status) for n in list_notifications(s)])
+
+
+def test_a_new_leader_goes_on_from_the_last_committed_round_even_before_it_reloads(sessions):
+    """b's loop was built when the service started (its state empty). It takes the lease and its first
+    round comes before anything reloads it: it still goes on from a's committed state, so a's incident is
+    not opened again and its owner is not asked twice."""
+    clock = Clock()
+    a, b = node("a", sessions, clock), node("b", sessions, clock)
+    cams, policies = fleet(), Policies()
+    loop_b = DecisionLoop(sessions, policies, 60, fence=b.fence)  # loaded now: nothing yet
+    loop_a = DecisionLoop(sessions, policies, 60, fence=a.fence)
+    a.tick(), b.tick()
+    all_rounds = list(rounds(40, "C004", 5))
+    for t, obs in all_rounds[:20]:
+        loop_a.round(cams, obs, [], t)
+    clock.t += timedelta(seconds=31)
+    assert b.tick() == "lead"
+    decided_by_b = [d for t, obs in all_rounds[20:] for d in loop_b.round(cams, obs, [], t)]
+    assert not [d for d in decided_by_b if isinstance(d, IncidentDecision) and d.state is ChangeKind.OPEN]
+    with sessions() as s:
+        incidents, notes = written(s)
+    assert [i[0] for i in incidents] == ["I1"]
+    assert [n for n in notes if n[1] == "reboot_request"] == [("C004", "reboot_request", "queued")]
 
 
 def test_a_standby_decides_nothing(sessions):
