@@ -16,7 +16,7 @@ from monitor.config.settings import Settings, classifier_policy, escalation_poli
 from monitor.core.decisions import Decision
 from monitor.core.domain import Camera, Observation, ReferenceObservation
 from monitor.core.engine import EngineState, Policies, engine_state_from_json, engine_state_to_json, step
-from monitor.store.decisions import load_state, save_step
+from monitor.store.decisions import load_state, save_step, state_time
 from monitor.store.observations import record_round
 
 
@@ -61,9 +61,9 @@ class DecisionLoop:
         with self.sessions.begin() as session:
             if self.fence is not None:
                 self.fence(session)  # a deposed decider's round raises here and writes nothing
-            stored = load_state(session)
-            if (stored[0] if stored else None) != self.last_t:  # another decider went on since this one read:
-                self.state = engine_state_from_json(stored[1]) if stored else EngineState()  # go on from there
+            if state_time(session) != self.last_t:  # another decider went on since this one read: from there
+                stored = load_state(session)
+                self.state = engine_state_from_json(stored[1]) if stored else EngineState()
                 self.last_t = stored[0] if stored else None
                 if self.last_t is not None and now <= self.last_t:
                     return []

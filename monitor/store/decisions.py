@@ -32,6 +32,11 @@ def load_state(session: Session) -> tuple[datetime, dict] | None:
     return None if row is None else (row.t, row.state)
 
 
+def state_time(session: Session) -> datetime | None:
+    """When the checkpoint was last written (without reading the state itself)."""
+    return session.scalar(select(EngineStateRow.t).where(EngineStateRow.name == STATE_NAME))
+
+
 def save_step(session: Session, t: datetime, state: dict, decisions: Sequence[Decision]) -> None:
     """Apply one round's decisions and the state that follows them, in the caller's transaction."""
     row = session.get(EngineStateRow, STATE_NAME)
