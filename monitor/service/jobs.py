@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import IntegrityError
 
 from monitor.config.settings import Settings
 from monitor.service.app import STORE_DOWN, Store, store_error_line
@@ -105,6 +106,8 @@ def schedule_cluster(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Pr
                                  await svc.recorder.frame_table())
         except STORE_DOWN as e:
             log.debug("frame counts not published: %s", store_error_line(e))
+        except IntegrityError:  # a camera moving between two nodes, both publishing it: the next pass wins
+            log.debug("frame counts not published this time: another node published one of them at once")
 
     sched.add_job(stoppable(beat), "interval", seconds=s.cluster.heartbeat_s, id="cluster-heartbeat",
                   max_instances=1, coalesce=True)

@@ -128,8 +128,6 @@ def describe_finding(d: FindingDecision) -> str:
     return f"registry finding for {d.camera}: {d.field} {value_text(d.registry)} -> {value_text(d.observed)} ({why})"
 
 
-
-
 @dataclass
 class StoreOutage:
     since: datetime

@@ -101,7 +101,6 @@ def lease_row(session: Session, name: str = DECIDER) -> LeaseSeen | None:
     return None if r is None else LeaseSeen(holder=r.holder, epoch=r.epoch, expires_at=r.expires_at)
 
 
-
 def publish_frames(session: Session, node: str, at: datetime, window_s: float,
                    stats: Mapping[str, tuple[int, float, float | None, int, bool]]) -> None:
     """This node's frame statistics (frames, fps, longest gap, bytes, connected) of the cameras it
