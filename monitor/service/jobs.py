@@ -9,7 +9,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +19,8 @@ from monitor.service.app import STORE_DOWN, Store, store_error_line
 from monitor.service.cluster import publish_frames
 from notify.message import Kind
 
-if TYPE_CHECKING:
-    from monitor.service.runner import ProbeService
+# runner.ProbeService; runner imports this module, so the type is named, not imported (no import cycle)
+Service = Any
 
 log = logging.getLogger("mimamori.service")
 
@@ -41,7 +41,7 @@ def quiet_jobstore_outages() -> None:
 REPORT_JOBS = ("weekly-report-startup", "weekly-report-retry")
 
 
-def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: ProbeService,
+def schedule_reports(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Service,
                      config_path: str | None) -> None:
     """The decider's: the persistent Monday job (SQLAlchemy job store in the service's database, which
     only the decider's scheduler opens); a start-up run and a half-hourly retry send a report missed while
@@ -66,7 +66,7 @@ def unschedule_reports(sched: AsyncIOScheduler) -> None:
     sched.remove_jobstore("durable")
 
 
-def schedule_cluster(sched: AsyncIOScheduler, s: Settings, store: Store, svc: ProbeService,
+def schedule_cluster(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Service,
                      config_path: str | None) -> Callable[[], Awaitable[None]]:
     """The heartbeat job (every `cluster.heartbeat_s`); the decider's own jobs follow the lease. Returns
     the beat, for a first one before the scheduler starts."""
@@ -130,7 +130,7 @@ def stoppable(job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[
     return run
 
 
-def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: ProbeService, recorder,
+def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: Service, recorder,
                                    now: datetime) -> Callable[[], None]:
     """The jobs that follow the registry (every `probes.registry_reload_s`, and at once on SIGHUP) and the
     recorder (its status file, the retention notice), and the raw-observation prune; returns the undo of
@@ -167,7 +167,7 @@ def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: Pr
     return hangup
 
 
-async def leave_cluster(svc: ProbeService) -> None:
+async def leave_cluster(svc: Service) -> None:
     try:
         await asyncio.to_thread(svc.leadership.leave)
     except STORE_DOWN as e:  # the lease and the heartbeat lapse by themselves
