@@ -109,6 +109,23 @@ class ExportResult:
     audit_seq: int
 
 
+def _footage_problem(segments: list[Segment], where) -> str | None:  # noqa: ANN001 - segment -> path or None
+    """Why these segments cannot be copied (none, on nodes with no folder given, missing, changed), or None."""
+    if not segments:
+        return "no footage in that range"
+    elsewhere = sorted({seg.node for seg in segments if where(seg) is None and seg.node})
+    if elsewhere:
+        return (f"segments of that range are on node(s) {', '.join(elsewhere)}: give their recordings folders "
+                f"(--node-root NODE=PATH) or export on those nodes")
+    for seg in segments:
+        path = where(seg)
+        if path is not None and not path.is_file():
+            return f"segment {seg.path} is indexed but its file is missing on node {seg.node or 'this node'}"
+        if path is not None and sha256_file(path) != seg.sha256:
+            return f"segment {seg.path} no longer matches its indexed SHA-256"
+    return None
+
+
 def export_footage(
     *, requests: LawfulRequests, index: SegmentIndex, audit: AuditLog, root: Path, reference: str,
     camera_id: str, start: datetime, end: datetime, operator: str, out_dir: Path, now: datetime,
@@ -137,18 +154,8 @@ def export_footage(
     elif out_dir.exists() and any(out_dir.iterdir()):
         why = f"{out_dir} is not empty"
     segments = index.segments(camera_id, start, end) if why is None else []
-    if why is None and not segments:
-        why = "no footage in that range"
-    elsewhere = sorted({seg.node for seg in segments if where(seg) is None and seg.node})
-    if why is None and elsewhere:
-        why = (f"segments of that range are on node(s) {', '.join(elsewhere)}: give their recordings folders "
-               f"(--node-root NODE=PATH) or export on those nodes")
-    for seg in segments:
-        path = where(seg)
-        if why is None and path is not None and not path.is_file():
-            why = f"segment {seg.path} is indexed but its file is missing on node {seg.node or 'this node'}"
-        elif why is None and path is not None and sha256_file(path) != seg.sha256:
-            why = f"segment {seg.path} no longer matches its indexed SHA-256"
+    if why is None:
+        why = _footage_problem(segments, where)
     if why is not None:
         audit.append(actor=operator, action="export_refused", now=now,
                      detail={"reference": reference, "camera_id": camera_id, "reason": why})

@@ -23,34 +23,45 @@ MIMAMORI = [sys.executable, "-c", "from monitor.cli.main import run_cli; run_cli
 INTERVAL_S = 3
 
 
+class Outage:
+    """`mimamori run` on a fresh PostgreSQL reached through a proxy the test cuts; the cameras imported
+    directly; the service's output collected as it comes (the pipe never fills)."""
+
+    def __init__(self, tmp_path, sim_fleet, pg_url, extra_cfg: str = ""):
+        direct = pg_url.render_as_string(hide_password=False)
+        self.proxy = CuttableProxy((pg_url.host or "127.0.0.1", pg_url.port or 5432))
+        cfg = tmp_path / "mimamori.toml"
+        cfg.write_text(f"data_dir = '{tmp_path / 'data'}'\n"
+                       "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n" + extra_cfg +
+                       f"[probes]\ninterval_s = {INTERVAL_S}\nsample_s = 1\ntcp_timeout_s = 2\nonvif_timeout_s = 2\n"
+                       "spread = 0.2\n")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
+        self.env.update(MIMAMORI_CONFIG=str(cfg), MIMAMORI_DATABASE_URL=direct)
+        csv = sim_fleet.write_csv(tmp_path / "cameras.csv")
+        subprocess.run([*MIMAMORI, "cameras", "import", str(csv)], env=self.env, check=True, capture_output=True,
+                       timeout=60)
+        self.env["MIMAMORI_DATABASE_URL"] = pg_url.set(port=self.proxy.port).render_as_string(hide_password=False)
+        self.db = create_engine(direct)
+        self.lines: list[str] = []
+
+    def rounds(self) -> list:
+        with self.db.connect() as c:
+            return sorted(c.execute(text("SELECT DISTINCT t FROM observations")).scalars())
+
+    def start(self) -> subprocess.Popen:
+        p = subprocess.Popen([*MIMAMORI, "run"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        threading.Thread(target=lambda: self.lines.extend(p.stdout), daemon=True).start()
+        return p
+
+
 @pytest.mark.postgres
 @pytest.mark.peers
 def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when_it_is_back(
         tmp_path, sim_fleet, pg_url):
-    direct = pg_url.render_as_string(hide_password=False)
-    proxy = CuttableProxy((pg_url.host or "127.0.0.1", pg_url.port or 5432))
-    cfg = tmp_path / "mimamori.toml"
-    cfg.write_text(f"data_dir = '{tmp_path / 'data'}'\n"
-                   "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n"
-                   "[recorder]\nenabled = false\nstatus_interval_s = 2\n"
-                   f"[probes]\ninterval_s = {INTERVAL_S}\nsample_s = 1\ntcp_timeout_s = 2\nonvif_timeout_s = 2\n"
-                   "spread = 0.2\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
-    env.update(MIMAMORI_CONFIG=str(cfg), MIMAMORI_DATABASE_URL=direct)
-    csv = sim_fleet.write_csv(tmp_path / "cameras.csv")
-    subprocess.run([*MIMAMORI, "cameras", "import", str(csv)], env=env, check=True, capture_output=True, timeout=60)
-    env["MIMAMORI_DATABASE_URL"] = pg_url.set(port=proxy.port).render_as_string(hide_password=False)
-    db = create_engine(direct)
-
-    def rounds() -> list:
-        with db.connect() as c:
-            return sorted(c.execute(text("SELECT DISTINCT t FROM observations")).scalars())
-
-    proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # the pipe never fills
-    reader.start()
+    o = Outage(tmp_path, sim_fleet, pg_url, "[recorder]\nenabled = false\nstatus_interval_s = 2\n")
+    proxy, db, rounds = o.proxy, o.db, o.rounds
+    proc = o.start()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(rounds()) < 3:
@@ -68,8 +79,8 @@ def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when
         time.sleep(INTERVAL_S)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        reader.join(timeout=10)
-        out = "".join(lines)
+        time.sleep(1)
+        out = "".join(o.lines)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -91,33 +102,9 @@ def test_rounds_probed_while_the_database_is_cut_off_are_stored_and_decided_when
 @pytest.mark.peers
 def test_a_decider_killed_during_an_outage_stores_the_rounds_it_held_when_it_starts_again(
         tmp_path, sim_fleet, pg_url):
-    direct = pg_url.render_as_string(hide_password=False)
-    proxy = CuttableProxy((pg_url.host or "127.0.0.1", pg_url.port or 5432))
-    cfg = tmp_path / "mimamori.toml"
-    cfg.write_text(f"data_dir = '{tmp_path / 'data'}'\n"
-                   "[notify]\nfolder_delivery = true\n[web]\nenabled = false\n[recorder]\nenabled = false\n"
-                   "[cluster]\nlease_s = 6\nheartbeat_s = 2\n"
-                   f"[probes]\ninterval_s = {INTERVAL_S}\nsample_s = 1\ntcp_timeout_s = 2\nonvif_timeout_s = 2\n"
-                   "spread = 0.2\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
-    env.update(MIMAMORI_CONFIG=str(cfg), MIMAMORI_DATABASE_URL=direct)
-    csv = sim_fleet.write_csv(tmp_path / "cameras.csv")
-    subprocess.run([*MIMAMORI, "cameras", "import", str(csv)], env=env, check=True, capture_output=True, timeout=60)
-    env["MIMAMORI_DATABASE_URL"] = pg_url.set(port=proxy.port).render_as_string(hide_password=False)
-    db = create_engine(direct)
+    o = Outage(tmp_path, sim_fleet, pg_url, "[recorder]\nenabled = false\n[cluster]\nlease_s = 6\nheartbeat_s = 2\n")
+    proxy, db, rounds, start = o.proxy, o.db, o.rounds, o.start
     held = tmp_path / "data" / "held-rounds"
-
-    def rounds() -> list:
-        with db.connect() as c:
-            return sorted(c.execute(text("SELECT DISTINCT t FROM observations")).scalars())
-
-    lines: list[str] = []
-
-    def start() -> subprocess.Popen:
-        p = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
-        threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()  # the pipe never fills
-        return p
 
     proc = start()
     try:
@@ -142,7 +129,7 @@ def test_a_decider_killed_during_an_outage_stores_the_rounds_it_held_when_it_sta
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         time.sleep(1)
-        out = "".join(lines)
+        out = "".join(o.lines)
     finally:
         if proc.poll() is None:
             proc.kill()
