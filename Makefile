@@ -43,8 +43,10 @@ lint: venv
 
 # Two workers, a test file each at a time (a file's tests share its fixtures): the suite waits on real
 # time for much of its length (the e2e city alone about 4 minutes), so the rest runs beside it.
+# Then the soak (tests/soak: 3 nodes, 20 SIGKILLs, about 6 minutes) alone: it times real failovers.
 test: deps venv prism lint
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15 -m "not soak"
+	$(BIN)/pytest -q -m soak
 
 # Prism is optional for the demo: without Node/npm (or offline) SMS and calls go to a folder instead.
 demo: deps venv

@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"duplicate owner requests: {dups}, outbox {outbox_owner}")
         if not owner_msgs:
             problems.append("no owner was asked: the run proves nothing about duplicates")
+        if failovers and max(failovers) > a.lease:
+            problems.append(f"a standby took {max(failovers):.1f}s to lead (lease {a.lease:g}s)")
         if reassign and max(reassign) > 2 * a.lease + a.beat + 1:
             problems.append(f"cameras waited {max(reassign):.1f}s for another node")
         print("invariants: " + ("ok" if not problems else "; ".join(problems)))

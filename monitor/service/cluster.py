@@ -2,9 +2,10 @@
 
 Every `mimamori run` on one database beats every `cluster.heartbeat_s`. One of them holds the decider's
 lease (`store.cluster`): it probes, decides and queues; the others stand by, record their share of the
-cameras and deliver from the shared outbox. A standby takes the lease once it has gone a whole
-`cluster.lease_s` without renewal (the leader killed, hung or cut off), and a leader that finds its lease
-taken stops deciding at once. Each change of role is one log line.
+cameras and deliver from the shared outbox. The leader writes each renewal to last `lease_s - heartbeat_s`
+(its term); a standby tries again at the term's very end, so it leads within one `cluster.lease_s` of the
+leader's last renewal (the leader killed, hung or cut off), and a leader that finds its lease taken stops
+deciding at once. Each change of role is one log line.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class Leadership:
         self.decides = settings.decide
         self.recording = records
         self.lease = timedelta(seconds=settings.lease_s)
+        self.beat_s = settings.heartbeat_s
+        # what a renewal grants: a lease less a beat, so that a standby waking at its end leads within one
+        # lease of the last renewal; renewed every beat, so at least two beats (a third of a lease) to spare
+        self.term = self.lease - timedelta(seconds=settings.heartbeat_s)
+        self._retry_at: datetime | None = None  # a standby's next try: the end of the leader's term
         self.now = now
         self.instance = uuid.uuid4().hex
         self.started_at = now()
@@ -53,7 +59,14 @@ class Leadership:
     async def atick(self) -> str | None:
         """``tick`` on this node's own thread: a beat never queues behind probes or recorder work in
         the shared pool (a late beat is a lost lease)."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.tick)
+        loop = asyncio.get_running_loop()
+        change = await loop.run_in_executor(self._pool, self.tick)
+        wait = None if self._retry_at is None else (self._retry_at - self.now()).total_seconds()
+        if change is None and wait is not None and 0 <= wait < self.beat_s:
+            # the leader's term ends before the next beat: try again at its end, not up to a beat later
+            await asyncio.sleep(wait + 0.05)
+            change = await loop.run_in_executor(self._pool, self.tick)
+        return change
 
     @property
     def leading(self) -> bool:
@@ -63,6 +76,7 @@ class Leadership:
         """Beat, then renew the lease or try to take it. Returns "lead" when this process has just taken
         it, "standby" when it has just lost it, else None."""
         now = self.now()
+        self._retry_at = None
         with self.sessions.begin() as session:
             db.beat(session, NodeSeen(self.node, self.started_at, now, self.recording, self.decides),
                     socket.gethostname(), os.getpid())
@@ -70,7 +84,7 @@ class Leadership:
             if not self.decides:
                 return self._standby_line(leader(db.lease_row(session), now), "records only and never decides")
             if self.epoch is not None:
-                if db.renew(session, self.node, self.instance, self.epoch, now, self.lease):
+                if db.renew(session, self.node, self.instance, self.epoch, now, self.term):
                     return None
                 lost, self.epoch = self.epoch, None
                 holder = leader(db.lease_row(session), now)
@@ -78,12 +92,14 @@ class Leadership:
                             lost, holder or "another node")
                 self._standby_for = holder
                 return "standby"
-            epoch = db.take(session, self.node, self.instance, now, self.lease)
+            epoch = db.take(session, self.node, self.instance, now, self.term)
             if epoch is not None:
                 self.epoch = epoch
                 log.info("leading: node %s holds the decider lease (epoch %d) and decides", self.node, epoch)
                 return "lead"
-            holder = leader(db.lease_row(session), now)
+            row = db.lease_row(session)
+            holder = leader(row, now)
+            self._retry_at = row.expires_at if holder is not None and row is not None else None
         return self._standby_line(holder, f"decides nothing while {holder or 'another node'} holds the decider "
                                           f"lease; it takes over within {self.lease.total_seconds():g}s of that "
                                           "lease's last renewal")
@@ -104,7 +120,7 @@ class Leadership:
         still holds the lease (and renews it)."""
         if self.epoch is None:
             raise db.Deposed(f"node {self.node} does not hold the decider lease")
-        db.fence(session, self.node, self.instance, self.epoch, self.now(), self.lease)
+        db.fence(session, self.node, self.instance, self.epoch, self.now(), self.term)
 
     def deposed(self) -> None:
         """A fenced write was refused: stand by (one line)."""

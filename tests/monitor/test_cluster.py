@@ -6,6 +6,8 @@ lease lapses without waiting for it.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -94,12 +96,28 @@ def test_the_first_node_leads_the_second_stands_by_until_the_lease_lapses(sessio
     assert a.tick() == "lead" and a.epoch == 1
     assert b.tick() is None and not b.leading
     clock.t += timedelta(seconds=20)
-    assert a.tick() is None and a.leading  # renewed: expires 30 s from now
-    clock.t += timedelta(seconds=29)
-    assert b.tick() is None and not b.leading  # still within the renewed lease
-    clock.t += timedelta(seconds=1)  # a missed every beat for a whole lease (killed)
+    assert a.tick() is None and a.leading  # renewed for its term: a lease less a beat, 20 s from now
+    clock.t += timedelta(seconds=19)
+    assert b.tick() is None and not b.leading  # still within the renewed term
+    clock.t += timedelta(seconds=1)  # a missed every beat for a whole term (killed)
     assert b.tick() == "lead" and b.epoch == 2
     assert a.tick() == "standby" and not a.leading  # a comes back: deposed, one transition
+
+
+def test_a_standby_tries_again_at_the_end_of_the_leaders_term_not_a_beat_later(sessions):
+    """Real time: lease 3 s, beat 1 s. The leader's last renewal grants 2 s; the standby, beating 1.5 s
+    after it, does not wait for its next beat (2.5 s) but tries at 2 s: it leads within one lease."""
+    def wall() -> datetime:
+        return datetime.now(UTC)
+
+    a = Leadership(sessions, ClusterSettings(node_id="a", lease_s=3, heartbeat_s=1), wall)
+    b = Leadership(sessions, ClusterSettings(node_id="b", lease_s=3, heartbeat_s=1), wall)
+    assert a.tick() == "lead"
+    renewed = time.monotonic()
+    time.sleep(1.5)  # a is killed: it beats no more
+    assert asyncio.run(b.atick()) == "lead"
+    took = time.monotonic() - renewed
+    assert 2.0 <= took < 3.0, f"b led {took:.2f}s after a's last renewal (its term ended at 2 s, its lease at 3 s)"
 
 
 def test_a_recording_node_that_may_not_decide_never_takes_the_lease(sessions):
