@@ -2,8 +2,10 @@
 
 One process serves many cameras, one port each (``http://127.0.0.1:PORT/onvif/device_service``; the
 media service is ``/onvif/media_service`` on the same port). Operations: GetSystemDateAndTime (no auth),
-GetDeviceInformation, GetCapabilities, GetServices, GetProfiles, GetStreamUri, SystemReboot. Every call
-but GetSystemDateAndTime needs a WS-Security UsernameToken (PasswordDigest or PasswordText).
+GetDeviceInformation, GetCapabilities, GetServices, GetProfiles, GetStreamUri, SystemReboot, and the
+settings the drift checks read and set (`onvif_drift`: masks, PTZ, encoder, clock, events). Every call
+but GetSystemDateAndTime needs a WS-Security UsernameToken (PasswordDigest or PasswordText); after a
+simulated factory reset the maker's default login works too.
 
 Faults per camera: ``down`` (``refuse``: the port stops listening; ``hang``: it accepts and never
 answers), ``up``, and a clock skew in seconds.
@@ -16,6 +18,7 @@ takes commands, one JSON line each, and answers one line each::
 
     {"cmd": "down", "cam": "C0001", "mode": "refuse"}   {"cmd": "up", "cam": "C0001"}
     {"cmd": "skew", "cam": "C0001", "seconds": 30}      {"cmd": "status"}
+    {"cmd": "drift", "cam": "C0001", "what": "masks", "value": []}   (see `onvif_drift.Settings.apply`)
 
 End of stdin stops it.
 """
@@ -34,6 +37,15 @@ from xml.etree import ElementTree as ET
 
 from aiohttp import web
 
+from monitor.demo.simulate.onvif_drift import (
+    DEFAULT_PASSWORD,
+    DEFAULT_USER,
+    Settings,
+    camera_utc_set,
+    respond_drift,
+    services,
+)
+
 HOST = "127.0.0.1"
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -45,7 +57,10 @@ ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
     'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
-    'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:ter="http://www.onvif.org/ver10/error">'
+    'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:ter="http://www.onvif.org/ver10/error" '
+    'xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl" '
+    'xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" '
+    'xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:tns1="http://www.onvif.org/ver10/topics">'
     "<s:Body>{body}</s:Body></s:Envelope>"
 )
 NOT_AUTHORIZED = (
@@ -65,6 +80,7 @@ class Endpoint:
     down: str | None = None  # None | "refuse" | "hang"
     reboots: int = 0
     site: web.TCPSite | None = None
+    drift: Settings = field(default_factory=Settings)
 
 
 def password_digest(nonce: bytes, created: str, password: str) -> str:
@@ -72,12 +88,18 @@ def password_digest(nonce: bytes, created: str, password: str) -> str:
 
 
 def authorized(envelope: ET.Element, ep: Endpoint) -> bool:
+    """The camera's own login, or after a factory reset the maker's default one."""
+    return _login_matches(envelope, ep.user, ep.password) or (
+        ep.drift.factory_login and _login_matches(envelope, DEFAULT_USER, DEFAULT_PASSWORD))
+
+
+def _login_matches(envelope: ET.Element, user_ok: str, password: str) -> bool:
     token = envelope.find("s:Header/wsse:Security/wsse:UsernameToken", NS)
     if token is None:
         return False
     user = token.findtext("wsse:Username", default="", namespaces=NS)
     pw = token.find("wsse:Password", NS)
-    if pw is None or not hmac.compare_digest(user.encode(), ep.user.encode()):
+    if pw is None or not hmac.compare_digest(user.encode(), user_ok.encode()):
         return False
     given = (pw.text or "").strip()
     if pw.get("Type", "").endswith(DIGEST):
@@ -86,9 +108,9 @@ def authorized(envelope: ET.Element, ep: Endpoint) -> bool:
         except ValueError:
             return False
         created = token.findtext("wsu:Created", default="", namespaces=NS)
-        expected = password_digest(nonce, created, ep.password)
+        expected = password_digest(nonce, created, password)
     else:
-        expected = ep.password
+        expected = password
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -115,7 +137,7 @@ def respond(op: str, ep: Endpoint, base: str) -> str | None:
     if op == "GetDeviceInformation":
         return (
             "<tds:GetDeviceInformationResponse><tds:Manufacturer>Mimamori Sim</tds:Manufacturer>"
-            "<tds:Model>SIM-1</tds:Model><tds:FirmwareVersion>1.0.0</tds:FirmwareVersion>"
+            f"<tds:Model>SIM-1</tds:Model><tds:FirmwareVersion>{ep.drift.firmware}</tds:FirmwareVersion>"
             f"<tds:SerialNumber>{ep.cam}</tds:SerialNumber><tds:HardwareId>sim</tds:HardwareId>"
             "</tds:GetDeviceInformationResponse>"
         )
@@ -123,18 +145,23 @@ def respond(op: str, ep: Endpoint, base: str) -> str | None:
         return (
             "<tds:GetCapabilitiesResponse><tds:Capabilities>"
             f"<tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr></tt:Device>"
-            f"<tt:Media><tt:XAddr>{base}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities>"
+            + (f"<tt:Events><tt:XAddr>{base}/onvif/event_service</tt:XAddr><tt:WSSubscriptionPolicySupport>false"
+               "</tt:WSSubscriptionPolicySupport><tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
+               "<tt:WSPausableSubscriptionManagerInterfaceSupport>false"
+               "</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>" if ep.drift.events else "")
+            + f"<tt:Media><tt:XAddr>{base}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities>"
             "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
             "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
-            "</tds:Capabilities></tds:GetCapabilitiesResponse>"
+            + (f"<tt:PTZ><tt:XAddr>{base}/onvif/ptz_service</tt:XAddr></tt:PTZ>" if ep.drift.ptz else "")
+            + "</tds:Capabilities></tds:GetCapabilitiesResponse>"
         )
     if op == "GetServices":
-        services = [("http://www.onvif.org/ver10/device/wsdl", "device_service"),
-                    ("http://www.onvif.org/ver10/media/wsdl", "media_service")]
+        services_ = [("http://www.onvif.org/ver10/device/wsdl", "device_service"),
+                     ("http://www.onvif.org/ver10/media/wsdl", "media_service"), *services(ep.drift)]
         body = "".join(
             f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{base}/onvif/{path}</tds:XAddr>"
             "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
-            for ns, path in services
+            for ns, path in services_
         )
         return f"<tds:GetServicesResponse>{body}</tds:GetServicesResponse>"
     if op == "GetProfiles":
@@ -149,6 +176,8 @@ def respond(op: str, ep: Endpoint, base: str) -> str | None:
             "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>"
             "</trt:MediaUri></trt:GetStreamUriResponse>"
         )
+    if op == "SetSystemDateAndTime":
+        return "<tds:SetSystemDateAndTimeResponse/>"
     if op == "SystemReboot":
         return (
             "<tds:SystemRebootResponse><tds:Message>Rebooting in 1 second</tds:Message>"
@@ -166,7 +195,7 @@ class OnvifResponder:
         self.endpoints: dict[str, Endpoint] = {}
         self._by_port: dict[int, Endpoint] = {}
         app = web.Application()
-        app.router.add_post("/onvif/{service}", self._handle)
+        app.router.add_post("/onvif/{service:.+}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self._started = False
 
@@ -205,9 +234,13 @@ class OnvifResponder:
     def set_skew(self, cam: str, seconds: float) -> None:
         self.endpoints[cam].skew_s = seconds
 
+    def drift(self, cam: str, what: str, value: object = None) -> None:
+        """Make one camera's settings drift (`onvif_drift.Settings.apply`)."""
+        self.endpoints[cam].drift.apply(what, value)
+
     def status(self) -> dict:
         return {
-            c: {"port": e.port, "down": e.down, "skew_s": e.skew_s, "reboots": e.reboots}
+            c: {"port": e.port, "down": e.down, "skew_s": e.skew_s, "reboots": e.reboots, "drift": e.drift.status()}
             for c, e in self.endpoints.items()
         }
 
@@ -230,7 +263,14 @@ class OnvifResponder:
         op = op_el.tag.rsplit("}", 1)[-1]
         if op != "GetSystemDateAndTime" and not authorized(envelope, ep):
             return self._soap(NOT_AUTHORIZED, 400)
-        body = respond(op, ep, f"http://{self.advertise}:{ep.port}")
+        base = f"http://{self.advertise}:{ep.port}"
+        body = respond(op, ep, base)
+        if body is None:
+            body = respond_drift(op, ep.drift, op_el, base, request.path)
+        if op == "SetSystemDateAndTime":
+            set_to = camera_utc_set(op_el)
+            if set_to is not None:
+                ep.skew_s = (set_to - datetime.now(UTC)).total_seconds()
         if body is None:
             return self._soap("<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code></s:Fault>", 400)
         if op == "SystemReboot":
@@ -273,6 +313,8 @@ async def _serve_stdio() -> None:
                     await responder.up(msg["cam"])
                 elif cmd == "skew":
                     responder.set_skew(msg["cam"], float(msg["seconds"]))
+                elif cmd == "drift":
+                    responder.drift(msg["cam"], msg["what"], msg.get("value"))
                 elif cmd != "status":
                     raise ValueError(f"unknown command {cmd!r}")
                 out = {"ok": True, "cameras": responder.status()} if cmd == "status" else {"ok": True}
