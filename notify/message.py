@@ -81,6 +81,8 @@ class Kind(enum.StrEnum):
     OPERATOR_INCIDENT_CLOSED = "operator.incident_closed"
     OPERATOR_DELIVERY_FAILED = "operator.delivery_failed"
     OPERATOR_RETENTION_SHORT = "operator.retention_short"
+    OPERATOR_DRIFT = "operator.drift"
+    VENDOR_DRIFT = "vendor.drift"
 
     @property
     def audience(self) -> Audience:

@@ -1,4 +1,5 @@
-"""``mimamori cameras …``: the camera registry (import, list, show, disable, enable, findings)."""
+"""``mimamori cameras …``: the camera registry (import, list, show, disable, enable, findings, drift,
+baseline)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import Annotated
 import typer
 
 from monitor.cli.common import fail, settings
+from monitor.cli.drift import cameras_baseline, cameras_drift
 from monitor.cli.findings import cameras_findings
 
 cameras_app = typer.Typer(help="The camera registry.", no_args_is_help=True)
 cameras_app.command("findings")(cameras_findings)
+cameras_app.command("drift")(cameras_drift)
+cameras_app.command("baseline")(cameras_baseline)
 
 PRUNE_LIMIT = 0.10  # an import that would remove more of the fleet than this asks for --yes
 

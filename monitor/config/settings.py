@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from monitor.config.drift import DriftSettings
 from monitor.config.recorder import RecorderSettings
 from monitor.config.report import ReportSettings
 from monitor.core.errors import ConfigError
@@ -185,6 +186,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     report: ReportSettings = ReportSettings()
     recorder: RecorderSettings = RecorderSettings()
+    drift: DriftSettings = DriftSettings()
     classifier: dict[str, Any] = {}
     escalation: dict[str, Any] = {}
 

@@ -12,6 +12,7 @@ it had stays as it was. A part with no baseline is compared with nothing (the op
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,6 +103,7 @@ class Answer:
     default_credentials: bool | None = None  # the maker's default password was accepted
     unsupported: frozenset[Check] = frozenset()
     failed: frozenset[Check] = frozenset()
+    not_read: frozenset[Check] = frozenset()  # not due this time
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +133,12 @@ class Outcome:
     unsupported: frozenset[Check] = frozenset()
     failed: frozenset[Check] = frozenset()
     unbaselined: frozenset[Check] = frozenset()  # read, but there is nothing approved to compare with
+    not_read: frozenset[Check] = frozenset()
 
     @property
     def checked(self) -> frozenset[Check]:
         """The checks that ran and were compared: a finding of these not found now has ended."""
-        return frozenset(Check) - self.unsupported - self.failed - self.unbaselined
+        return frozenset(Check) - self.unsupported - self.failed - self.unbaselined - self.not_read
 
 
 def _masks_text(masks: tuple[Mask, ...]) -> str:
@@ -233,7 +236,27 @@ def compare(baseline: Baseline | None, answer: Answer, *, expected_fps: float | 
         found(Check.DEFAULT_CREDENTIALS, "the maker's default password refused",
               "the maker's default password accepted", Severity.URGENT)
     return Outcome(findings=tuple(out), unsupported=answer.unsupported, failed=answer.failed,
-                   unbaselined=frozenset(unbaselined))
+                   unbaselined=frozenset(unbaselined), not_read=answer.not_read)
+
+
+def slot(camera_id: str, interval_s: float) -> float:
+    """Where in each interval a camera's check falls (seconds): spread evenly by a hash of its id."""
+    h = int.from_bytes(hashlib.blake2b(camera_id.encode(), digest_size=4).digest(), "big")
+    return (h / 2**32) * interval_s
+
+
+def due(camera_id: str, since: datetime, now: datetime, every: Mapping[Check, float]) -> frozenset[Check]:
+    """The checks of one camera whose slot fell in (since, now]: each check every ``every[check]`` seconds,
+    at the camera's own point of that interval."""
+    t0, t1 = since.timestamp(), now.timestamp()
+    out = set()
+    for check, interval in every.items():
+        at = slot(camera_id, interval)
+        # the last slot time at or before now; due if it is after since
+        last = t1 - ((t1 - at) % interval)
+        if last > t0:
+            out.add(check)
+    return frozenset(out)
 
 
 def _identity_text(i: Identity) -> str:

@@ -114,35 +114,43 @@ def _topic(msg) -> str:  # noqa: ANN001 - a zeep NotificationMessage
 
 async def read_answer(camera_id: str, device_url: str, media_url: str | None, user: str, password: str, *,
                       now: datetime, timeout: float, defaults: tuple[tuple[str, str], ...] = (),
-                      pullpoints: MutableMapping[str, str] | None = None) -> Answer:
-    """Everything the drift checks read from one camera, each part within ``timeout``. ``pullpoints``
-    keeps each camera's event subscription between checks (a new one sees only later events)."""
+                      pullpoints: MutableMapping[str, str] | None = None,
+                      only: frozenset[Check] | None = None) -> Answer:
+    """What the drift checks read from one camera (``only``: these checks), each part within ``timeout``.
+    ``pullpoints`` keeps each camera's event subscription between checks (a new one sees only later
+    events)."""
+    want = frozenset(Check) if only is None else only
     failed: set[Check] = set()
     unsupported: set[Check] = set()
     parts: dict[str, object] = {}
 
     async def part(check: Check, name: str, coro) -> None:  # noqa: ANN001
+        if check not in want:
+            coro.close()
+            return
         try:
             async with asyncio.timeout(timeout):
                 parts[name] = await coro
         except _ERRORS:
             failed.add(check)
 
-    clock = await onvif_check(device_url, user, password, timeout, now)
-    if clock.clock_skew_s is None:
-        failed.add(Check.CLOCK)
+    skew = None
+    if Check.CLOCK in want:
+        skew = (await onvif_check(device_url, user, password, timeout, now)).clock_skew_s
+        if skew is None:
+            failed.add(Check.CLOCK)
     try:
         async with asyncio.timeout(timeout):
             services = await offered(device_url, user, password)
     except _ERRORS:
-        return Answer(camera_id=camera_id, at=now, clock_skew_s=clock.clock_skew_s,
-                      failed=frozenset(Check) - ({Check.CLOCK} if clock.clock_skew_s is not None else set()))
+        return Answer(camera_id=camera_id, at=now, clock_skew_s=skew, not_read=frozenset(Check) - want,
+                      failed=want - ({Check.CLOCK} if skew is not None else set()))
     dev = await service(DEVICE, device_url, user, password)
     await part(Check.FIRMWARE, "identity", _identity(dev))
     media = media_url or services.get("http://www.onvif.org/ver10/media/wsdl")
     if media:
         await part(Check.ENCODER, "encoder", _first_encoder(media, user, password))
-    else:
+    elif Check.ENCODER in want:
         unsupported.add(Check.ENCODER)
     for check, ns, name, coro_fn in (
         (Check.PRIVACY_MASKS, NS_MEDIA2, "masks", lambda u: get_masks(u, user, password)),
@@ -151,13 +159,13 @@ async def read_answer(camera_id: str, device_url: str, media_url: str | None, us
     ):
         if ns in services:
             await part(check, name, coro_fn(services[ns]))
-        else:
+        elif check in want:
             unsupported.add(check)
     if defaults:
         await part(Check.DEFAULT_CREDENTIALS, "defaults", _defaults_accepted(device_url, defaults))
-    else:
+    elif Check.DEFAULT_CREDENTIALS in want:
         unsupported.add(Check.DEFAULT_CREDENTIALS)
-    return Answer(camera_id=camera_id, at=now, clock_skew_s=clock.clock_skew_s,
+    return Answer(camera_id=camera_id, at=now, clock_skew_s=skew, not_read=frozenset(Check) - want,
                   masks=parts.get("masks"), position=parts.get("position"),  # type: ignore[arg-type]
                   encoder=parts.get("encoder"), identity=parts.get("identity"),  # type: ignore[arg-type]
                   tamper_events=parts.get("tamper"), default_credentials=parts.get("defaults"),  # type: ignore[arg-type]

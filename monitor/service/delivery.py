@@ -8,7 +8,7 @@ settings (the composition root's job): Twilio and SMTP when configured, else a f
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -205,16 +205,21 @@ class Delivery:
 
     def notify_operators(self, kind: Kind, key: str, context: Mapping, now: datetime) -> int:
         """A notice for the operators that no incident carries (e.g. the recorder's retention falling short)."""
+        return self.notify_about(None, kind, None, key, lambda _lang: context, now)
+
+    def notify_about(self, session: Session | None, kind: Kind, cam: Camera | None, key: str,
+                     context: Callable[[Lang], Mapping], now: datetime) -> int:
+        """A notice that no incident carries, keyed ``key`` (sent at most once): to the operators, or to the
+        camera's vendor (its operators when the vendor has no contact). In ``session``'s transaction if given."""
         new = 0
-        for i, p in enumerate(self.settings.notify.operators):
-            rcpt = person_recipient(p)
-            ctx = self.city(rcpt.lang) | dict(context) | {"incident_id": key}
+        for i, rcpt in enumerate(self.recipients(kind.audience, cam)):
+            ctx = self.city(rcpt.lang) | dict(context(rcpt.lang)) | {"incident_id": key}
             message = self._render(kind, rcpt, ctx)
             if message is None:
-                log.error("no channel can carry %s to operator %d", kind, i)
+                log.error("no channel can carry %s to recipient %d of %s", kind, i, key)
                 continue
             r = self.outbox.enqueue(key=f"{key}:{i}", message=message.with_key(f"{key}:{i}"), recipient=rcpt,
-                                    context=ctx, now=now, deadline=self.deadline(Audience.OPERATOR, now))
+                                    context=ctx, now=now, deadline=self.deadline(kind.audience, now), session=session)
             new += r.created
         return new
 

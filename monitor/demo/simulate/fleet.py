@@ -310,6 +310,12 @@ class SimulatedFleet:
     def clock_skew(self, cam: str, seconds: float) -> None:
         self._onvif_cmd(cam, "skew", seconds=seconds)
 
+    def drift(self, cam: str, what: str, value: object = None) -> None:
+        """The camera's settings drift: masks, ptz, encoder, firmware, tamper, factory_reset (`onvif_drift`)."""
+        out = self._onvif_cmd(cam, "drift", what=what, value=value)
+        if not out.get("ok"):
+            raise FleetError(f"drift {what} on {cam}: {out.get('error')}")
+
     def normal(self, cam: str) -> None:
         """Listening, nominal frame rate, ONVIF answering, no clock skew."""
         self._rtsp_cmd(cam, "normal")
