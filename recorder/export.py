@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,12 +130,15 @@ def export_footage(
     *, requests: LawfulRequests, index: SegmentIndex, audit: AuditLog, root: Path, reference: str,
     camera_id: str, start: datetime, end: datetime, operator: str, out_dir: Path, now: datetime,
     node: str | None = None, node_roots: Mapping[str, Path] | None = None,
+    annotate: Callable[[Segment], dict] | None = None,
 ) -> ExportResult:
     """Copy the segments covering [start, end) for an approved, matching lawful request.
 
     In a cluster each node's segments are on its own disk: ``root`` is this node's (``node``), and
     ``node_roots`` names the other nodes' recordings folders as this host sees them (read-only mounts
-    are enough). A segment on a node with no folder given refuses the export and names the nodes."""
+    are enough). A segment on a node with no folder given refuses the export and names the nodes.
+    ``annotate`` adds what the caller knows of a segment to its manifest entry (the camera clock's
+    offset, whether its privacy masks were as approved)."""
     roots = {**(node_roots or {}), **({node: root} if node else {})}
 
     def where(seg: Segment) -> Path | None:
@@ -171,7 +174,7 @@ def export_footage(
         os.chmod(dest, 0o600)
         files.append({"name": name, "sha256": sha256_file(dest), "bytes": dest.stat().st_size,
                       "start": seg.start.isoformat(), "end": seg.end.isoformat(),
-                      **({"node": seg.node} if seg.node else {})})
+                      **({"node": seg.node} if seg.node else {}), **(annotate(seg) if annotate else {})})
     manifest = {
         "request": _jsonable(req), "operator": operator, "exported_at": now.astimezone(UTC).isoformat(),
         "camera_id": camera_id, "start": start.isoformat(), "end": end.isoformat(), "files": files,

@@ -152,7 +152,7 @@ def export_command(
     from recorder import ExportRefused, export_footage, verify_export
 
     s = _settings()
-    _, index, audit, requests = _recorder_parts(s)
+    store, index, audit, requests = _recorder_parts(s)
     try:
         who = operator or getpass.getuser()
     except (KeyError, OSError):
@@ -163,11 +163,12 @@ def export_command(
         if not sep or not name or not path:
             raise fail(f"--node-root {item!r}: give NODE=PATH, e.g. --node-root n2=/mnt/n2/recordings")
         roots[name] = Path(path)
+    start, end, now = parse_time(from_, s), parse_time(to, s), datetime.now(UTC)
     try:
         result = export_footage(
             requests=requests, index=index, audit=audit, root=recorder_root(s), reference=request,
-            camera_id=camera, start=parse_time(from_, s), end=parse_time(to, s), operator=who, out_dir=out,
-            now=datetime.now(UTC), node=s.cluster.node_id, node_roots=roots,
+            camera_id=camera, start=start, end=end, operator=who, out_dir=out,
+            now=now, node=s.cluster.node_id, node_roots=roots, annotate=_drift_notes(s, store, camera, start, end, now),
         )
     except ExportRefused as e:
         raise fail(str(e)) from None
@@ -176,6 +177,26 @@ def export_command(
         raise fail("the export package does not verify:\n" + "\n".join(problems))
     typer.echo(f"exported {len(result.files)} file(s) to {result.out_dir}; manifest {result.manifest} "
                f"verifies; audit entry {result.audit_seq}")
+
+
+def _drift_notes(s: Settings, store, camera: str, start: datetime, end: datetime, now: datetime):  # noqa: ANN001, ANN202
+    """For each exported segment: the camera clock's offset measured over it, and whether its privacy
+    masks were as approved (`core.drift.segment_clock`, `masks_missing`)."""
+    from monitor.core.drift import masks_missing, segment_clock
+    from monitor.store.drift import clock_offsets, mask_windows
+
+    reach = timedelta(seconds=max(s.drift.every().values()))
+    with store.sessions() as session:
+        readings = clock_offsets(session, camera, start - reach, end + reach)
+        windows = mask_windows(session, camera, reach)
+
+    def notes(seg) -> dict:  # noqa: ANN001 - a recorder Segment
+        out = {"camera_clock": segment_clock(readings, seg.start, seg.end, reach)}
+        if masks_missing(windows, seg.start, seg.end, now):
+            out["privacy_masks"] = "not as approved: a drift check found the masks missing or changed"
+        return out
+
+    return notes
 
 
 @audit_app.command("verify")

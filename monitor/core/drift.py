@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Mapping
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class Check(enum.StrEnum):
@@ -306,3 +307,29 @@ def reconcile(open_now: Iterable[OpenFinding], outcomes: Mapping[str, Outcome], 
         else:
             kept.append(was)
     return Reconciled(opened=tuple(opened), kept=tuple(kept), closed=tuple(closed))
+
+
+def segment_clock(readings: Sequence[tuple[datetime, float]], start: datetime, end: datetime,
+                  reach: timedelta) -> dict:
+    """What an export's manifest states of the camera clock over one segment [start, end): the offsets
+    measured inside it, or else the nearest one before and after it within ``reach``. ``offset_s`` is
+    camera UTC minus the recorder's (positive: the camera's on-screen time runs ahead of the index's)."""
+    inside = [(t, o) for t, o in readings if start <= t < end]
+    if not inside:
+        before = [(t, o) for t, o in readings if start - reach <= t < start][-1:]
+        after = [(t, o) for t, o in readings if end <= t < end + reach][:1]
+        inside = before + after
+    if not inside:
+        return {"offset_s": None, "measured": "no measurement within "
+                                              f"{reach.total_seconds() / 3600:g} h of the segment"}
+    values = sorted(o for _, o in inside)
+    return {"offset_s": round(statistics.median(values), 1), "min_s": round(values[0], 1),
+            "max_s": round(values[-1], 1), "readings": len(values),
+            "measured_from": inside[0][0].isoformat(), "measured_to": inside[-1][0].isoformat()}
+
+
+def masks_missing(windows: Sequence[tuple[datetime, datetime | None]], start: datetime, end: datetime,
+                  now: datetime) -> bool:
+    """Whether a segment lies in a window where a camera's privacy masks were not as approved (a
+    privacy_masks finding, from the last check that found them right until they were right again)."""
+    return any(a < end and start < (b or now) for a, b in windows)

@@ -167,6 +167,42 @@ def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: Se
     return hangup
 
 
+def schedule_drift(sched: AsyncIOScheduler, s: Settings, store: Store, svc: Service) -> None:
+    """The decider's drift checks: every `drift.step_s`, the cameras whose point in a check's interval has
+    come (`core.drift.due`); the camera clock readings are kept as long as footage, for exports."""
+    from datetime import timedelta
+
+    from monitor.service.drift import DriftChecks
+    from monitor.store.drift import prune_clock
+
+    if not s.drift.enabled:
+        return
+    checks = DriftChecks(store.sessions, s, svc.delivery, svc.clock.now)
+    keep = timedelta(days=s.recorder.retention_days + 1)
+
+    async def step() -> None:
+        if not svc.leadership.leading:
+            checks.last_step = None  # a new decider starts from its own first step
+            return
+        now = svc.clock.now()
+        cams = list(svc.cameras.values())
+        due = checks.due_now(cams, now)
+        if not due:
+            return
+        try:
+            await checks.run(cams, now, only=due)
+        except STORE_DOWN as e:  # the next step checks the cameras due then; these wait an interval
+            log.warning("drift checks of %d cameras not stored: %s", len(due), store_error_line(e))
+
+    def prune() -> None:
+        if svc.leadership.leading:
+            with store.sessions.begin() as session:
+                prune_clock(session, svc.clock.now() - keep)
+
+    sched.add_job(stoppable(step), "interval", seconds=s.drift.step_s, id="drift", max_instances=1, coalesce=True)
+    sched.add_job(prune, "interval", hours=6, id="drift-prune", coalesce=True)
+
+
 async def leave_cluster(svc: Service) -> None:
     try:
         await asyncio.to_thread(svc.leadership.leave)

@@ -44,6 +44,7 @@ from monitor.service.jobs import (
     leave_cluster,
     quiet_jobstore_outages,
     schedule_cluster,
+    schedule_drift,
     schedule_registry_and_recorder,
     stoppable,
 )
@@ -302,6 +303,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
                   max_instances=1, coalesce=True)
 
     hangup = schedule_registry_and_recorder(sched, s, svc, recorder, now)
+    schedule_drift(sched, s, store, svc)
     sched.start()
     web_runner = await start_web(s, store, svc) if s.web.enabled else None
     log.info("%s %d cameras every %gs; notifications by %s",

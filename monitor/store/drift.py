@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from monitor.core.drift import (
     Severity,
 )
 from monitor.store.drift_models import BaselineRow, ClockReadingRow, DriftFindingRow
+from monitor.store.models import ObservationRow
 
 
 def _parts(b: Baseline) -> dict:
@@ -129,3 +130,20 @@ def clock_readings(session: Session, camera_id: str, start: datetime, end: datet
 
 def prune_clock(session: Session, before: datetime) -> int:
     return session.execute(delete(ClockReadingRow).where(ClockReadingRow.t < before)).rowcount  # type: ignore[attr-defined]
+
+
+def clock_offsets(session: Session, camera_id: str, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    """Every camera clock offset measured in [start, end), in time order: the drift checks' readings (kept
+    as long as footage) and the minute probes' (kept as long as raw observations)."""
+    probes = session.execute(select(ObservationRow.t, ObservationRow.clock_skew_s).where(
+        ObservationRow.camera_id == camera_id, ObservationRow.t >= start, ObservationRow.t < end,
+        ObservationRow.clock_skew_s.is_not(None)))
+    return sorted([*clock_readings(session, camera_id, start, end), *((t, o) for t, o in probes)])
+
+
+def mask_windows(session: Session, camera_id: str, before_found: timedelta) -> list[tuple[datetime, datetime | None]]:
+    """When the camera's privacy masks were not as approved: each privacy_masks finding, from
+    ``before_found`` ahead of its first sight (the last check that found them right) to its close."""
+    rows = session.execute(select(DriftFindingRow.since, DriftFindingRow.closed_at).where(
+        DriftFindingRow.camera_id == camera_id, DriftFindingRow.check == str(Check.PRIVACY_MASKS)))
+    return [(since - before_found, closed) for since, closed in rows]

@@ -23,7 +23,11 @@ from monitor.core.drift import (
     Position,
     Severity,
     compare,
+    due,
+    masks_missing,
     reconcile,
+    segment_clock,
+    slot,
 )
 
 T0 = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
@@ -121,3 +125,36 @@ def test_open_finding_is_frozen():
     o = OpenFinding(finding=compare(BASE, replace(ALL_RIGHT, clock_skew_s=30)).findings[0], since=T0, last_seen=T0)
     with pytest.raises(AttributeError):
         o.since = T0  # type: ignore[misc]
+
+
+def test_the_manifest_clock_of_a_segment_is_measured_inside_it_or_next_to_it():
+    readings = [(T0 + timedelta(minutes=m), o) for m, o in ((0, 90.0), (1, 90.4), (61, 0.2))]
+    inside = segment_clock(readings, T0, T0 + timedelta(minutes=2), timedelta(hours=1))
+    assert (inside["offset_s"], inside["readings"], inside["min_s"], inside["max_s"]) == (90.2, 2, 90.0, 90.4)
+    between = segment_clock(readings, T0 + timedelta(minutes=30), T0 + timedelta(minutes=31), timedelta(hours=1))
+    assert between["readings"] == 2 and between["measured_to"] == (T0 + timedelta(minutes=61)).isoformat()
+    far = segment_clock(readings, T0 + timedelta(hours=5), T0 + timedelta(hours=5, minutes=1), timedelta(hours=1))
+    assert far["offset_s"] is None and "no measurement" in far["measured"]
+
+
+def test_masks_missing_covers_the_segments_inside_a_finding_window_only():
+    windows = [(T0, T0 + timedelta(hours=2)), (T0 + timedelta(hours=5), None)]
+    at = [T0 - timedelta(minutes=1), T0 + timedelta(hours=1), T0 + timedelta(hours=3), T0 + timedelta(hours=6)]
+    now = T0 + timedelta(hours=7)
+    assert [masks_missing(windows, t, t + timedelta(minutes=1), now) for t in at] == [False, True, False, True]
+
+
+def test_each_camera_is_due_once_per_interval_at_its_own_point():
+    every = {Check.CLOCK: 600.0, Check.PRIVACY_MASKS: 3600.0}
+    cams = [f"C{i:04d}" for i in range(200)]
+    counts = {c: {Check.CLOCK: 0, Check.PRIVACY_MASKS: 0} for c in cams}
+    t = T0
+    for _ in range(120):  # two hours in one-minute steps
+        nxt = t + timedelta(minutes=1)
+        for c in cams:
+            for check in due(c, t, nxt, every):
+                counts[c][check] += 1
+        t = nxt
+    assert all(v == {Check.CLOCK: 12, Check.PRIVACY_MASKS: 2} for v in counts.values())
+    points = {int(slot(c, 3600) // 60) for c in cams}
+    assert len(points) > 40  # spread over the hour, not all at once

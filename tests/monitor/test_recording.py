@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from monitor.config.recorder import RecorderSettings
 from monitor.config.settings import ProbeSettings, Settings
@@ -30,6 +31,8 @@ from monitor.service.recording import (
     start_recorder,
 )
 from monitor.service.runner import probe_once
+from monitor.store.drift import record_clock
+from monitor.store.drift_models import DriftFindingRow
 from recorder import Recorder, SegmentRecord, verify_export
 from recorder.segments import segment_relpath, sha256_file
 from recorder.stats import FrameStats as RecorderFrameStats
@@ -239,12 +242,24 @@ def test_export_needs_an_approved_request_and_the_audit_log_names_tampering(cli_
     p = run_cli(other, cli_env, check=False)
     assert p.returncode != 0 and "covers camera" in p.stderr and not out.exists()
     assert "approved by chief.suzuki" in run_cli(["requests", "list"], cli_env).stdout
+    # the drift check measured the camera's clock 90 s ahead inside the first segment, and found its
+    # privacy masks gone: the manifest states both for every file
+    eng = create_engine(db_url)
+    with Session(eng) as session, session.begin():
+        record_clock(session, camera, segments[0].start + timedelta(seconds=0.5), 90.04, False)
+        session.add(DriftFindingRow(camera_id=camera, check="privacy_masks", expected="2 mask(s), 2 enabled",
+                                    observed="0 mask(s), 0 enabled", severity="urgent", since=last, last_seen=last))
+    eng.dispose()
     p = run_cli(export, cli_env)
     assert "manifest" in p.stdout and "verifies" in p.stdout
     assert verify_export(out) == []
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["operator"] == "op.tanaka" and manifest["request"]["approver"] == "chief.suzuki"
     assert [f["sha256"] for f in manifest["files"]] == [s.sha256 for s in segments]  # copied unchanged
+    clocks = [f["camera_clock"] for f in manifest["files"]]
+    assert clocks[0]["offset_s"] == 90.0 and clocks[0]["readings"] == 1
+    assert all(c["offset_s"] == 90.0 for c in clocks)  # the others: the nearest reading, within the check interval
+    assert all(f["privacy_masks"].startswith("not as approved") for f in manifest["files"])
     for f in manifest["files"]:
         with av.open(str(out / f["name"])) as c:
             assert next(c.decode(c.streams.video[0])).key_frame
