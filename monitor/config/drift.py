@@ -12,7 +12,7 @@ class DriftSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="run the drift checks (ONVIF settings, never a frame)")
-    interval_s: float = Field(3600.0, ge=60, description="seconds between two checks of one camera, spread over "
+    interval_s: float = Field(3600.0, ge=10, description="seconds between two checks of one camera, spread over "
                                                          "the interval by camera")
     intervals: dict[Check, float] = Field({}, description="a check's own interval in seconds, e.g. "
                                                            "{clock = 600}; the others use interval_s")
@@ -29,9 +29,9 @@ class DriftSettings(BaseModel):
     @field_validator("intervals")
     @classmethod
     def _intervals(cls, v: dict[Check, float]) -> dict[Check, float]:
-        bad = {str(k): s for k, s in v.items() if s < 60}
+        bad = {str(k): s for k, s in v.items() if s < 10}
         if bad:
-            raise ValueError(f"drift check intervals under 60 s: {bad}")
+            raise ValueError(f"drift check intervals under 10 s: {bad}")
         return v
 
     @field_validator("default_logins")

@@ -136,9 +136,11 @@ class DriftChecks:
                 log.info("drift: %s %s back as approved", o.finding.camera_id, o.finding.check)
 
     def _tell(self, s: Session, f: Finding, fid: int, cam: Camera, corrected: bool, now: datetime) -> None:
-        """The operators hear of every finding but a recorded one; an urgent one or one that needs a visit
-        opens a vendor ticket and tells the vendor. Never the owner."""
-        if f.severity is Severity.RECORD and not corrected:
+        """The operators hear of an urgent finding, one that needs a visit, and a view that left the
+        approved one; an urgent one or one that needs a visit opens a vendor ticket and tells the vendor.
+        A clock set right or a firmware update is only recorded (`cameras drift`, the weekly report).
+        Never the owner."""
+        if f.severity is Severity.RECORD and f.check is not Check.VIEW:
             return
         ticket = None
         if f.severity in (Severity.URGENT, Severity.VISIT):

@@ -52,6 +52,7 @@ def scaled(minutes: float) -> float:
 
 
 OWNER_DELAY_S = scaled(15)  # [escalation] owner_delay below
+DRIFT_S = 20.0  # [drift] interval_s: each camera's settings are read every 20 s
 
 
 def service_config(data: Path) -> str:
@@ -91,6 +92,11 @@ api_base_url = "http://127.0.0.1:{PRISM_PORT}"
 
 [web]
 port = {WEB_PORT}
+
+[drift]
+interval_s = {DRIFT_S}
+step_s = 1.0
+timeout_s = 3.0
 
 [recorder]
 segment_s = 4.0
@@ -225,6 +231,12 @@ class Service:
         """A `mimamori` command on the service's config (and so its database), as an operator runs it."""
         return subprocess.run([MIMAMORI, "--config", str(self.config), *args], capture_output=True, text=True,
                               encoding="utf-8", errors="replace", env=self.env(), cwd=self.work, timeout=60)
+
+    def cli_in_monitor(self, *args: str) -> subprocess.CompletedProcess:
+        """A `mimamori` command run inside the monitor's namespace (it reaches the cameras)."""
+        return subprocess.run(["ip", "netns", "exec", self.city.mon, MIMAMORI, "--config", str(self.config), *args],
+                              capture_output=True, text=True, encoding="utf-8", errors="replace", env=self.env(),
+                              cwd=self.work, timeout=60)
 
     def board(self) -> tuple[int, str]:
         """GET / of the status board, from inside the monitor's namespace: (HTTP status, body)."""

@@ -21,6 +21,7 @@ Needs root (CI runs as root), iproute2, tc and nft (`make deps` installs them).
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import time
@@ -33,6 +34,7 @@ import pytest
 from monitor.core.domain import Contact
 
 from .city import (
+    DRIFT_S,
     OPERATOR,
     OWNER_DELAY_S,
     VENDOR,
@@ -62,6 +64,7 @@ APART_S = scaled(2) + 2 * 3  # [classifier] membership_sync_window, and two prob
 CONTACTS = {(2, 1): Contact.SMS, (2, 2): Contact.VOICE, (2, 3): Contact.SMS,
             (3, 1): Contact.SMS, (3, 2): Contact.VOICE, (3, 3): Contact.SMS}
 HOME, FAULTY = "C101", "C102"
+MASKED, SKEWED = "C204", "C203"  # drift: masks lost, clock 90 s off (A2, after its outage)
 
 
 def _now() -> datetime:
@@ -82,11 +85,13 @@ def run(tmp_path_factory):
         city.build()
         cams = registry(city, ISPS, CONTACTS)
         svc = Service(city, work, cams)
-        start_cameras(city, cams)
+        onvif = {c.name: c for c in start_cameras(city, cams)}
         svc.start_peers()
         svc.start()
         t = seen["times"]
         svc.wait("every camera up and recorded", svc.all_up, 120)
+        seen["baselines"] = [svc.cli_in_monitor("cameras", "baseline", cam, "--operator", "tanaka")
+                             for cam in (MASKED, SKEWED)]
         time.sleep(4 * 3)  # a few clean rounds: RTT baselines, whole segments
         t["faults"] = _now()
         city.household_down(1, 1)
@@ -123,6 +128,7 @@ def run(tmp_path_factory):
         city.area_up(2)
         city.uncongest(3)
         svc.wait("every incident closed", lambda: svc.incidents() and not svc.incidents("open"), 150)
+        _drift(svc, onvif, seen)
         time.sleep(3 * 3)
         _provider_fails(city, svc, seen)
         time.sleep(2 * 3)
@@ -154,6 +160,26 @@ def _text_files(data: Path) -> str:
     skip = ("mimamori.db", "secret.key")
     return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(data.rglob("*"))
                    if p.is_file() and not p.name.startswith(skip) and "recordings" not in p.parts)
+
+
+def _drift(svc: Service, onvif: dict, seen: dict) -> None:
+    """A2 is back: one of its cameras loses its privacy masks (a factory reset, a curious owner) and
+    another's clock goes 90 s off. The drift checks read them from the cameras' ONVIF answers."""
+    t = seen["times"]
+    t["drift"] = _now()
+    assert onvif[f"onvif-{MASKED}"].command(cmd="drift", cam=MASKED, what="masks", value=[])["ok"]
+    assert onvif[f"onvif-{SKEWED}"].command(cmd="skew", cam=SKEWED, seconds=90)["ok"]
+
+    def told() -> bool:
+        kinds = {(o["kind"], o["status"]) for o in svc.outbox() if o["key"].startswith("drift:")}
+        return {("operator.drift", "sent"), ("vendor.drift", "sent")} <= kinds
+
+    seen["drift_heard_s"] = svc.wait("the operator and the vendor told of the lost masks", told, 3 * DRIFT_S)
+    svc.wait("the clock set right", lambda: bool(svc.query(
+        "SELECT 1 FROM drift_findings WHERE camera_id = ? AND \"check\" = 'clock' AND corrected_at IS NOT NULL",
+        SKEWED)), 3 * DRIFT_S)
+    seen["skew_after"] = onvif[f"onvif-{SKEWED}"].command(cmd="status")["cameras"][SKEWED]["skew_s"]
+    seen["drift_json"] = svc.cli("cameras", "drift", "--json")
 
 
 def _provider_fails(city: City, svc: Service, seen: dict) -> None:
@@ -400,3 +426,30 @@ def test_nothing_the_service_wrote_holds_an_owners_details_or_a_secret(run):
     assert sum(c.onvif_password is not None for c in run["cameras"]) == len(run["cameras"])
     found = sorted(n for n in needles if n in written)
     assert found == [], f"personal data or secrets in the service's output: {found}"
+
+
+def test_drift_baselines_were_taken_and_audited(run):
+    for p in run["baselines"]:
+        assert p.returncode == 0 and "baseline taken by tanaka: masks, view, stream settings, identity" in p.stdout, \
+            p.stderr
+
+
+def test_lost_masks_reach_the_operator_and_the_vendor_within_one_check_interval(run):
+    # the check interval, one step of the job, the check's own calls and one dispatch pass
+    assert run["drift_heard_s"] <= DRIFT_S + 6, run["drift_heard_s"]
+    drift_mail = {(m.to, m.kind) for m in run["mail"] if m.key and m.key.startswith("drift:")}
+    assert drift_mail == {(OPERATOR, "operator.drift"), (VENDOR, "vendor.drift")}
+    subjects = [m.subject for m in run["mail"] if m.kind == "vendor.drift"]
+    assert len(subjects) == 1 and "【至急】" in subjects[0] and MASKED in subjects[0]
+
+
+def test_a_clock_90_s_off_is_found_and_set_right(run):
+    assert abs(run["skew_after"]) < 2, run["skew_after"]
+    found = [json.loads(line) for line in run["drift_json"].stdout.splitlines()]
+    assert (MASKED, "privacy_masks") in {(f["camera"], f["check"]) for f in found}, found
+
+
+def test_no_owner_hears_of_drift(run):
+    assert not [o for o in run["outbox"] if o["key"].startswith("drift:") and o["audience"] == "owner"]
+    owners = {f"owner-{c[1:]}@example.jp" for c in (MASKED, SKEWED)}
+    assert not [m for m in run["mail"] if m.to in owners], [m for m in run["mail"] if m.to in owners]
