@@ -58,6 +58,16 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
             r"^invariants: ok",
         ],
     ),
+    "bench_drift.py": (
+        ["--endpoints", "10", "--concurrency", "5"],
+        [
+            r"^# 10 simulated ONVIF cameras in one responder",
+            rf'^\{{"run": "full drift check", "cameras": 10, "wall_s": {NUM}, "cpu_s": {NUM}',
+            rf'^\{{"run": "reference: one ONVIF probe round", "cameras": 10',
+            r"^drift check: 10 cameras in .* 10 answered; 1 findings for 1 cameras drifted",
+            rf"^drift / probe round: {NUM}x the CPU",
+        ],
+    ),
     "bench_replay.py": (
         ["--limit", "60000"],
         [

@@ -260,6 +260,14 @@ def due(camera_id: str, since: datetime, now: datetime, every: Mapping[Check, fl
     return frozenset(out)
 
 
+def baseline_from(answer: Answer, approved_by: str) -> Baseline:
+    """A camera's answers approved as its baseline. A PTZ camera's approved view is its preset 1 (the
+    installer stores it so)."""
+    return Baseline(camera_id=answer.camera_id, taken_at=answer.at, approved_by=approved_by, masks=answer.masks,
+                    position=answer.position, preset="1" if answer.position is not None else None,
+                    encoder=answer.encoder, identity=answer.identity)
+
+
 def _identity_text(i: Identity) -> str:
     return f"{i.manufacturer} {i.model} serial {i.serial} firmware {i.firmware}"
 

@@ -23,7 +23,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.settings import Settings
 from monitor.core.domain import Camera
-from monitor.core.drift import Action, Answer, Baseline, Check, Finding, Outcome, Severity, compare, due, reconcile
+from monitor.core.drift import (
+    Action,
+    Answer,
+    Baseline,
+    Check,
+    Finding,
+    Outcome,
+    Severity,
+    baseline_from,
+    compare,
+    due,
+    reconcile,
+)
 from monitor.probes.drift import move_back, offered, read_answer, set_clock
 from monitor.probes.onvif import _ERRORS
 from monitor.store import drift as db
@@ -54,6 +66,7 @@ class DriftChecks:
         self.delivery = delivery
         self.now = now
         self.pullpoints: dict[str, str] = {}  # camera -> its event subscription, kept between checks
+        self.answers: dict[str, Answer] = {}  # the last run's, by camera
         self.last_step: datetime | None = None
 
     def due_now(self, cameras: Sequence[Camera], now: datetime) -> dict[str, frozenset[Check]]:
@@ -81,6 +94,7 @@ class DriftChecks:
                     only=None if only is None else only[cam.camera_id])
 
         answers = await asyncio.gather(*(one(c) for c in cams))
+        self.answers = {a.camera_id: a for a in answers}
         bases = await asyncio.to_thread(self._baselines)
         by_id = {c.camera_id: c for c in cams}
         outcomes = {a.camera_id: compare(bases.get(a.camera_id), a, expected_fps=by_id[a.camera_id].expected_fps,
@@ -178,6 +192,4 @@ async def take_baseline(s: Settings, cam: Camera, approved_by: str, now: datetim
     answer = await read_answer(cam.camera_id, cam.onvif_url, None, cam.onvif_user or "",
                                cam.onvif_password.reveal() if cam.onvif_password else "", now=now,
                                timeout=s.drift.timeout_s)
-    preset = "1" if answer.position is not None else None  # the approved view is stored as preset 1 by the installer
-    return Baseline(camera_id=cam.camera_id, taken_at=now, approved_by=approved_by, masks=answer.masks,
-                    position=answer.position, preset=preset, encoder=answer.encoder, identity=answer.identity), answer
+    return baseline_from(answer, approved_by), answer
