@@ -40,6 +40,31 @@ class Action(enum.StrEnum):
     MOVE_BACK = "move_back"
 
 
+CHECK_LABELS = {
+    Check.CLOCK: ("カメラの時計のずれ", "camera clock"),
+    Check.PRIVACY_MASKS: ("プライバシーマスク（近隣の住まいを隠す設定）", "privacy masks"),
+    Check.VIEW: ("撮影の向き", "camera view"),
+    Check.ENCODER: ("映像の設定（方式・解像度・フレームレート・ビットレート）", "stream settings"),
+    Check.FIRMWARE: ("機種・ファームウェア", "model and firmware"),
+    Check.TAMPER: ("いたずら・遮蔽の検知", "tampering"),
+    Check.DEFAULT_CREDENTIALS: ("メーカー初期パスワードでのログイン", "maker's default password"),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriftRecord:
+    """A stored finding as reports and pages show it."""
+
+    camera_id: str
+    check: Check
+    expected: str
+    observed: str
+    severity: Severity
+    since: datetime
+    closed_at: datetime | None = None
+    corrected_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Mask:
     """One privacy mask: its polygon in the ONVIF normalised frame (-1..1), and whether it is on."""

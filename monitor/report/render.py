@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from monitor.core.domain import Cause
+from monitor.core.drift import CHECK_LABELS, DriftRecord
 from monitor.report import charts
 from monitor.report.maths import CAUSES, Figures, WeeklyReport, worst_cameras
 from monitor.store.findings import StoredFinding, evidence_summary, value_text
@@ -111,6 +112,7 @@ def context(report: WeeklyReport, images: Mapping[str, str], *, for_pdf: bool, w
         "generated": report.generated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "worst": worst_cameras(report, worst), "tz_name": report.tz,
         "findings": [finding_view(f, tz) for f in report.registry_findings],
+        "drift": [drift_view(f, tz) for f in report.drift_findings],
     }
 
 
@@ -126,6 +128,14 @@ def finding_view(f: StoredFinding, tz: ZoneInfo) -> dict:
         "since": _local(f.since, tz), "withdrawn": _local(f.withdrawn_at, tz),
         "evidence": {lang: evidence_summary(f.evidence, lang) for lang in FIELD_LABELS},
     }
+
+
+def drift_view(f: DriftRecord, tz: ZoneInfo) -> dict:
+    """A camera to check (its settings not as approved), in the words of each language."""
+    ja, en = CHECK_LABELS[f.check]
+    return {"camera": f.camera_id, "check": {"ja": ja, "en": en}, "expected": f.expected, "observed": f.observed,
+            "since": _local(f.since, tz), "closed": _local(f.closed_at, tz), "corrected": _local(f.corrected_at, tz),
+            "urgent": str(f.severity) == "urgent"}
 
 
 def render_csv(report: WeeklyReport) -> bytes:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config.settings import Settings
 from monitor.core.domain import Camera
 from monitor.core.drift import (
+    CHECK_LABELS,
     Action,
     Answer,
     Baseline,
@@ -44,15 +45,6 @@ from notify.message import Kind, Lang
 
 log = logging.getLogger("mimamori.drift")
 
-LABELS = {
-    Check.CLOCK: ("カメラの時計のずれ", "camera clock"),
-    Check.PRIVACY_MASKS: ("プライバシーマスク（近隣の住まいを隠す設定）", "privacy masks"),
-    Check.VIEW: ("撮影の向き", "camera view"),
-    Check.ENCODER: ("映像の設定（方式・解像度・フレームレート・ビットレート）", "stream settings"),
-    Check.FIRMWARE: ("機種・ファームウェア", "model and firmware"),
-    Check.TAMPER: ("いたずら・遮蔽の検知", "tampering"),
-    Check.DEFAULT_CREDENTIALS: ("メーカー初期パスワードでのログイン", "maker's default password"),
-}
 ACTIONS = {Action.SET_CLOCK: ("時計を合わせました", "the clock was set"),
            Action.MOVE_BACK: ("承認時の向きに戻しました", "moved back to the approved view")}
 
@@ -165,7 +157,8 @@ class DriftChecks:
         def context(lang: Lang) -> dict:
             ja = lang is Lang.JA
             return {"camera_id": cam.camera_id, "address": cam.address, "check": str(f.check),
-                    "check_label": LABELS[f.check][0 if ja else 1], "expected": f.expected, "observed": f.observed,
+                    "check_label": CHECK_LABELS[f.check][0 if ja else 1], "expected": f.expected,
+                    "observed": f.observed,
                     "since": self.delivery._at(now, lang), "urgent": f.severity is Severity.URGENT,
                     "ticket_number": ticket.number if ticket else None, "owner_name": cam.owner_name,
                     "owner_phone": cam.phone,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.core.drift import (
     Action,
     Baseline,
     Check,
+    DriftRecord,
     Encoder,
     Finding,
     Identity,
@@ -147,3 +148,13 @@ def mask_windows(session: Session, camera_id: str, before_found: timedelta) -> l
     rows = session.execute(select(DriftFindingRow.since, DriftFindingRow.closed_at).where(
         DriftFindingRow.camera_id == camera_id, DriftFindingRow.check == str(Check.PRIVACY_MASKS)))
     return [(since - before_found, closed) for since, closed in rows]
+
+
+def findings_during(session: Session, lo: datetime, hi: datetime) -> list[DriftRecord]:
+    """The drift findings open at some time in [lo, hi), by camera."""
+    rows = session.scalars(select(DriftFindingRow).where(
+        DriftFindingRow.since < hi, or_(DriftFindingRow.closed_at.is_(None), DriftFindingRow.closed_at >= lo))
+        .order_by(DriftFindingRow.camera_id, DriftFindingRow.since))
+    return [DriftRecord(camera_id=r.camera_id, check=Check(r.check), expected=r.expected, observed=r.observed,
+                        severity=Severity(r.severity), since=r.since, closed_at=r.closed_at,
+                        corrected_at=r.corrected_at) for r in rows]
