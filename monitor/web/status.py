@@ -11,6 +11,8 @@ The web layer gets a ``status_source()`` callable returning a plain dict::
       "notifications": {"queued": int, "sent": int, "delivered": int, ...},
       "findings": [{"camera": str, "field": str, "registry": Any, "observed": Any, "since": datetime,
                     "evidence": dict}],
+      "drift": [{"camera": str, "check": str, "expected": str, "observed": str, "severity": str,
+                 "since": datetime, "corrected_at": datetime | None}],
     }
 
 :func:`collect_status` builds it from the store. :func:`board_view` and :func:`metrics_text` read
@@ -28,13 +30,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.domain import Cause
+from monitor.core.drift import CHECK_LABELS
 from monitor.core.tickets import OPEN_STATES
 from monitor.store import tickets as ticket_repo
+from monitor.store.drift import findings as drift_findings
 from monitor.store.findings import current_findings, evidence_summary, value_text
 from monitor.store.models import CameraRow, IncidentRow, StateIntervalRow
 from notify.outbox import OutboxRow
 
 CAMERA_STATES = ("up", "degraded", "down", "unknown")
+DRIFT_LABELS = {str(k): v for k, v in CHECK_LABELS.items()}
 
 CAUSE_LABELS = {
     "local_outage": ("設置先の回線断", "local outage"),
@@ -83,8 +88,12 @@ def collect_status(session: Session, now: datetime) -> dict[str, Any]:
     notifications = dict(session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
     findings = [{"camera": f.camera, "field": f.field, "registry": f.registry, "observed": f.observed,
                  "since": f.since, "evidence": dict(f.evidence)} for f in current_findings(session)]
+    drift = [{"camera": r.camera_id, "check": r.check, "expected": r.expected, "observed": r.observed,
+              "severity": r.severity, "since": r.since, "corrected_at": r.corrected_at}
+             for r in drift_findings(session)]
     return {"generated_at": now, "cameras": cameras, "incidents": incidents, "tickets": tickets,
-            "notifications": {str(k): int(v) for k, v in notifications.items()}, "findings": findings}
+            "notifications": {str(k): int(v) for k, v in notifications.items()}, "findings": findings,
+            "drift": drift}
 
 
 def store_status_source(sessions: sessionmaker[Session], now: Callable[[], datetime]) -> Callable[[], dict]:
@@ -136,6 +145,13 @@ def board_view(status: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
             for t in status.get("tickets") or ()
         ],
         "findings": [_finding(f, tz) for f in status.get("findings") or ()],
+        "drift": [
+            {"camera": str(d.get("camera", "")), "check": _label(DRIFT_LABELS, str(d.get("check", ""))),
+             "expected": str(d.get("expected", "")), "observed": str(d.get("observed", "")),
+             "urgent": d.get("severity") == "urgent", "since": _local(d.get("since"), tz),
+             "corrected": _local(d.get("corrected_at"), tz)}
+            for d in status.get("drift") or ()
+        ],
     }
 
 

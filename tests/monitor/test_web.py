@@ -484,3 +484,36 @@ async def test_the_access_log_never_holds_a_query_string(sqlite_sessions, caplog
     access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
     assert access and '"GET /api/v1/tickets" 401' in access[0]
     assert "mmv_secret" not in caplog.text and "8190" not in caplog.text
+
+
+async def test_board_lists_the_cameras_whose_settings_drifted_escaped(db_url, sqlite_sessions):
+    """Issue 19: an open drift finding from the store reaches the board, escaped; a closed one does not."""
+    from monitor.core.drift import Check, Finding, OpenFinding, Reconciled, Severity
+    from monitor.store.drift import write
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+
+    def opened(camera: str, check: Check, observed: str, severity: Severity) -> Reconciled:
+        f = Finding(camera_id=camera, check=check, expected="2 mask(s)", observed=observed, severity=severity)
+        return Reconciled(opened=(OpenFinding(finding=f, since=T0, last_seen=T0),), kept=(), closed=())
+
+    with sessions.begin() as s:
+        write(s, opened("C0007", Check.PRIVACY_MASKS, "<b>0 mask(s)</b>", Severity.URGENT), T0)
+        write(s, opened("C0009", Check.FIRMWARE, "firmware 2.0", Severity.RECORD), T0)
+    with sessions.begin() as s:  # C0009's firmware taken as approved: closed
+        write(s, Reconciled(opened=(), kept=(), closed=(opened("C0009", Check.FIRMWARE, "", Severity.RECORD)
+                                                         .opened[0],)), T0)
+    with sessions() as s:
+        status = collect_status(s, T0)
+    engine.dispose()
+    assert [(d["camera"], d["check"]) for d in status["drift"]] == [("C0007", "privacy_masks")]
+    client = await client_for(sqlite_sessions, status={**STATUS, "drift": status["drift"]})
+    try:
+        html = await (await client.get("/")).text()
+    finally:
+        await client.close()
+    section = html[html.index('id="drift"'):]
+    assert "C0007" in section and "至急" in section and "プライバシーマスク" in section and "privacy masks" in section
+    assert "<b>0" not in html and "&lt;b&gt;0 mask(s)&lt;/b&gt;" in section and "C0009" not in html
