@@ -72,7 +72,7 @@ async def _every_operation(device_url: str, base: str, session: aiohttp.ClientSe
         "Date": {"Year": 2026, "Month": 12, "Day": 6}, "Time": {"Hour": 3, "Minute": 0, "Second": 0}})
     media = strict(MEDIA, f"{base}/media_service", session)
     enc = (await media.GetVideoEncoderConfigurations())[0]
-    assert (enc.Encoding, enc.Resolution.Width, enc.RateControl.FrameRateLimit) == ("H264", 1920, 10)
+    assert (enc.Encoding, enc.Resolution.Width, enc.RateControl.FrameRateLimit) == ("H264", 1920, 25)
     ptz = strict(PTZ, f"{base}/ptz_service", session)
     status = await ptz.GetStatus(ProfileToken="profile_1")
     assert (status.Position.PanTilt.x, status.Position.Zoom.x) == (0.1, 0.0)

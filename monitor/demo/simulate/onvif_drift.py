@@ -45,7 +45,7 @@ class Settings:
     tilt: float = -0.2
     zoom: float = 0.0
     presets: dict[str, tuple[float, float, float]] = field(default_factory=lambda: {"1": (0.1, -0.2, 0.0)})
-    encoder: tuple[str, int, int, float, int] = ("H264", 1920, 1080, 10, 2048)
+    encoder: tuple[str, int, int, float, int] = ("H264", 1920, 1080, 25, 2048)  # limit above the streams sent
     firmware: str = "1.0.0"
     factory_login: bool = False  # the maker's default password is accepted
     subscriptions: dict[str, list[str]] = field(default_factory=dict)  # pullpoint id -> topics not yet pulled
