@@ -11,7 +11,7 @@ DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreame
 
 PRISM := .prism/node_modules/.bin/prism
 
-.PHONY: demo test lint deps venv prism bench-probes bench-replay bench-report bench-recorder bench-cluster scores report-images clean
+.PHONY: demo test lint deps venv prism bench-probes bench-replay bench-report bench-recorder bench-cluster bench-drift scores report-images clean
 
 $(BIN)/mimamori: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-probes: deps venv
 # 3 nodes on PostgreSQL (MIMAMORI_TEST_PG, as the tests), 30 simulated cameras, 20 SIGKILLs: about 7 minutes
 bench-cluster: deps venv
 	$(BIN)/python benchmarks/bench_cluster.py
+
+# one full drift check of 10,000 simulated ONVIF endpoints beside one probe round of them
+bench-drift: deps venv
+	$(BIN)/python benchmarks/bench_drift.py
 
 bench-replay: venv
 	$(BIN)/python benchmarks/bench_replay.py

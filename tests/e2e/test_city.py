@@ -246,7 +246,8 @@ def test_vendor_gets_one_ticket_and_its_cancellation(run):
     for cam in (HOME, FAULTY):
         vendor = Counter(m.kind for m in run["mail"] if m.to == VENDOR and m.key and f":{cam}:" in m.key)
         assert vendor == {"vendor.dispatch": 1, "vendor.dispatch_cancel": 1}, (cam, vendor)
-    others = [m for m in run["mail"] if m.to == VENDOR and not any(f":{c}:" in (m.key or "") for c in (HOME, FAULTY))]
+    others = [m for m in run["mail"] if m.to == VENDOR and not any(f":{c}:" in (m.key or "") for c in (HOME, FAULTY))
+              and not (m.key or "").startswith("drift:")]  # the lost masks' ticket: test_lost_masks_…
     assert others == []
 
 
