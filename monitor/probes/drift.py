@@ -15,7 +15,7 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -225,14 +225,20 @@ async def _defaults_accepted(device_url: str, defaults: tuple[tuple[str, str], .
     return False
 
 
-async def set_clock(device_url: str, user: str, password: str, now: datetime, timeout: float) -> None:
-    """SetSystemDateAndTime, manual, to ``now`` (UTC)."""
+async def set_clock(device_url: str, user: str, password: str, now: Callable[[], datetime], timeout: float) -> None:
+    """Set the camera's clock to ours (UTC) with SetSystemDateAndTime. A camera set to take its time from
+    NTP is set back to NTP afterwards: its clock is right now, and its configuration as it was."""
     dev = await service(DEVICE, device_url, user, password)
-    t = now.astimezone(UTC)
     async with asyncio.timeout(timeout):
-        await dev.SetSystemDateAndTime(DateTimeType="Manual", DaylightSavings=False, UTCDateTime={
+        current = await dev.GetSystemDateAndTime()
+        was_ntp = str(getattr(current, "DateTimeType", "")) == "NTP"
+        daylight = bool(getattr(current, "DaylightSavings", False))
+        t = now().astimezone(UTC)
+        await dev.SetSystemDateAndTime(DateTimeType="Manual", DaylightSavings=daylight, UTCDateTime={
             "Date": {"Year": t.year, "Month": t.month, "Day": t.day},
             "Time": {"Hour": t.hour, "Minute": t.minute, "Second": t.second}})
+        if was_ntp:
+            await dev.SetSystemDateAndTime(DateTimeType="NTP", DaylightSavings=daylight)
 
 
 async def move_back(ptz_url: str, user: str, password: str, preset: str | None, position: Position,

@@ -108,7 +108,7 @@ class DriftChecks:
             for f in outcome.findings:
                 try:
                     if f.action is Action.SET_CLOCK and self.s.set_clock:
-                        await set_clock(cam.onvif_url, user, pw, self.now(), self.s.timeout_s)
+                        await set_clock(cam.onvif_url, user, pw, self.now, self.s.timeout_s)
                     elif f.action is Action.MOVE_BACK and self.s.move_back and bases[cid].position is not None:
                         ptz = (await offered(cam.onvif_url, user, pw)).get("http://www.onvif.org/ver20/ptz/wsdl")
                         if ptz is None:

@@ -110,7 +110,8 @@ async def test_a_camera_as_installed_has_no_drift_and_each_drift_is_found(cam):
     assert found == {Check.PRIVACY_MASKS, Check.VIEW, Check.FIRMWARE, Check.TAMPER, Check.CLOCK}
     assert drifted.tamper_events == ("tns1:VideoSource/GlobalSceneChange/ImagingService",)
 
-    await set_clock(url, USER, PASSWORD, datetime.now(UTC), 5)
+    await set_clock(url, USER, PASSWORD, lambda: datetime.now(UTC), 5)
+    assert responder.endpoints["C0001"].drift.ntp  # set right, and still on NTP as it was
     await move_back(url.replace("device_service", "ptz_service"), USER, PASSWORD, "1", base.position, 5)
     responder.drift("C0001", "factory_reset")
     after = await read_answer("C0001", url, None, USER, PASSWORD, now=datetime.now(UTC), timeout=5,

@@ -47,6 +47,7 @@ class Settings:
     presets: dict[str, tuple[float, float, float]] = field(default_factory=lambda: {"1": (0.1, -0.2, 0.0)})
     encoder: tuple[str, int, int, float, int] = ("H264", 1920, 1080, 25, 2048)  # limit above the streams sent
     firmware: str = "1.0.0"
+    ntp: bool = True  # DateTimeType NTP (else Manual)
     factory_login: bool = False  # the maker's default password is accepted
     subscriptions: dict[str, list[str]] = field(default_factory=dict)  # pullpoint id -> topics not yet pulled
 
@@ -71,6 +72,7 @@ class Settings:
 
     def status(self) -> dict:
         return {"masks": len(self.masks), "ptz": [self.pan, self.tilt, self.zoom], "encoder": list(self.encoder),
+                "ntp": self.ntp,
                 "firmware": self.firmware, "factory_login": self.factory_login,
                 "subscriptions": len(self.subscriptions)}
 
@@ -165,7 +167,7 @@ def respond_drift(op: str, st: Settings, op_el: ET.Element, base: str, path: str
 
 
 def camera_utc_set(op_el: ET.Element) -> datetime | None:
-    """A SetSystemDateAndTime request's manual UTC time (None: it asks for NTP or gives none)."""
+    """A SetSystemDateAndTime request's manual UTC time (None: it gives none)."""
     tt = "{http://www.onvif.org/ver10/schema}"
     utc = op_el.find("{http://www.onvif.org/ver10/device/wsdl}UTCDateTime")
     if utc is None:

@@ -129,7 +129,8 @@ def respond(op: str, ep: Endpoint, base: str) -> str | None:
         local = utc + timedelta(hours=9)
         return (
             "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
-            "<tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
+            f"<tt:DateTimeType>{'NTP' if ep.drift.ntp else 'Manual'}</tt:DateTimeType>"
+            "<tt:DaylightSavings>false</tt:DaylightSavings>"
             "<tt:TimeZone><tt:TZ>JST-9</tt:TZ></tt:TimeZone>"
             f"<tt:UTCDateTime>{_dt(utc)}</tt:UTCDateTime><tt:LocalDateTime>{_dt(local)}</tt:LocalDateTime>"
             "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
@@ -271,6 +272,7 @@ class OnvifResponder:
             set_to = camera_utc_set(op_el)
             if set_to is not None:
                 ep.skew_s = (set_to - datetime.now(UTC)).total_seconds()
+            ep.drift.ntp = op_el.findtext("{http://www.onvif.org/ver10/device/wsdl}DateTimeType") == "NTP"
         if body is None:
             return self._soap("<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code></s:Fault>", 400)
         if op == "SystemReboot":
