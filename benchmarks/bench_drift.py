@@ -83,6 +83,7 @@ async def main(endpoints: int, concurrency: int) -> None:
                     for c, p in ports.items()]
             s = Settings(data_dir=Path(tmp), drift={"concurrency": concurrency})
             store = open_store(s)
+            logging.getLogger("mimamori").setLevel(logging.ERROR)  # after the migrations' logging set-up
             checks = drift_checks(s, store.sessions, lambda: datetime.now(UTC))
             pid = child.proc.pid
             now = datetime.now(UTC)

@@ -18,6 +18,7 @@ from monitor.cli.config import config_app
 from monitor.cli.recorder import register as register_recorder_commands
 from monitor.cli.report import report_app
 from monitor.cli.tickets import tickets_app
+from monitor.cli.users import users_app
 from monitor.core.errors import MimamoriError
 from monitor.replay import obsformat
 
@@ -32,6 +33,7 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(report_app, name="report")
 app.add_typer(config_app, name="config")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(users_app, name="users")
 register_recorder_commands(app)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="mimamori.toml (or $MIMAMORI_CONFIG)")]

@@ -76,12 +76,16 @@ class DriftChecks:
         if not cams:
             return {}
         sem = asyncio.Semaphore(self.s.concurrency)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
 
         async def one(cam: Camera) -> Answer:
             async with sem:
+                # the time of this camera's own reads (a clock offset is measured against it), as probe_round
+                at = now + timedelta(seconds=loop.time() - t0)
                 return await read_answer(
                     cam.camera_id, cam.onvif_url, None, cam.onvif_user or "",
-                    cam.onvif_password.reveal() if cam.onvif_password else "", now=now, timeout=self.s.timeout_s,
+                    cam.onvif_password.reveal() if cam.onvif_password else "", now=at, timeout=self.s.timeout_s,
                     defaults=self.s.logins(), pullpoints=self.pullpoints,
                     only=None if only is None else only[cam.camera_id])
 

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from monitor.store import drift_models, report_models, ticket_models  # noqa: F401 - their tables join Base's metadata
+from monitor.store import account_models, drift_models, report_models, ticket_models  # noqa: F401 - their tables join Base's metadata
 from monitor.store.models import Base
 from notify.outbox import NotifyBase
 from recorder.index import RecorderBase
