@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.tickets import InvalidTicketInput, Ticket, TicketAction, TicketError, TicketState, UnknownTicket
 from monitor.store import tickets as ticket_repo
+from monitor.web.console import CONSOLE, ConsoleConfig, console_auth
+from monitor.web.console import routes as console_routes
 from monitor.web.status import board_view, metrics_text
 from notify.dispatch import check_twilio_signature
 
@@ -70,11 +72,14 @@ def make_app(
     on_twilio_status: TwilioStatusCallback,
     status_source: Callable[[], dict],
     now: Callable[[], datetime] | None = None,
+    ready: Callable[[], tuple[bool, str]] | None = None,
 ) -> web.Application:
-    """The aiohttp application. ``now`` (aware UTC) defaults to the system clock."""
+    """The aiohttp application. ``now`` (aware UTC) defaults to the system clock; ``ready`` answers
+    /readyz (default: the store answers a query)."""
     templates = jinja2.Environment(loader=jinja2.PackageLoader("templates", "web"), autoescape=True,
                                    undefined=jinja2.StrictUndefined)
-    app = web.Application(middlewares=[_api_errors, _vendor_auth])
+    templates.filters["local"] = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
+    app = web.Application(middlewares=[_api_errors, _vendor_auth, console_auth])
     app[CONFIG] = WebConfig(
         sessions=sessions, tz=tz, twilio_auth_token=twilio_auth_token or None,
         public_base_url=public_base_url.rstrip("/"), on_twilio_status=on_twilio_status, status_source=status_source,
@@ -87,8 +92,25 @@ def make_app(
         web.get("/api/v1/tickets", list_tickets),
         web.get("/api/v1/tickets/{number}", get_ticket),
         web.post("/api/v1/tickets/{number}/{action:acknowledge|schedule|resolve}", move_ticket),
+        *console_routes(),
     ])
+    app[CONSOLE] = ConsoleConfig(
+        sessions=sessions, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
+        ready=ready or (lambda: store_answers(sessions)),
+        render=lambda template, **ctx: templates.get_template(template).render(**ctx))
     return app
+
+
+def store_answers(sessions: sessionmaker[Session]) -> tuple[bool, str]:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with sessions() as s:
+            s.execute(text("SELECT 1"))
+    except SQLAlchemyError as e:
+        return False, f"the database does not answer ({type(e).__name__})"
+    return True, ""
 
 
 # -- JSON errors and vendor authentication (API only) ----------------------------------------------

@@ -1,0 +1,103 @@
+"""What the operators' console pages read from the store, as plain dicts (the web layer formats them).
+
+Never a camera password, never footage or a frame."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from monitor.store.cameras import disabled_cameras, get_camera, list_cameras
+from monitor.store.drift_models import DriftFindingRow
+from monitor.store.findings import current_findings
+from monitor.store.models import IncidentRow, NotificationRow, ObservationRow, StateIntervalRow
+from monitor.store.ticket_models import TicketRow
+from notify.outbox import OutboxRow
+
+OWNER_KINDS = ("reboot_request", "reminder")
+
+
+def _delivery(session: Session, keys: list[str]) -> dict[str, str]:
+    """The delivery status of each decided notification (by its key): the outbox row's last word."""
+    out: dict[str, str] = {}
+    if not keys:
+        return out
+    rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.status).where(
+        or_(*(OutboxRow.idempotency_key.startswith(k + ":") for k in keys))).order_by(OutboxRow.id))
+    for key, status in rows:
+        out[key.rsplit(":", 1)[0]] = status
+    return out
+
+
+def fleet(session: Session) -> list[dict[str, Any]]:
+    """Every camera with its current state, since when, the cause, and its owner's last request."""
+    current = {r.camera_id: r for r in session.scalars(select(StateIntervalRow).where(StateIntervalRow.end.is_(None)))}
+    asked_rows = session.scalars(select(NotificationRow).where(
+        NotificationRow.audience == "owner", NotificationRow.kind.in_(OWNER_KINDS)).order_by(NotificationRow.due_at))
+    asked = {r.camera_id: r for r in asked_rows}  # the latest per camera
+    delivered = _delivery(session, [r.key for r in asked.values()])
+    off = disabled_cameras(session)
+    out = []
+    for c in list_cameras(session):  # no key: the passwords stay sealed
+        st, a = current.get(c.camera_id), asked.get(c.camera_id)
+        out.append({
+            "camera_id": c.camera_id, "area": c.area, "isp": c.isp, "address": c.address, "lat": c.lat, "lon": c.lon,
+            "state": "disabled" if c.camera_id in off else (st.state if st else "unknown"),
+            "since": st.start if st else None, "cause": st.cause if st else None,
+            "asked": None if a is None else {"at": a.due_at, "kind": a.kind, "channel": a.channel,
+                                             "status": delivered.get(a.key, a.status)},
+        })
+    return out
+
+
+def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> dict[str, Any] | None:
+    """One camera's page: registry, states over ``days``, incidents, messages, tickets, findings."""
+    cam = get_camera(session, camera_id)  # no key: the password stays sealed
+    if cam is None:
+        return None
+    since = now - timedelta(days=days)
+    states = list(session.scalars(select(StateIntervalRow).where(
+        StateIntervalRow.camera_id == camera_id, or_(StateIntervalRow.end.is_(None), StateIntervalRow.end >= since))
+        .order_by(StateIntervalRow.start)))
+    incidents = [i for i in session.scalars(select(IncidentRow).where(
+        or_(IncidentRow.closed_at.is_(None), IncidentRow.closed_at >= since)).order_by(IncidentRow.opened_at))
+        if camera_id in (i.cameras or [])]
+    notes = list(session.scalars(select(NotificationRow).where(NotificationRow.camera_id == camera_id)
+                                 .order_by(NotificationRow.due_at)))
+    delivered = _delivery(session, [n.key for n in notes])
+    last = session.scalar(select(ObservationRow).where(ObservationRow.camera_id == camera_id)
+                          .order_by(ObservationRow.t.desc()).limit(1))
+    return {
+        "camera": {k: getattr(cam, k) for k in cam.__dataclass_fields__ if k != "onvif_password"},
+        "disabled": disabled_cameras(session).get(camera_id),
+        "states": [{"state": s.state, "cause": s.cause, "start": max(s.start, since), "end": s.end} for s in states],
+        "incidents": [{"id": i.id, "cause": i.cause, "state": i.state, "scope": dict(i.scope or {}),
+                       "evidence": dict(i.evidence or {}), "opened_at": i.opened_at, "closed_at": i.closed_at}
+                      for i in incidents],
+        "messages": [{"at": n.due_at, "audience": n.audience, "kind": n.kind, "channel": n.channel,
+                      "incident": n.incident_id, "status": delivered.get(n.key, n.status)} for n in notes],
+        "tickets": [{"number": t.number, "state": t.state, "created_at": t.created_at, "visit_at": t.visit_at}
+                    for t in session.scalars(select(TicketRow).where(TicketRow.camera_id == camera_id)
+                                             .order_by(TicketRow.created_at))],
+        "drift": [{"check": d.check, "expected": d.expected, "observed": d.observed, "since": d.since,
+                   "closed_at": d.closed_at} for d in session.scalars(
+            select(DriftFindingRow).where(DriftFindingRow.camera_id == camera_id).order_by(DriftFindingRow.since))],
+        "registry_findings": [{"field": f.field, "registry": f.registry, "observed": f.observed, "since": f.since}
+                              for f in current_findings(session) if f.camera == camera_id],
+        "last_probe": None if last is None else {"t": last.t, "reachable": last.reachable, "rtt_ms": last.rtt_ms,
+                                                 "fps": last.fps, "onvif_ok": last.onvif_ok},
+    }
+
+
+def incidents(session: Session, now: datetime, days: int = 7) -> list[dict[str, Any]]:
+    """Open incidents and those closed within ``days``, newest first."""
+    since = now - timedelta(days=days)
+    rows = session.scalars(select(IncidentRow).where(or_(IncidentRow.closed_at.is_(None),
+                                                         IncidentRow.closed_at >= since))
+                           .order_by(IncidentRow.opened_at.desc()))
+    return [{"id": i.id, "cause": i.cause, "state": i.state, "cameras": list(i.cameras or []),
+             "scope": dict(i.scope or {}), "evidence": dict(i.evidence or {}), "opened_at": i.opened_at,
+             "closed_at": i.closed_at} for i in rows]

@@ -1,0 +1,215 @@
+"""The operators' console over HTTP (issue 17): login and logout, the session cookie's flags, CSRF,
+throttling, what each role sees and is refused, no personal data without a login, the audit entry of
+an acknowledgement, /healthz and /readyz. On SQLite and PostgreSQL, through aiohttp's test server.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from cryptography.fernet import Fernet
+
+from monitor.config.secrets import PasswordBox
+from monitor.core.accounts import Account, Role, Throttle, check_new_account, locked_until
+from monitor.core.domain import Camera
+from monitor.store import tickets as repo
+from monitor.store.accounts import add_user
+from monitor.store.cameras import apply_registry
+from monitor.store.db import make_engine, session_factory, upgrade
+from monitor.store.models import IncidentRow
+from monitor.web.app import make_app
+from recorder import AuditLog
+
+T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+PHONE, ADDRESS, OWNER = "+819012345678", "千葉県松戸市小金1-2-3", "山田太郎"
+PASSWORDS = {"tanaka": "operator-pass-1234", "acme1": "vendor-acme-pass-1", "beta1": "vendor-beta-pass-1",
+             "audit1": "auditor-pass-12345", "root": "admin-pass-123456"}
+ROLES = {"tanaka": (Role.OPERATOR, None), "acme1": (Role.VENDOR, "acme"), "beta1": (Role.VENDOR, "beta"),
+         "audit1": (Role.AUDITOR, None), "root": (Role.ADMIN, None)}
+CONSOLE_PAGES = ["/console", "/console/cameras/C1", "/console/incidents", "/console/tickets", "/console/audit"]
+
+
+def cam(cid: str, vendor: str) -> Camera:
+    return Camera(camera_id=cid, area="A01", isp="nuro", line_id=f"L-{cid}", expected_fps=10.0, vendor=vendor,
+                  address=ADDRESS, owner_name=OWNER, phone=PHONE, lat=35.8 + int(cid[1:]) / 1000, lon=139.9)
+
+
+@pytest.fixture
+def world(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    box = PasswordBox(Fernet.generate_key())
+    with sessions.begin() as s:
+        apply_registry(s, [cam("C1", "acme"), cam("C2", "acme"), cam("C3", "beta")], box, T0)
+        for name, (role, vendor) in ROLES.items():
+            add_user(s, name, role, vendor, PASSWORDS[name], T0)
+        acme = repo.open_ticket(s, incident_id="I1", camera=cam("C1", "acme"), steps_taken=[], evidence=[], now=T0)
+        beta = repo.open_ticket(s, incident_id="I1", camera=cam("C3", "beta"), steps_taken=[], evidence=[], now=T0)
+        s.add(IncidentRow(id="I1", cause="local_outage", state="open", cameras=["C1"], scope={"line": "L-C1"},
+                          evidence={}, opened_at=T0, updated_at=T0))
+    yield sessions, acme.number, beta.number
+    engine.dispose()
+
+
+async def client(sessions, public: str = "http://127.0.0.1:8080") -> TestClient:  # https: Secure cookies, unsent here
+    app = make_app(sessions=sessions, tz=UTC, twilio_auth_token=None, public_base_url=public,
+                   on_twilio_status=lambda *a: None, status_source=lambda: {}, now=lambda: T0 + timedelta(hours=1))
+    c = TestClient(TestServer(app, host="127.0.0.1"))
+    await c.start_server()
+    return c
+
+
+def hidden(html: str, name: str) -> str:
+    m = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert m, f"no {name} field in:\n{html[:2000]}"
+    return m.group(1)
+
+
+async def login(c: TestClient, name: str, password: str | None = None, **extra) -> tuple[int, str]:
+    form = await (await c.get("/login")).text()
+    r = await c.post("/login", data={"username": name, "password": password or PASSWORDS[name],
+                                     "csrf": hidden(form, "csrf"), **extra}, allow_redirects=False)
+    return r.status, r.headers.get("Location", await r.text())
+
+
+async def test_login_sets_a_strict_httponly_secure_cookie_and_logout_ends_the_session(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        status, where = await login(c, "tanaka")
+        assert (status, where) == (303, "/console")
+        r = await c.get("/console", allow_redirects=False)
+        page = await r.text()
+        assert r.status == 200 and "カメラ一覧" in page and "C1" in page
+        r = await c.post("/logout", data={"csrf": hidden(page, "csrf")}, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/login"
+        r = await c.get("/console", allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"].startswith("/login")
+    finally:
+        await c.close()
+
+
+async def test_the_session_cookie_flags(world):
+    sessions, *_ = world
+    for public, secure in (("https://mimamori.example.jp", True), ("http://127.0.0.1:8080", False)):
+        c = await client(sessions, public)
+        try:
+            got = await c.get("/login")
+            form, nonce = await got.text(), got.cookies["mimamori_login"].value
+            # over https the browser sends the Secure login cookie back; this plain-http client is told to
+            r = await c.post("/login", data={"username": "tanaka", "password": PASSWORDS["tanaka"],
+                                             "csrf": hidden(form, "csrf")}, cookies={"mimamori_login": nonce},
+                             allow_redirects=False)
+            header = next(v for v in r.headers.getall("Set-Cookie") if v.startswith("mimamori_session="))
+            assert "HttpOnly" in header and "SameSite=Strict" in header and "Path=/" in header
+            assert ("Secure" in header) is secure, header
+        finally:
+            await c.close()
+
+
+async def test_no_console_page_without_a_login_and_no_personal_data(world):
+    sessions, acme, _ = world
+    c = await client(sessions)
+    try:
+        for path in [*CONSOLE_PAGES, f"/console/tickets/{acme}"]:
+            r = await c.get(path, allow_redirects=False)
+            body = await r.text()
+            assert r.status == 303 and r.headers["Location"].startswith("/login?next="), path
+            assert PHONE not in body and OWNER not in body and ADDRESS not in body
+        r = await c.post("/console/incidents/I1/acknowledge", data={}, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/login"
+        health = await c.get("/healthz")
+        assert health.status == 200 and await health.text() == "ok\n"
+        ready = await c.get("/readyz")
+        assert ready.status == 200
+    finally:
+        await c.close()
+
+
+async def test_each_role_sees_its_pages_and_is_refused_the_rest(world):
+    sessions, acme, beta = world
+    expect = {  # path -> status for each role
+        "tanaka": {"/console": 200, "/console/cameras/C1": 200, "/console/incidents": 200, "/console/tickets": 200,
+                   "/console/audit": 403, f"/console/tickets/{acme}": 200, f"/console/tickets/{beta}": 200},
+        "acme1": {"/console": 403, "/console/cameras/C1": 403, "/console/incidents": 403, "/console/tickets": 200,
+                  "/console/audit": 403, f"/console/tickets/{acme}": 200, f"/console/tickets/{beta}": 404},
+        "audit1": {"/console": 403, "/console/cameras/C1": 403, "/console/incidents": 403, "/console/tickets": 403,
+                   "/console/audit": 200, f"/console/tickets/{acme}": 403},
+    }
+    for name, pages in expect.items():
+        c = await client(sessions)
+        try:
+            await login(c, name)
+            got = {p: (await c.get(p, allow_redirects=False)).status for p in pages}
+            assert got == pages, name
+            if name == "acme1":
+                listing = await (await c.get("/console/tickets")).text()
+                assert acme in listing and beta not in listing
+                own = await (await c.get(f"/console/tickets/{acme}")).text()
+                assert PHONE in own and OWNER in own  # the owner contact its visit needs
+                other = await (await c.get(f"/console/tickets/{beta}")).text()
+                assert beta not in other and PHONE not in other
+        finally:
+            await c.close()
+
+
+async def test_acknowledge_needs_the_csrf_token_and_leaves_an_audit_entry(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        await login(c, "tanaka")
+        r = await c.post("/console/incidents/I1/acknowledge", data={"csrf": "forged"}, allow_redirects=False)
+        assert r.status == 403
+        r = await c.post("/console/incidents/I1/acknowledge", data={}, allow_redirects=False)
+        assert r.status == 403
+        page = await (await c.get("/console/incidents")).text()
+        r = await c.post("/console/incidents/I1/acknowledge", data={"csrf": hidden(page, "csrf")},
+                         allow_redirects=False)
+        assert r.status == 303
+        page = await (await c.get("/console/incidents")).text()
+        assert "tanaka" in page and "Acknowledge</span></button>" not in page
+    finally:
+        await c.close()
+    entries = AuditLog(sessions).entries()
+    assert [(e.actor, e.action, e.detail) for e in entries] == [("tanaka", "incident_acknowledge", {"incident": "I1"})]
+
+
+async def test_login_without_its_form_token_is_refused(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        r = await c.post("/login", data={"username": "tanaka", "password": PASSWORDS["tanaka"]},
+                         allow_redirects=False)
+        assert r.status == 403 and "mimamori_session" not in r.cookies
+    finally:
+        await c.close()
+
+
+async def test_login_is_throttled_after_repeated_failures(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        for _ in range(5):
+            status, _ = await login(c, "tanaka", "wrong-password-000")
+            assert status == 401
+        status, body = await login(c, "tanaka")  # the right password, now refused
+        assert status == 429 and "Too many failed logins" in body
+        status, body = await login(c, "root")  # the same address: locked too
+        assert status == 429
+    finally:
+        await c.close()
+
+
+def test_the_pure_rules():
+    assert locked_until([T0] * 4, T0) is None
+    assert locked_until([T0] * 5, T0) == T0 + Throttle().lock
+    assert locked_until([T0] * 5, T0 + timedelta(minutes=16)) is None
+    assert check_new_account("tanaka", "operator", None, "long-enough-pw") == []
+    assert len(check_new_account("Bad Name", "king", "x", "short")) == 3
+    assert check_new_account("acme1", "vendor", None, "long-enough-pw") == [
+        "vendor: a vendor account needs --vendor (the registry's vendor column)"]
+    assert Account(name="x", role=Role.ADMIN, disabled=True).role is Role.ADMIN
