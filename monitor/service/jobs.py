@@ -161,7 +161,10 @@ def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: Se
     sched.add_job(stoppable(reload_registry), "interval", seconds=s.probes.registry_reload_s, id="reload-registry")
     hangup = on_sighup(lambda: asyncio.ensure_future(reload_registry(" (SIGHUP)")))
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
-    sched.add_job(stoppable(recorder.write_status), "interval", seconds=rs.status_interval_s, next_run_time=now,
+    async def recorder_status() -> None:
+        svc.metrics.recorder(await recorder.write_status())
+
+    sched.add_job(stoppable(recorder_status), "interval", seconds=rs.status_interval_s, next_run_time=now,
                   id="recorder-status", max_instances=1, coalesce=True)
     sched.add_job(retention_notice, "interval", seconds=rs.janitor_interval_s, id="recorder-notice")
     return hangup

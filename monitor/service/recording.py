@@ -174,8 +174,9 @@ class RecorderRuntime:
                 out[cam] = (o.frames, o.fps, o.max_gap_s, o.bytes, o.connected)
         return out
 
-    async def write_status(self) -> None:
-        """Write what `mimamori recorder status` shows (connected, fps), for a separate process."""
+    async def write_status(self) -> dict:
+        """Write what `mimamori recorder status` shows (connected, fps), for a separate process; returns the
+        per-camera part."""
         status = await asyncio.to_thread(self.recorder.status, self.window_s)
         now = datetime.now(UTC)
         doc = {
@@ -184,6 +185,7 @@ class RecorderRuntime:
                             "last_error": st.last_error} for c, st in status.items()},
         }
         await asyncio.to_thread(_write_private, self.status_file, json.dumps(doc, indent=1))
+        return doc["cameras"]
 
     async def stop(self) -> None:
         """Stop every worker (each closes and indexes its open segment) and the janitor."""

@@ -48,6 +48,7 @@ from monitor.service.jobs import (
     schedule_registry_and_recorder,
     stoppable,
 )
+from monitor.service.metrics import ServiceMetrics
 from monitor.store.cluster import Deposed
 from monitor.store.findings import evidence_summary, is_withdrawal, value_text
 from monitor.store.observations import prune_raw
@@ -148,6 +149,8 @@ class ProbeService:
         self.delivery = Delivery(settings=s, renderer=renderer, escalation=policies.escalation,
                                  outbox=Outbox(store.sessions))
         self.leadership = Leadership(store.sessions, s.cluster, self.clock.now, records=s.recorder.enabled)
+        self.metrics = ServiceMetrics()
+        self.scheduler: AsyncIOScheduler | None = None  # set by serve
         self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue,
                                       fence=self.leadership.fence)
         self.channels = build_channels(s)
@@ -163,6 +166,15 @@ class ProbeService:
             log.warning("%d probe rounds held by an earlier run during a database outage: stored and decided, in "
                         "order, once this node decides", n)
 
+    def ready(self, store: Store) -> tuple[bool, str]:
+        """For /readyz: the store answers and the scheduler runs."""
+        from monitor.web.app import store_answers
+
+        ok, why = store_answers(store.sessions)
+        if ok and not (self.scheduler is not None and self.scheduler.running):
+            return False, "the scheduler is not running"
+        return ok, why
+
     def recorded_here(self) -> list[Camera]:
         """The cameras this node records: its share of the live nodes (all of them on a lone node)."""
         return [c for c in self.cameras.values() if self.leadership.records(c.camera_id)]
@@ -175,12 +187,15 @@ class ProbeService:
 
     async def round(self) -> tuple[list[Record], list[Decision]]:
         """Probe every camera, store what was seen, and decide on it (the decider only: a standby waits)."""
+        self.metrics.leader.set(1 if self.leadership.leading else 0)
         if not self.leadership.leading:
             return [], []
         now = self.clock.now().replace(microsecond=0)
         spread = self.settings.probes.interval_s * self.settings.probes.spread
-        records = await probe_once(self.settings, list(self.cameras.values()), clock=VirtualClock(now),
-                                   spread_s=spread, frames=self.frames)
+        with self.metrics.round_seconds.time():
+            records = await probe_once(self.settings, list(self.cameras.values()), clock=VirtualClock(now),
+                                       spread_s=spread, frames=self.frames)
+        self.metrics.rounds.labels("probed").inc()
         obs = [r for r in records if isinstance(r, Observation)]
         refs = [r for r in records if isinstance(r, ReferenceObservation)]
         log.info("round %s: %s", now.astimezone(self.settings.tz).isoformat(timespec="seconds"),
@@ -280,7 +295,7 @@ async def start_web(s: Settings, store: Store, svc: ProbeService):
         log.warning("MIMAMORI_TWILIO_AUTH_TOKEN is not set: Twilio status callbacks will be refused")
     app = make_app(sessions=store.sessions, tz=s.tz, twilio_auth_token=token, public_base_url=s.web.public_base_url,
                    on_twilio_status=on_twilio_status, status_source=store_status_source(store.sessions, svc.clock.now),
-                   now=svc.clock.now)
+                   now=svc.clock.now, metrics_registry=svc.metrics.registry, ready=lambda: svc.ready(store))
     return await start_server(app, s.web.host, s.web.port)
 
 
@@ -289,6 +304,7 @@ async def serve(s: Settings, store: Store, stop: asyncio.Event, config_path: str
 
     svc = ProbeService(s, store)
     sched = AsyncIOScheduler(timezone=s.tz)
+    svc.scheduler = sched
     quiet_jobstore_outages()
     await schedule_cluster(sched, s, store, svc, config_path)()  # the role and the live nodes, before anything
     svc.recorder = recorder = await start_recorder(s, store, svc.recorded_here())

@@ -29,13 +29,15 @@ from typing import Any
 import jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.tickets import InvalidTicketInput, Ticket, TicketAction, TicketError, TicketState, UnknownTicket
 from monitor.store import tickets as ticket_repo
 from monitor.web.console import CONSOLE, ConsoleConfig, console_auth
 from monitor.web.console import routes as console_routes
-from monitor.web.status import board_view, metrics_text
+from monitor.web.metrics import metrics_body
+from monitor.web.status import board_view
 from notify.dispatch import check_twilio_signature
 
 log = logging.getLogger("mimamori.web")
@@ -60,6 +62,7 @@ class WebConfig:
 
 
 CONFIG = web.AppKey("mimamori_web_config", WebConfig)
+PROCESS_METRICS = web.AppKey("mimamori_process_metrics", object)
 VENDOR = web.RequestKey("mimamori_vendor", str)  # the authenticated vendor
 
 
@@ -73,6 +76,7 @@ def make_app(
     status_source: Callable[[], dict],
     now: Callable[[], datetime] | None = None,
     ready: Callable[[], tuple[bool, str]] | None = None,
+    metrics_registry: CollectorRegistry | None = None,
 ) -> web.Application:
     """The aiohttp application. ``now`` (aware UTC) defaults to the system clock; ``ready`` answers
     /readyz (default: the store answers a query)."""
@@ -94,6 +98,7 @@ def make_app(
         web.post("/api/v1/tickets/{number}/{action:acknowledge|schedule|resolve}", move_ticket),
         *console_routes(),
     ])
+    app[PROCESS_METRICS] = metrics_registry
     app[CONSOLE] = ConsoleConfig(
         sessions=sessions, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
         ready=ready or (lambda: store_answers(sessions)),
@@ -335,7 +340,8 @@ async def metrics(request: web.Request) -> web.Response:
     status = await _status(cfg)
     if status is None:
         return web.Response(status=503, text="status source failed\n")
-    return web.Response(body=metrics_text(status).encode("utf-8"), headers={"Content-Type": METRICS_CONTENT_TYPE})
+    body = await asyncio.to_thread(metrics_body, status, request.app[PROCESS_METRICS])
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):

@@ -15,7 +15,7 @@ The web layer gets a ``status_source()`` callable returning a plain dict::
                  "since": datetime, "corrected_at": datetime | None}],
     }
 
-:func:`collect_status` builds it from the store. :func:`board_view` and :func:`metrics_text` read
+:func:`collect_status` builds it from the store. :func:`board_view` and `web.metrics` read
 only the keys above, field by field, so nothing else a source might carry (a phone number, an
 address, a password) can reach the page or the metrics.
 """
@@ -29,13 +29,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.core.domain import Cause
 from monitor.core.drift import CHECK_LABELS
-from monitor.core.tickets import OPEN_STATES
 from monitor.store import tickets as ticket_repo
 from monitor.store.drift import findings as drift_findings
 from monitor.store.findings import current_findings, evidence_summary, value_text
-from monitor.store.models import CameraRow, IncidentRow, StateIntervalRow
+from monitor.store.models import CameraRow, IncidentRow, ObservationRow, StateIntervalRow
 from notify.outbox import OutboxRow
 
 CAMERA_STATES = ("up", "degraded", "down", "unknown")
@@ -88,12 +86,21 @@ def collect_status(session: Session, now: datetime) -> dict[str, Any]:
     notifications = dict(session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
     findings = [{"camera": f.camera, "field": f.field, "registry": f.registry, "observed": f.observed,
                  "since": f.since, "evidence": dict(f.evidence)} for f in current_findings(session)]
+    outbox = {(st, ch): int(n) for st, ch, n in session.execute(
+        select(OutboxRow.status, OutboxRow.channel, func.count()).group_by(OutboxRow.status, OutboxRow.channel))}
+    meta = {r.camera_id: r for r in session.scalars(select(CameraRow).where(CameraRow.disabled_at.is_(None)))}
+    last = session.scalar(select(func.max(ObservationRow.t)))
+    series = [] if last is None else [
+        {"camera": o.camera_id, "area": meta[o.camera_id].area, "isp": meta[o.camera_id].isp,
+         "up": o.reachable and bool(o.fps), "fps": o.fps, "rtt_ms": o.rtt_ms}
+        for o in session.scalars(select(ObservationRow).where(ObservationRow.t == last)
+                                 .order_by(ObservationRow.camera_id)) if o.camera_id in meta]
     drift = [{"camera": r.camera_id, "check": r.check, "expected": r.expected, "observed": r.observed,
               "severity": r.severity, "since": r.since, "corrected_at": r.corrected_at}
              for r in drift_findings(session)]
     return {"generated_at": now, "cameras": cameras, "incidents": incidents, "tickets": tickets,
             "notifications": {str(k): int(v) for k, v in notifications.items()}, "findings": findings,
-            "drift": drift}
+            "drift": drift, "outbox_by_channel": outbox, "camera_series": series}
 
 
 def store_status_source(sessions: sessionmaker[Session], now: Callable[[], datetime]) -> Callable[[], dict]:
@@ -162,46 +169,3 @@ def _finding(f: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
             "registry": value_text(f.get("registry", "")), "observed": value_text(f.get("observed", "")),
             "since": _local(f.get("since"), tz),
             "evidence": {"ja": evidence_summary(evidence, "ja"), "en": evidence_summary(evidence, "en")}}
-
-
-# -- /metrics (Prometheus text format 0.0.4, written by hand) ---------------------------------------
-
-def _escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _family(name: str, help_: str, label: str, values: Mapping[str, int]) -> list[str]:
-    lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
-    lines += [f'{name}{{{label}="{_escape(str(k))}"}} {int(v)}' for k, v in sorted(values.items())]
-    return lines
-
-
-def _findings_by_field(status: Mapping[str, Any]) -> dict[str, int]:
-    by_field = dict.fromkeys(FIELD_LABELS, 0)
-    for f in status.get("findings") or ():
-        key = str(f.get("field", ""))
-        by_field[key] = by_field.get(key, 0) + 1
-    return by_field
-
-
-def metrics_text(status: Mapping[str, Any]) -> str:
-    cams = status.get("cameras") or {}
-    by_cause = {str(c): 0 for c in Cause}
-    for i in status.get("incidents") or ():
-        cause = str(i.get("cause", ""))
-        by_cause[cause] = by_cause.get(cause, 0) + 1
-    by_ticket = {str(s): 0 for s in OPEN_STATES}
-    for t in status.get("tickets") or ():
-        state = str(t.get("state", ""))
-        by_ticket[state] = by_ticket.get(state, 0) + 1
-    lines = [
-        *_family("mimamori_cameras", "Cameras by current state.", "state",
-                 {s: int(cams.get(s, 0)) for s in CAMERA_STATES}),
-        *_family("mimamori_open_incidents", "Open incidents by cause.", "cause", by_cause),
-        *_family("mimamori_open_tickets", "Vendor tickets not resolved or cancelled, by state.", "state", by_ticket),
-        *_family("mimamori_notifications", "Notifications in the outbox by status.", "status",
-                 {str(k): int(v) for k, v in (status.get("notifications") or {}).items()}),
-        *_family("mimamori_registry_findings", "Registry rows the observations contradict, by field.", "field",
-                 _findings_by_field(status)),
-    ]
-    return "\n".join(lines) + "\n"

@@ -517,3 +517,46 @@ async def test_board_lists_the_cameras_whose_settings_drifted_escaped(db_url, sq
     section = html[html.index('id="drift"'):]
     assert "C0007" in section and "至急" in section and "プライバシーマスク" in section and "privacy masks" in section
     assert "<b>0" not in html and "&lt;b&gt;0 mask(s)&lt;/b&gt;" in section and "C0009" not in html
+
+
+async def test_metrics_have_one_camera_up_series_per_camera_and_the_process_families(db_url, sqlite_sessions):
+    """Issue 17's contract: one `mimamori_camera_up` series per monitored camera (labels camera, area, isp),
+    read by prometheus_client's own parser; the process's families (probe rounds, leader) beside them."""
+    from cryptography.fernet import Fernet
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from monitor.config.secrets import PasswordBox
+    from monitor.service.metrics import ServiceMetrics
+    from monitor.store.cameras import apply_registry
+    from monitor.store.models import ObservationRow
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        apply_registry(s, [cam("C1", "acme"), cam("C2", "acme"), cam("C3", "beta")], PasswordBox(Fernet.generate_key()),
+                       T0)
+        for cid, ok, fps in (("C1", True, 10.0), ("C2", False, None), ("C3", True, 9.5)):
+            s.add(ObservationRow(t=T0, camera_id=cid, reachable=ok, rtt_ms=12.0 if ok else None, onvif_ok=ok,
+                                 fps=fps))
+    with sessions() as s:
+        status = collect_status(s, T0)
+    engine.dispose()
+    process = ServiceMetrics()
+    process.round_seconds.observe(3.2)
+    process.leader.set(1)
+    app = make_app(sessions=sqlite_sessions, tz=JST, twilio_auth_token=None, public_base_url=PUBLIC,
+                   on_twilio_status=Calls(), status_source=lambda: status, metrics_registry=process.registry)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        text = await (await client.get("/metrics")).text()
+    finally:
+        await client.close()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    up = {s.labels["camera"]: (s.value, s.labels["area"], s.labels["isp"])
+          for s in families["mimamori_camera_up"].samples}
+    assert up == {"C1": (1.0, "A01", "nuro"), "C2": (0.0, "A01", "nuro"), "C3": (1.0, "A01", "nuro")}
+    assert {s.labels["camera"] for s in families["mimamori_camera_fps"].samples} == {"C1", "C3"}
+    assert families["mimamori_probe_round_seconds"].type == "histogram"
+    assert next(s.value for s in families["mimamori_leader"].samples) == 1.0
