@@ -117,18 +117,19 @@ def probe(
 @app.command()
 def run() -> None:
     """Start the service: probe every camera each interval and store what is seen, until stopped."""
-    import logging
     import os
+
+    from monitor.config.logs import setup_logging
 
     # before the service's imports: onvif-zeep calls logging.basicConfig(level=INFO) on import (a no-op once
     # this is set), and alembic logs its plugin set-up at INFO
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for chatty in ("httpx", "alembic"):  # httpx: a line per request
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging()
+    s = settings()
+    setup_logging(s.log.level, s.log.format)
     from monitor.service.runner import run_service
 
     config = _State.config or os.environ.get("MIMAMORI_CONFIG")
-    run_service(settings(), str(config) if config else None)
+    run_service(s, str(config) if config else None)
 
 
 @app.command()

@@ -136,6 +136,13 @@ class NotifySettings(_Section):
     owner_deadline_h: float = Field(12.0, gt=0, description="give up on an owner message after this long")
 
 
+class LogSettings(_Section):
+    level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR; "
+                       "the scheduler's own lines only at DEBUG")
+    format: str = Field("text", pattern="^(text|json)$", description="text (one line each) or json (one object per "
+                        "line: t, level, logger, message)")
+
+
 class WebSettings(_Section):
     """The service's own HTTP server: status board, vendor ticket API, Twilio callbacks, /metrics."""
 
@@ -187,6 +194,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     recorder: RecorderSettings = RecorderSettings()
     drift: DriftSettings = DriftSettings()
+    log: LogSettings = LogSettings()
     classifier: dict[str, Any] = {}
     escalation: dict[str, Any] = {}
 

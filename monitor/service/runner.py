@@ -111,6 +111,23 @@ def summarise(records: Sequence[Record], cameras: dict[str, Camera]) -> str:
     return ", ".join(parts)
 
 
+def state_changes(last: dict[str, str], obs: Sequence[Observation], cameras: dict[str, Camera]) -> list[str]:
+    """One line per camera whose probed state changed since the last round (``last`` is updated); the
+    first round of a process names only the cameras not up."""
+    lines = []
+    for o in obs:
+        cam = cameras.get(o.camera)
+        if cam is None:
+            continue
+        now = observation_state(o, cam.expected_fps).value
+        was = last.get(o.camera)
+        last[o.camera] = now
+        if now != was and not (was is None and now == "up"):
+            seen = "unreachable" if not o.reachable else f"{o.fps or 0:g} fps of {cam.expected_fps:g}"
+            lines.append(f"camera {o.camera}: {was or 'started'} -> {now} ({seen})")
+    return lines
+
+
 def describe(d: Decision) -> str:
     """One line for an operator's log: what was decided, never any contact detail."""
     if isinstance(d, IncidentDecision):
@@ -151,6 +168,7 @@ class ProbeService:
         self.leadership = Leadership(store.sessions, s.cluster, self.clock.now, records=s.recorder.enabled)
         self.metrics = ServiceMetrics()
         self.scheduler: AsyncIOScheduler | None = None  # set by serve
+        self._last_states: dict[str, str] = {}  # camera -> its state in the last round (for the change lines)
         self.decisions = DecisionLoop(store.sessions, policies, s.probes.interval_s, after_step=self.delivery.enqueue,
                                       fence=self.leadership.fence)
         self.channels = build_channels(s)
@@ -200,6 +218,8 @@ class ProbeService:
         refs = [r for r in records if isinstance(r, ReferenceObservation)]
         log.info("round %s: %s", now.astimezone(self.settings.tz).isoformat(timespec="seconds"),
                  summarise(records, self.cameras))
+        for line in state_changes(self._last_states, obs, self.cameras):
+            log.info("%s", line)
         self._held.append((now, obs, refs, dict(self.cameras)), on_disk=self._store_down is not None)
         decisions = await self._decide_held()
         for d in decisions:

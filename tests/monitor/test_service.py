@@ -51,8 +51,9 @@ def test_run_probes_every_interval_stores_and_stops_cleanly_on_sigterm(env, tmp_
     samples each stream for 1.5 s): the service stops with exit 0 and no ERROR or traceback."""
     import threading
 
-    proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    # at DEBUG the scheduler's own "Running job" lines are there to time the SIGTERM by
+    proc = subprocess.Popen([*MIMAMORI, "run"], env={**env, "MIMAMORI_LOG__LEVEL": "DEBUG"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
