@@ -11,7 +11,7 @@ DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreame
 
 PRISM := .prism/node_modules/.bin/prism
 
-.PHONY: demo test lint deps venv prism bench-probes bench-replay bench-report bench-recorder bench-cluster bench-drift scores report-images clean
+.PHONY: demo test lint deps venv prism axe bench-probes bench-replay bench-report bench-recorder bench-cluster bench-drift scores report-images clean
 
 $(BIN)/mimamori: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ $(PRISM):
 
 prism: $(PRISM)
 
+# axe-core checks the console's pages for accessibility in the browser tests (npm)
+AXE := .axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-save --no-audit --no-fund --prefix .axe axe-core@4.14.1
+
+axe: $(AXE)
+
 lint: venv
 	$(BIN)/ruff check monitor recorder notify templates tests benchmarks
 	$(BIN)/lint-imports
@@ -44,7 +51,7 @@ lint: venv
 # Two workers, a test file each at a time (a file's tests share its fixtures): the suite waits on real
 # time for much of its length (the e2e city alone about 4 minutes), so the rest runs beside it.
 # Then the soak (tests/soak: 3 nodes, 20 SIGKILLs, about 6 minutes) alone: it times real failovers.
-test: deps venv prism lint
+test: deps venv prism axe lint
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15 -m "not soak"
 	$(BIN)/pytest -q -m soak
 

@@ -33,7 +33,7 @@ RTSP_SCRIPT = Path(__file__).resolve().with_name("rtsp_server.py")
 GI_PYTHON = "/usr/bin/python3"
 CSV_COLUMNS = (
     "camera_id", "area", "isp", "line_id", "expected_fps", "address", "owner_name", "contact", "phone",
-    "email", "lang", "vendor", "rtsp_url", "onvif_url", "onvif_user", "onvif_password",
+    "email", "lang", "vendor", "rtsp_url", "onvif_url", "onvif_user", "onvif_password", "lat", "lon",
 )  # fmt: skip
 TOWNS = (
     ("千葉県松戸市", "小金"), ("千葉県松戸市", "常盤平"), ("千葉県柏市", "豊四季"), ("埼玉県川口市", "芝"),
@@ -143,6 +143,9 @@ def make_registry(n: int, fps: float, rng: random.Random, first: int = 1) -> lis
                 vendor=f"vendor-{(i - first) // 50 + 1}",
                 onvif_user="admin",
                 onvif_password=Secret(secrets.token_urlsafe(12)),
+                # a street grid per area, north-east of Matsudo station (no random draw: the rest stays as it was)
+                lat=round(35.780 + (i - first) // 10 * 0.012 + (i - first) % 10 * 0.0007, 6),
+                lon=round(139.900 + (i - first) % 10 * 0.0015 + (i - first) // 10 * 0.004, 6),
             )
         )
     return cams
