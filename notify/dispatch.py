@@ -74,6 +74,7 @@ class DispatchReport:
     failed: int = 0
     lost_claims: int = 0
     errors: tuple[str, ...] = field(default=())
+    cancelled: int = 0
 
 
 def check_twilio_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
@@ -99,6 +100,7 @@ class Dispatcher:
         operators: Sequence[Recipient] = (),
         worker_id: str | None = None,
         rand: Callable[[], float] = random.random,
+        still_wanted: Callable[[OutboxItem], bool] | None = None,
     ) -> None:
         self._outbox = Outbox(sessions)
         self._channels = {ChannelKind(k): v for k, v in channels.items()}
@@ -108,6 +110,7 @@ class Dispatcher:
         self._operators = tuple(operators)
         self.worker_id = worker_id or f"dispatcher-{uuid.uuid4().hex[:12]}"
         self._rand = rand
+        self._still_wanted = still_wanted  # asked before each send: a message that waited may be moot by now
 
     @property
     def outbox(self) -> Outbox:
@@ -118,13 +121,19 @@ class Dispatcher:
 
     def dispatch_due(self, limit: int = 50) -> DispatchReport:
         """Claim and send up to ``limit`` due rows, one at a time."""
-        counts = {"sent": 0, "retried": 0, "fell_back": 0, "failed": 0, "lost_claims": 0}
+        counts = {"sent": 0, "retried": 0, "fell_back": 0, "failed": 0, "lost_claims": 0, "cancelled": 0}
         errors: list[str] = []
         now = self._clock.now()
         for row_id in self._outbox.due_ids(now=now, lease=self._policy.lease, limit=limit):
             item = self._outbox.claim(row_id, worker=self.worker_id, now=self._clock.now(), lease=self._policy.lease)
             if item is None:
                 continue  # another worker got it
+            if self._still_wanted is not None and not self._still_wanted(item):
+                self._outbox.mark_cancelled(item.id, worker=self.worker_id, now=self._clock.now(),
+                                            reason="no longer wanted when its time came (its incident closed)")
+                log.info("outbox %s cancelled: no longer wanted (%s)", item.id, item.key)
+                counts["cancelled"] += 1
+                continue
             outcome = self._send_one(item)
             counts[outcome] += 1
             if outcome != "sent":

@@ -65,6 +65,7 @@ class OutboxStatus(enum.StrEnum):
     UNDELIVERED = "undelivered"  # the provider reported failure after accepting
     FAILED = "failed"  # permanent failure, no channel left
     FALLBACK = "fallback"  # permanent failure, replaced by a row for the next channel
+    CANCELLED = "cancelled"  # it waited (a silence, planned works) and no longer made sense when its time came
 
 
 class OutboxRow(NotifyBase):
@@ -300,6 +301,9 @@ class Outbox:
             claimed_at=None,
             last_error=error,
         )
+
+    def mark_cancelled(self, row_id: int, *, worker: str, reason: str, now: datetime) -> bool:
+        return self._finish(row_id, worker, status=OutboxStatus.CANCELLED, last_error=reason, finished_at=now)
 
     def mark_given_up(self, row_id: int, *, worker: str, status: OutboxStatus, error: str, now: datetime) -> bool:
         assert status in (OutboxStatus.FAILED, OutboxStatus.FALLBACK)

@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from monitor.config.settings import Person, Settings
 from monitor.core import decisions as dec
 from monitor.core.domain import Camera, Cause, Contact
+from monitor.core.holds import hold_until, not_at_night
 from monitor.core.policy import EscalationPolicy
 from monitor.core.tickets import Ticket
 from monitor.service.ticketing import ticket_context, vendor_ticket
+from monitor.store.holds import silences, windows
 from monitor.store.models import IncidentRow
 from notify.channels import EmailChannel, FolderChannel, SmsChannel, SmtpConfig, SmtpSecurity, VoiceChannel
 from notify.channels.webhook import WebhookChannel
@@ -180,17 +182,26 @@ class Delivery:
                 now: datetime) -> int:
         """Outbox rows for this round's notifications, in the caller's transaction; returns how many are new."""
         new = 0
+        holds: tuple[list, list] | None = None  # the silences and maintenance windows, read once a round
         for d in decisions:
             kind = message_kind(d) if isinstance(d, dec.NotificationDecision) else None
             if kind is not None:
-                new += self._enqueue(session, d, kind, cameras.get(d.camera or ""), now)
+                if holds is None:
+                    holds = (silences(session, now), windows(session, now))
+                new += self._enqueue(session, d, kind, cameras.get(d.camera or ""), now, holds)
         return new
 
     def _enqueue(self, session: Session, n: dec.NotificationDecision, kind: Kind, cam: Camera | None,
-                 now: datetime) -> int:
+                 now: datetime, holds: tuple[list, list] = ([], [])) -> int:
         inc = session.get(IncidentRow, n.incident)  # when it began, its scope: stored by this round's save_step
         ticket = vendor_ticket(session, n, cam, now, self.tz)
         key, new = dec.notification_key(n), 0
+        until = hold_until(str(kind.audience), n.incident, cam, now, *holds)
+        send_at = None
+        if until is not None:  # a silence or planned works: it waits, and an owner's never goes at night
+            send_at = not_at_night(until, self.tz, self.escalation) if kind.audience is Audience.OWNER else until
+            log.info("%s of incident %s held until %s (silence or maintenance)", kind, n.incident,
+                     send_at.astimezone(self.tz).isoformat(timespec="minutes"))
         for i, rcpt in enumerate(self.recipients(kind.audience, cam)):
             ctx = self.context(kind.audience, n.incident, rcpt.lang, cam, inc, now, ticket, cause=n.cause,
                                count=n.count)
@@ -199,7 +210,8 @@ class Delivery:
                 log.error("no channel can carry %s to recipient %d of incident %s", kind, i, n.incident)
                 continue
             r = self.outbox.enqueue(key=f"{key}:{i}", message=message.with_key(f"{key}:{i}"), recipient=rcpt,
-                                    context=ctx, now=now, deadline=self.deadline(kind.audience, now), session=session)
+                                    context=ctx, now=now, deadline=self.deadline(kind.audience, send_at or now),
+                                    not_before=send_at, session=session)
             new += r.created
         return new
 

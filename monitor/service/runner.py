@@ -40,6 +40,7 @@ from monitor.service.delivery import (
     person_recipient,
 )
 from monitor.service.held import HeldRounds
+from monitor.service.holds import wanted
 from monitor.service.jobs import (
     leave_cluster,
     quiet_jobstore_outages,
@@ -173,7 +174,8 @@ class ProbeService:
                                       fence=self.leadership.fence)
         self.channels = build_channels(s)
         self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
-                                     operators=[person_recipient(p) for p in s.notify.operators])
+                                     operators=[person_recipient(p) for p in s.notify.operators],
+                                     still_wanted=lambda item: wanted(store.sessions, item))
         self._actions: set[asyncio.Task] = set()
         self._store_down: StoreOutage | None = None
         self.recorder: RecorderRuntime | None = None  # set by serve once recording has started
