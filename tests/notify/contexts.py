@@ -68,6 +68,14 @@ VENDOR = {
     },
 }
 
+DRIFT = {  # a drift finding (issue 19), for the operator and the vendor
+    lang: {"check": "privacy_masks", "check_label": "プライバシーマスク" if lang is Lang.JA else "privacy masks",
+           "expected": "2 mask(s), 2 enabled", "observed": "0 mask(s), 0 enabled", "since": "5/1 19:40",
+           "urgent": True, "ticket_number": "T-2026-000042", "action_taken": None,
+           "address": "見守り市本町1-2-3" if lang is Lang.JA else "1-2-3 Honcho, Mimamori"}
+    for lang in Lang
+}
+
 OPERATOR = {
     lang: {
         "incident_id": "INC-20260501-0001",
@@ -87,11 +95,12 @@ OPERATOR = {
         "days_kept": 5.4,
         "period_days": 7,
         "detail": "disk guard: free space 9.5 GB below the floor of 10 GB",
-    }
+    } | DRIFT[lang]
     for lang in Lang
 }
 
 
 def context_for(audience: Audience, lang: Lang) -> dict:
     table = {Audience.OWNER: OWNER, Audience.VENDOR: VENDOR, Audience.OPERATOR: OPERATOR}
-    return CITY[lang] | table[audience][lang]
+    drift = DRIFT[lang] if audience is not Audience.OWNER else {}  # the audience's own values win
+    return CITY[lang] | drift | table[audience][lang]
