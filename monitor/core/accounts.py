@@ -31,7 +31,8 @@ class Page(enum.StrEnum):
     FLEET = "fleet"  # counts, map, the camera list
     CAMERA = "camera"  # one camera: states, incidents, messages, ticket, recorder, findings
     INCIDENTS = "incidents"
-    ACKNOWLEDGE = "acknowledge"
+    ACKNOWLEDGE = "acknowledge"  # and silence
+    MAINTENANCE = "maintenance"
     TICKETS = "tickets"
     AUDIT = "audit"
     USERS = "users"
@@ -42,6 +43,7 @@ ALLOWED: dict[Page, frozenset[Role]] = {
     Page.CAMERA: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.INCIDENTS: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.ACKNOWLEDGE: frozenset({Role.ADMIN, Role.OPERATOR}),
+    Page.MAINTENANCE: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.TICKETS: frozenset({Role.ADMIN, Role.OPERATOR, Role.VENDOR}),
     Page.AUDIT: frozenset({Role.AUDITOR}),
     Page.USERS: frozenset({Role.ADMIN}),

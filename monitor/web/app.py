@@ -100,7 +100,7 @@ def make_app(
     ])
     app[PROCESS_METRICS] = metrics_registry
     app[CONSOLE] = ConsoleConfig(
-        sessions=sessions, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
+        sessions=sessions, tz=tz, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
         ready=ready or (lambda: store_answers(sessions)),
         render=lambda template, **ctx: templates.get_template(template).render(**ctx))
     return app

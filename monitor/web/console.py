@@ -4,7 +4,8 @@
 ``GET|POST /login``, ``POST /logout``      the login form (fields ``username``, ``password``), logout
 ``GET /console``                           the fleet: counts, map, list with filters (admin, operator)
 ``GET /console/cameras/{id}``              one camera (admin, operator)
-``GET /console/incidents``                 incidents; ``POST …/{id}/acknowledge`` (admin, operator)
+``GET /console/incidents``                 incidents; ``POST …/{id}/acknowledge``, ``…/{id}/silence``
+``GET|POST /console/maintenance``          planned works: owner and vendor contact waits (admin, operator)
 ``GET /console/tickets[/{number}]``        tickets; a vendor account sees only its vendor's (others: 404)
 ``GET /console/audit``                     the lawful-request and export log, verified (auditor)
 ``GET /healthz``, ``GET /readyz``          the process lives; the store answers and the scheduler runs
@@ -26,7 +27,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -34,8 +35,10 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.accounts import HOME, Account, Page, locked_until, may, sees_ticket_of
+from monitor.core.holds import Maintenance, Silence, check_window
 from monitor.store import accounts as db
 from monitor.store import console as data
+from monitor.store import holds as holds_db
 from monitor.store import tickets as ticket_repo
 
 log = logging.getLogger("mimamori.web")
@@ -54,6 +57,7 @@ CSRF = web.RequestKey("mimamori_csrf", str)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsoleConfig:
     sessions: sessionmaker[Session]
+    tz: tzinfo
     secure: bool  # the public URL is https: cookies are Secure
     now: Callable[[], datetime]
     ready: Callable[[], tuple[bool, str]]  # for /readyz: (ready, why not)
@@ -69,6 +73,8 @@ def routes() -> list[web.RouteDef]:
         web.get("/console", fleet_page), web.get("/console/cameras/{camera}", camera_page),
         web.get("/console/incidents", incidents_page),
         web.post("/console/incidents/{incident}/acknowledge", acknowledge),
+        web.post("/console/incidents/{incident}/silence", silence),
+        web.get("/console/maintenance", maintenance_page), web.post("/console/maintenance", plan_maintenance),
         web.get("/console/tickets", tickets_page), web.get("/console/tickets/{number}", ticket_page),
         web.get("/console/audit", audit_page),
         web.get("/healthz", healthz), web.get("/readyz", readyz),
@@ -248,11 +254,86 @@ async def incidents_page(request: web.Request) -> web.Response:
     if (refused := _need(request, Page.INCIDENTS)) is not None:
         return refused
 
-    def read(s: Session) -> tuple[list, dict]:
-        return data.incidents(s, request.app[CONSOLE].now()), db.acks(s)
+    now = request.app[CONSOLE].now()
 
-    rows, acks = await _db(request, read)
-    return _html(request, "console/incidents.html.j2", rows=rows, acks=acks)
+    def read(s: Session) -> tuple[list, dict, dict]:
+        quiet: dict[str, Silence] = {}
+        for x in holds_db.silences(s, now):
+            quiet[x.incident_id] = x
+        return data.incidents(s, now), db.acks(s), quiet
+
+    rows, acks, quiet = await _db(request, read)
+    return _html(request, "console/incidents.html.j2", rows=rows, acks=acks, silences=quiet,
+                 error=request.query.get("error", ""))
+
+
+def _local_time(raw: str, tz: tzinfo) -> datetime | None:
+    """A form's datetime-local value (the fleet's time zone) as an aware time, or None."""
+    try:
+        t = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return t.replace(tzinfo=tz) if t.tzinfo is None else t
+
+
+async def silence(request: web.Request) -> web.Response:
+    if (refused := _need(request, Page.ACKNOWLEDGE)) is not None:
+        return refused
+    from recorder import AuditLog
+
+    cfg, form = request.app[CONSOLE], await request.post()
+    incident, who, now = request.match_info["incident"], request[ACCOUNT].name, cfg.now()
+    reason, until = str(form.get("reason", "")).strip(), _local_time(str(form.get("until", "")), cfg.tz)
+    if not reason or len(reason) > 200 or until is None or not now < until <= now + timedelta(days=14):
+        raise web.HTTPSeeOther("/console/incidents?error=silence")
+
+    def add(s: Session) -> None:
+        holds_db.add_silence(s, Silence(incident_id=incident, ends_at=until, reason=reason, by=who), now)
+        AuditLog.append_in(s, actor=who, action="incident_silence", now=now,
+                           detail={"incident": incident, "until": until.isoformat(), "reason": reason})
+
+    await _db(request, add, write=True)
+    log.info("console: %s silenced incident %s until %s", who, incident, until.isoformat())
+    raise web.HTTPSeeOther("/console/incidents")
+
+
+async def maintenance_page(request: web.Request) -> web.Response:
+    if (refused := _need(request, Page.MAINTENANCE)) is not None:
+        return refused
+    now = request.app[CONSOLE].now()
+    rows = await _db(request, lambda s: holds_db.windows(s, now, since=now - timedelta(days=7)))
+    return _html(request, "console/maintenance.html.j2", rows=rows, now=now, problems=[], form={})
+
+
+async def plan_maintenance(request: web.Request) -> web.Response:
+    if (refused := _need(request, Page.MAINTENANCE)) is not None:
+        return refused
+    from recorder import AuditLog
+
+    cfg, form = request.app[CONSOLE], await request.post()
+    who, now = request[ACCOUNT].name, cfg.now()
+    scope, reason = str(form.get("scope", "")), str(form.get("reason", "")).strip()
+    values = tuple(v.strip() for v in str(form.get("values", "")).replace("、", ",").split(",") if v.strip())
+    starts, ends = (_local_time(str(form.get(k, "")), cfg.tz) for k in ("starts_at", "ends_at"))
+    problems = (["starts_at, ends_at: a date and time each"] if starts is None or ends is None
+                else check_window(scope, values, starts, ends, reason))
+    if problems:
+        rows = await _db(request, lambda s: holds_db.windows(s, now, since=now - timedelta(days=7)))
+        return _html(request, "console/maintenance.html.j2", 400, rows=rows, now=now, problems=problems,
+                     form={k: str(form.get(k, "")) for k in ("scope", "values", "starts_at", "ends_at", "reason")})
+    window = Maintenance(id=0, scope=scope, values=values, starts_at=starts, ends_at=ends, reason=reason, by=who)
+
+    def add(s: Session) -> int:
+        wid = holds_db.add_window(s, window, now)
+        AuditLog.append_in(s, actor=who, action="maintenance_plan", now=now, detail={
+            "id": wid, "scope": scope, "values": list(values), "starts_at": starts.isoformat(),
+            "ends_at": ends.isoformat(), "reason": reason})
+        return wid
+
+    wid = await _db(request, add, write=True)
+    log.info("console: %s planned maintenance %d (%s %s) %s to %s", who, wid, scope, ",".join(values),
+             starts.isoformat(), ends.isoformat())
+    raise web.HTTPSeeOther("/console/maintenance")
 
 
 async def acknowledge(request: web.Request) -> web.Response:

@@ -33,11 +33,13 @@ from monitor.core.drift import CHECK_LABELS
 from monitor.store import tickets as ticket_repo
 from monitor.store.drift import findings as drift_findings
 from monitor.store.findings import current_findings, evidence_summary, value_text
+from monitor.store.holds import windows as maintenance_windows
 from monitor.store.models import CameraRow, IncidentRow, ObservationRow, StateIntervalRow
 from notify.outbox import OutboxRow
 
 CAMERA_STATES = ("up", "degraded", "down", "unknown")
 DRIFT_LABELS = {str(k): v for k, v in CHECK_LABELS.items()}
+MAINTENANCE_LABELS = {"area": ("地区", "area"), "isp": ("回線事業者", "provider"), "cameras": ("カメラ", "cameras")}
 
 CAUSE_LABELS = {
     "local_outage": ("設置先の回線断", "local outage"),
@@ -98,7 +100,9 @@ def collect_status(session: Session, now: datetime) -> dict[str, Any]:
     drift = [{"camera": r.camera_id, "check": r.check, "expected": r.expected, "observed": r.observed,
               "severity": r.severity, "since": r.since, "corrected_at": r.corrected_at}
              for r in drift_findings(session)]
-    return {"generated_at": now, "cameras": cameras, "incidents": incidents, "tickets": tickets,
+    works = [{"scope": w.scope, "values": list(w.values), "starts_at": w.starts_at, "ends_at": w.ends_at,
+              "reason": w.reason} for w in maintenance_windows(session, now)]
+    return {"generated_at": now, "cameras": cameras, "incidents": incidents, "tickets": tickets, "maintenance": works,
             "notifications": {str(k): int(v) for k, v in notifications.items()}, "findings": findings,
             "drift": drift, "outbox_by_channel": outbox, "camera_series": series}
 
@@ -152,6 +156,12 @@ def board_view(status: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
             for t in status.get("tickets") or ()
         ],
         "findings": [_finding(f, tz) for f in status.get("findings") or ()],
+        "maintenance": [
+            {"scope": _label(MAINTENANCE_LABELS, str(w.get("scope", ""))),
+             "values": ", ".join(str(v) for v in w.get("values") or ()), "reason": str(w.get("reason", "")),
+             "starts_at": _local(w.get("starts_at"), tz), "ends_at": _local(w.get("ends_at"), tz)}
+            for w in status.get("maintenance") or ()
+        ],
         "drift": [
             {"camera": str(d.get("camera", "")), "check": _label(DRIFT_LABELS, str(d.get("check", ""))),
              "expected": str(d.get("expected", "")), "observed": str(d.get("observed", "")),

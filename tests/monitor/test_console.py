@@ -213,3 +213,47 @@ def test_the_pure_rules():
     assert check_new_account("acme1", "vendor", None, "long-enough-pw") == [
         "vendor: a vendor account needs --vendor (the registry's vendor column)"]
     assert Account(name="x", role=Role.ADMIN, disabled=True).role is Role.ADMIN
+
+
+async def test_an_operator_silences_an_incident_and_plans_works_both_audited(world):
+    from monitor.store.holds import silences, windows
+
+    sessions, *_ = world
+    now = T0 + timedelta(hours=1)
+    c = await client(sessions)
+    try:
+        await login(c, "tanaka")
+        page = await (await c.get("/console/incidents")).text()
+        token = hidden(page, "csrf")
+        r = await c.post("/console/incidents/I1/silence", data={"csrf": token, "reason": "業者が現地対応中",
+                                                                 "until": "2099-01-01T00:00"}, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"].endswith("error=silence")  # beyond 14 days
+        r = await c.post("/console/incidents/I1/silence", data={"csrf": token, "reason": "業者が現地対応中",
+                                                                 "until": "2026-12-01T12:00"}, allow_redirects=False)
+        assert r.status == 303  # 12:00 UTC (the test's fleet zone): 11 hours on
+        page = await (await c.get("/console/incidents")).text()
+        assert "業者が現地対応中" in page and "Silence</span></button>" not in page
+        bad = await c.post("/console/maintenance", data={
+            "csrf": token, "scope": "area", "values": "", "starts_at": "2026-12-01T10:00",
+            "ends_at": "2026-12-01T09:00", "reason": "x"})
+        body = await bad.text()
+        assert bad.status == 400 and "ends_at: after starts_at" in body and "values: at least one" in body
+        good = await c.post("/console/maintenance", data={"csrf": token, "scope": "area", "values": "A01、A02",
+                                                           "starts_at": "2026-12-01T13:00",
+                                                           "ends_at": "2026-12-01T17:00", "reason": "NTT 光回線工事"},
+                            allow_redirects=False)
+        assert good.status == 303
+        listing = await (await c.get("/console/maintenance")).text()
+        assert "NTT 光回線工事" in listing and "A01, A02" in listing and "予定" in listing
+    finally:
+        await c.close()
+    with sessions() as s:
+        assert [(x.incident_id, x.by) for x in silences(s, now)] == [("I1", "tanaka")]
+        assert [(w.scope, w.values) for w in windows(s, now)] == [("area", ("A01", "A02"))]
+    assert [e.action for e in AuditLog(sessions).entries()] == ["incident_silence", "maintenance_plan"]
+    v = await client(sessions)
+    try:
+        await login(v, "acme1")
+        assert (await v.get("/console/maintenance", allow_redirects=False)).status == 403
+    finally:
+        await v.close()
