@@ -198,6 +198,17 @@ def _parse_row(row: dict[str, str], n: int, errors: list[RowError]) -> Camera | 
     return Camera(**values)  # type: ignore[arg-type]
 
 
+def parse_row(row: dict[str, str]) -> tuple[Camera | None, list[RowError]]:
+    """One registry row (as the CSV's columns), checked as an import checks it: the camera, or the
+    problems (row 2, as if it were the file's only row; no value is quoted)."""
+    errors: list[RowError] = []
+    for field in row:
+        if field not in REQUIRED + OPTIONAL:
+            errors.append(RowError(2, field, "unknown column"))
+    cam = _parse_row(row, 2, errors)
+    return (None if errors else cam), errors
+
+
 def _decode(data: bytes) -> tuple[str, list[RowError]]:
     try:
         return data.decode("utf-8-sig"), []

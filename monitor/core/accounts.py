@@ -30,6 +30,7 @@ class Role(enum.StrEnum):
 class Page(enum.StrEnum):
     FLEET = "fleet"  # counts, map, the camera list
     CAMERA = "camera"  # one camera: states, incidents, messages, ticket, recorder, findings
+    CAMERA_EDIT = "camera_edit"  # edit, disable or enable one camera
     INCIDENTS = "incidents"
     ACKNOWLEDGE = "acknowledge"  # and silence
     MAINTENANCE = "maintenance"
@@ -41,6 +42,7 @@ class Page(enum.StrEnum):
 ALLOWED: dict[Page, frozenset[Role]] = {
     Page.FLEET: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.CAMERA: frozenset({Role.ADMIN, Role.OPERATOR}),
+    Page.CAMERA_EDIT: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.INCIDENTS: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.ACKNOWLEDGE: frozenset({Role.ADMIN, Role.OPERATOR}),
     Page.MAINTENANCE: frozenset({Role.ADMIN, Role.OPERATOR}),

@@ -77,6 +77,31 @@ def _fill(row: CameraRow, cam: Camera, box: PasswordBox, now: datetime) -> None:
     row.updated_at = now
 
 
+EDITABLE = ("area", "isp", "line_id", "expected_fps", "address", "owner_name", "contact", "phone", "email", "lang",
+            "vendor", "lat", "lon")  # from the console; URLs and the camera's login only by an import
+
+
+def edit_camera(session: Session, cam: Camera, now: datetime) -> list[str] | None:
+    """Set a camera's editable fields to ``cam``'s (its URLs and login stay); the fields that changed, or
+    None when it is unknown."""
+    row = session.get(CameraRow, cam.camera_id)
+    if row is None:
+        return None
+    changed = [n for n in EDITABLE if not _same(getattr(row, n), _plain_value(cam, n))]
+    for n in changed:
+        setattr(row, n, _plain_value(cam, n))
+    if changed:
+        row.updated_at = now
+    return changed
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, a float shown in a form and read back (35.801 for 35.801000000000002) included."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    return a == b
+
+
 def diff_registry(session: Session, cameras: Sequence[Camera], box: PasswordBox) -> RegistryDiff:
     existing = {r.camera_id: r for r in session.scalars(select(CameraRow))}
     added, changed, unchanged = [], [], 0

@@ -3,7 +3,7 @@
 =========================================  =============================================================
 ``GET|POST /login``, ``POST /logout``      the login form (fields ``username``, ``password``), logout
 ``GET /console``                           the fleet: counts, map, list with filters (admin, operator)
-``GET /console/cameras/{id}``              one camera (admin, operator)
+``GET /console/cameras/{id}``              one camera; ``…/edit`` (GET, POST), ``…/disable|enable`` (POST)
 ``GET /console/incidents``                 incidents; ``POST …/{id}/acknowledge``, ``…/{id}/silence``
 ``GET|POST /console/maintenance``          planned works: owner and vendor contact waits (admin, operator)
 ``GET /console/tickets[/{number}]``        tickets; a vendor account sees only its vendor's (others: 404)
@@ -68,7 +68,9 @@ CONSOLE = web.AppKey("mimamori_console", ConsoleConfig)
 
 
 def routes() -> list[web.RouteDef]:
-    return [
+    from monitor.web.console_registry import routes as registry_routes
+
+    return [*registry_routes(),
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/console", fleet_page), web.get("/console/cameras/{camera}", camera_page),
         web.get("/console/incidents", incidents_page),

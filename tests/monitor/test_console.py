@@ -34,7 +34,8 @@ CONSOLE_PAGES = ["/console", "/console/cameras/C1", "/console/incidents", "/cons
 
 def cam(cid: str, vendor: str) -> Camera:
     return Camera(camera_id=cid, area="A01", isp="nuro", line_id=f"L-{cid}", expected_fps=10.0, vendor=vendor,
-                  address=ADDRESS, owner_name=OWNER, phone=PHONE, lat=35.8 + int(cid[1:]) / 1000, lon=139.9)
+                  address=ADDRESS, owner_name=OWNER, phone=PHONE, lat=35.8 + int(cid[1:]) / 1000, lon=139.9,
+                  rtsp_url=f"rtsp://192.0.2.{cid[1:]}:554/stream1")
 
 
 @pytest.fixture
@@ -255,5 +256,38 @@ async def test_an_operator_silences_an_incident_and_plans_works_both_audited(wor
     try:
         await login(v, "acme1")
         assert (await v.get("/console/maintenance", allow_redirects=False)).status == 403
+    finally:
+        await v.close()
+
+
+async def test_a_camera_edit_is_checked_as_an_import_and_leaves_an_audit_entry(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        await login(c, "tanaka")
+        form = await (await c.get("/console/cameras/C1/edit")).text()
+        token = hidden(form, "csrf")
+        fields = {f: hidden(form, f) for f in ("area", "isp", "line_id", "expected_fps", "address", "owner_name",
+                                                "contact", "phone", "email", "lang", "vendor", "lat", "lon")}
+        bad = await c.post("/console/cameras/C1/edit", data={**fields, "csrf": token, "phone": "12", "lat": "91"})
+        body = await bad.text()
+        assert bad.status == 400 and "phone: is not a" in body and "lat:" in body
+        ok = await c.post("/console/cameras/C1/edit", data={**fields, "csrf": token, "area": "A02",
+                                                            "phone": "090-1111-2222"}, allow_redirects=False)
+        assert ok.status == 303
+        page = await (await c.get("/console/cameras/C1")).text()
+        assert "地区 A02" in page
+        off = await c.post("/console/cameras/C1/disable", data={"csrf": token, "reason": "建物の解体"},
+                           allow_redirects=False)
+        assert off.status == 303 and "建物の解体" in await (await c.get("/console/cameras/C1")).text()
+    finally:
+        await c.close()
+    entries = [(e.actor, e.action, e.detail) for e in AuditLog(sessions).entries()]
+    assert entries == [("tanaka", "camera_edit", {"camera": "C1", "fields": ["area", "phone"]}),
+                       ("tanaka", "camera_disable", {"camera": "C1", "reason": "建物の解体"})]
+    v = await client(sessions)
+    try:
+        await login(v, "acme1")
+        assert (await v.get("/console/cameras/C1/edit", allow_redirects=False)).status == 403
     finally:
         await v.close()
