@@ -11,7 +11,7 @@ DEB_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreame
 
 PRISM := .prism/node_modules/.bin/prism
 
-.PHONY: demo test lint deps venv prism axe bench-probes bench-replay bench-report bench-recorder bench-cluster bench-drift scores report-images clean
+.PHONY: demo test lint deps venv prism axe bench-probes bench-replay bench-report bench-recorder bench-cluster bench-drift bench-console scores report-images clean
 
 $(BIN)/mimamori: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench-cluster: deps venv
 # one full drift check of 10,000 simulated ONVIF endpoints beside one probe round of them
 bench-drift: deps venv
 	$(BIN)/python benchmarks/bench_drift.py
+
+# the console's fleet page for 10,000 cameras: server time per request beside its store query
+bench-console: deps venv
+	$(BIN)/python benchmarks/bench_console.py
 
 bench-replay: venv
 	$(BIN)/python benchmarks/bench_replay.py

@@ -58,6 +58,15 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
             r"^invariants: ok",
         ],
     ),
+    "bench_console.py": (
+        ["--cameras", "50", "--requests", "3"],
+        [
+            r"^# fleet page, 50 cameras on SQLite, 3 requests each",
+            rf"^store query alone \(store.console.fleet\): median {NUM} ms",
+            rf"^GET /console \(all 50 listed, map of 50\): median {NUM} ms, p99 {NUM} ms",
+            rf"^page / store query: {NUM}x \(medians\)",
+        ],
+    ),
     "bench_drift.py": (
         ["--endpoints", "10", "--concurrency", "5"],
         [
