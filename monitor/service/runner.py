@@ -317,7 +317,8 @@ async def start_web(s: Settings, store: Store, svc: ProbeService):
         log.warning("MIMAMORI_TWILIO_AUTH_TOKEN is not set: Twilio status callbacks will be refused")
     app = make_app(sessions=store.sessions, tz=s.tz, twilio_auth_token=token, public_base_url=s.web.public_base_url,
                    on_twilio_status=on_twilio_status, status_source=store_status_source(store.sessions, svc.clock.now),
-                   now=svc.clock.now, metrics_registry=svc.metrics.registry, ready=lambda: svc.ready(store))
+                   now=svc.clock.now, metrics_registry=svc.metrics.registry, ready=lambda: svc.ready(store),
+                   box=store.box)
     return await start_server(app, s.web.host, s.web.port)
 
 

@@ -36,6 +36,7 @@ from monitor.core.tickets import InvalidTicketInput, Ticket, TicketAction, Ticke
 from monitor.store import tickets as ticket_repo
 from monitor.web.console import CONSOLE, ConsoleConfig, console_auth
 from monitor.web.console import routes as console_routes
+from monitor.web.console_registry import PENDING as PENDING_IMPORTS
 from monitor.web.metrics import metrics_body
 from monitor.web.status import board_view
 from notify.dispatch import check_twilio_signature
@@ -77,13 +78,15 @@ def make_app(
     now: Callable[[], datetime] | None = None,
     ready: Callable[[], tuple[bool, str]] | None = None,
     metrics_registry: CollectorRegistry | None = None,
+    box: Any = None,
 ) -> web.Application:
     """The aiohttp application. ``now`` (aware UTC) defaults to the system clock; ``ready`` answers
     /readyz (default: the store answers a query)."""
     templates = jinja2.Environment(loader=jinja2.PackageLoader("templates", "web"), autoescape=True,
                                    undefined=jinja2.StrictUndefined)
     templates.filters["local"] = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
-    app = web.Application(middlewares=[_api_errors, _vendor_auth, console_auth])
+    # a registry CSV of 10,000 cameras is about 3 MB: the console's import takes up to 8 MB
+    app = web.Application(middlewares=[_api_errors, _vendor_auth, console_auth], client_max_size=9 * 1024 * 1024)
     app[CONFIG] = WebConfig(
         sessions=sessions, tz=tz, twilio_auth_token=twilio_auth_token or None,
         public_base_url=public_base_url.rstrip("/"), on_twilio_status=on_twilio_status, status_source=status_source,
@@ -99,10 +102,11 @@ def make_app(
         *console_routes(),
     ])
     app[PROCESS_METRICS] = metrics_registry
+    app[PENDING_IMPORTS] = {}
     app[CONSOLE] = ConsoleConfig(
         sessions=sessions, tz=tz, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
         ready=ready or (lambda: store_answers(sessions)),
-        render=lambda template, **ctx: templates.get_template(template).render(**ctx))
+        render=lambda template, **ctx: templates.get_template(template).render(**ctx), box=box)
     return app
 
 

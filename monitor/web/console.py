@@ -62,6 +62,7 @@ class ConsoleConfig:
     now: Callable[[], datetime]
     ready: Callable[[], tuple[bool, str]]  # for /readyz: (ready, why not)
     render: Callable[..., str]  # template name, **context -> HTML
+    box: Any = None  # the store's PasswordBox, for registry imports (None: imports only from the command line)
 
 
 CONSOLE = web.AppKey("mimamori_console", ConsoleConfig)

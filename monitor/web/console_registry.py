@@ -1,13 +1,16 @@
 """The console's registry pages: edit one camera (checked as an import checks its row), disable or
-enable it; every change an audit entry naming the fields (not their values: an owner's details stay out
-of the log)."""
+enable it, import a registry CSV after a preview of what changes; every change an audit entry naming
+the fields or counts (not their values: an owner's details stay out of the log)."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from datetime import datetime
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 from sqlalchemy.orm import Session
 
 from monitor.config.registry import parse_row
@@ -97,4 +100,97 @@ async def disable(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [web.get("/console/cameras/{camera}/edit", edit_form), web.post("/console/cameras/{camera}/edit", edit),
-            web.post("/console/cameras/{camera}/{action:disable|enable}", disable)]
+            web.post("/console/cameras/{camera}/{action:disable|enable}", disable),
+            web.get("/console/registry", import_form), web.post("/console/registry/preview", import_preview),
+            web.post("/console/registry/apply", import_apply)]
+
+
+# -- a registry CSV import, previewed before it is applied ---------------------------------------
+
+MAX_CSV = 8 * 1024 * 1024
+PENDING_FOR = 15 * 60  # seconds a preview may be applied
+PRUNE_LIMIT = 0.10  # as `mimamori cameras import --prune`: removing more of the fleet asks for a confirmation
+PENDING = web.AppKey("mimamori_pending_imports", dict)
+
+
+def _pending(request: web.Request) -> dict:
+    """Previewed imports of this process: token -> (account, cameras, prune, expires). In memory only: the
+    file (with the cameras' passwords) never goes back to the browser."""
+    store = request.app[PENDING]
+    now = time.monotonic()
+    for t in [t for t, v in store.items() if v[3] < now]:
+        del store[t]
+    return store
+
+
+async def import_form(request: web.Request) -> web.Response:
+    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
+        return refused
+    return _html(request, "console/registry.html.j2", preview=None, errors=[], token="", prune=False)
+
+
+async def import_preview(request: web.Request) -> web.Response:
+    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
+        return refused
+    from monitor.config.registry import RegistryError, parse_registry
+    from monitor.store.cameras import diff_registry
+
+    box = request.app[CONSOLE].box
+    if box is None:
+        return _html(request, "console/error.html.j2", 503, message=(
+            "この画面では取り込めません（鍵がありません）。", "Imports need the key: use `mimamori cameras import`."))
+    form = await request.post()  # parsed (and its CSRF token checked) by the console's middleware
+    upload, prune = form.get("file"), form.get("prune") == "on"
+    data = upload.file.read(MAX_CSV + 1) if isinstance(upload, FileField) else b""
+    if len(data) > MAX_CSV:
+        return _html(request, "console/registry.html.j2", 400, preview=None, token="", prune=False,
+                     errors=[f"the file is larger than {MAX_CSV // 1024 // 1024} MB"])
+    try:
+        cams = parse_registry(data)
+    except RegistryError as e:
+        return _html(request, "console/registry.html.j2", 400, preview=None, token="", prune=prune,
+                     errors=[str(x) for x in e.errors])
+    diff = await _db(request, lambda s: diff_registry(s, cams, box))
+    token = secrets.token_urlsafe(24)
+    _pending(request)[token] = (request[ACCOUNT].name, cams, prune, time.monotonic() + PENDING_FOR)
+    return _html(request, "console/registry.html.j2", preview=diff, errors=[], token=token, prune=prune,
+                 needs_yes=prune and diff.prune_share() > PRUNE_LIMIT, cameras=len(cams))
+
+
+async def import_apply(request: web.Request) -> web.Response:
+    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
+        return refused
+    from monitor.store.cameras import apply_registry
+    from recorder import AuditLog
+
+    cfg, form, who = request.app[CONSOLE], await request.post(), request[ACCOUNT].name
+    entry = _pending(request).pop(str(form.get("token", "")), None)
+    if entry is None or entry[0] != who:
+        return _html(request, "console/registry.html.j2", 400, preview=None, token="", prune=False,
+                     errors=["the preview has expired or is not yours: upload the file again"])
+    _, cams, prune, _ = entry
+    now = cfg.now()
+
+    def apply(s: Session):  # noqa: ANN202
+        diff = apply_registry(s, cams, cfg.box, now, prune=prune)
+        if prune and diff.prune_share() > PRUNE_LIMIT and form.get("yes") != "on":
+            raise _NeedsYes(diff)
+        AuditLog.append_in(s, actor=who, action="registry_import", now=now, detail={
+            "cameras": len(cams), "added": len(diff.added), "changed": len(diff.changed),
+            "removed": len(diff.missing) if prune else 0})
+        return diff
+
+    try:
+        diff = await _db(request, apply, write=True)
+    except _NeedsYes:
+        return _html(request, "console/registry.html.j2", 400, preview=None, token="", prune=prune,
+                     errors=[f"this import removes more than {PRUNE_LIMIT:.0%} of the fleet: tick the confirmation "
+                             "(upload the file again)"])
+    log.info("console: %s imported %d cameras (%d added, %d changed%s)", who, len(cams), len(diff.added),
+             len(diff.changed), f", {len(diff.missing)} removed" if prune else "")
+    raise web.HTTPSeeOther("/console")
+
+
+class _NeedsYes(Exception):
+    def __init__(self, diff) -> None:  # noqa: ANN001
+        self.diff = diff

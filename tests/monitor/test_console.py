@@ -52,13 +52,14 @@ def world(db_url):
         beta = repo.open_ticket(s, incident_id="I1", camera=cam("C3", "beta"), steps_taken=[], evidence=[], now=T0)
         s.add(IncidentRow(id="I1", cause="local_outage", state="open", cameras=["C1"], scope={"line": "L-C1"},
                           evidence={}, opened_at=T0, updated_at=T0))
-    yield sessions, acme.number, beta.number
+    yield sessions, acme.number, beta.number, box
     engine.dispose()
 
 
-async def client(sessions, public: str = "http://127.0.0.1:8080") -> TestClient:  # https: Secure cookies, unsent here
+async def client(sessions, public: str = "http://127.0.0.1:8080", box=None) -> TestClient:  # https: Secure cookies
     app = make_app(sessions=sessions, tz=UTC, twilio_auth_token=None, public_base_url=public,
-                   on_twilio_status=lambda *a: None, status_source=lambda: {}, now=lambda: T0 + timedelta(hours=1))
+                   on_twilio_status=lambda *a: None, status_source=lambda: {}, now=lambda: T0 + timedelta(hours=1),
+                   box=box)
     c = TestClient(TestServer(app, host="127.0.0.1"))
     await c.start_server()
     return c
@@ -113,7 +114,7 @@ async def test_the_session_cookie_flags(world):
 
 
 async def test_no_console_page_without_a_login_and_no_personal_data(world):
-    sessions, acme, _ = world
+    sessions, acme, *_ = world
     c = await client(sessions)
     try:
         for path in [*CONSOLE_PAGES, f"/console/tickets/{acme}"]:
@@ -132,7 +133,7 @@ async def test_no_console_page_without_a_login_and_no_personal_data(world):
 
 
 async def test_each_role_sees_its_pages_and_is_refused_the_rest(world):
-    sessions, acme, beta = world
+    sessions, acme, beta, _ = world
     expect = {  # path -> status for each role
         "tanaka": {"/console": 200, "/console/cameras/C1": 200, "/console/incidents": 200, "/console/tickets": 200,
                    "/console/audit": 403, f"/console/tickets/{acme}": 200, f"/console/tickets/{beta}": 200},
@@ -291,3 +292,62 @@ async def test_a_camera_edit_is_checked_as_an_import_and_leaves_an_audit_entry(w
         assert (await v.get("/console/cameras/C1/edit", allow_redirects=False)).status == 403
     finally:
         await v.close()
+
+
+def registry_csv(rows: list[dict]) -> bytes:
+    from monitor.config.registry import OPTIONAL, REQUIRED
+
+    cols = [*REQUIRED, *OPTIONAL]
+    lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def row(cid: str, area: str = "A01") -> dict:
+    return {"camera_id": cid, "area": area, "isp": "nuro", "line_id": f"L-{cid}", "expected_fps": 10,
+            "address": "見守り市本町1", "owner_name": "山田", "contact": "sms", "phone": "090-1111-2222", "email": "",
+            "lang": "ja", "vendor": "acme", "rtsp_url": f"rtsp://192.0.2.{cid[1:]}:554/s", "onvif_url": ""}
+
+
+async def upload(c: TestClient, data: bytes, prune: bool = False) -> tuple[int, str]:
+    import aiohttp
+
+    page = await (await c.get("/console/registry")).text()
+    form = aiohttp.FormData()
+    form.add_field("csrf", hidden(page, "csrf"))
+    form.add_field("file", data, filename="cameras.csv", content_type="text/csv")
+    if prune:
+        form.add_field("prune", "on")
+    r = await c.post("/console/registry/preview", data=form)
+    return r.status, await r.text()
+
+
+async def test_a_registry_import_is_previewed_then_applied_and_audited(world):
+    from monitor.store.cameras import list_cameras
+
+    sessions, _, _, box = world
+    c = await client(sessions, box=box)
+    try:
+        await login(c, "tanaka")
+        status, body = await upload(c, registry_csv([row("C1"), {**row("C4"), "phone": "", "lat": "200"}]))
+        assert status == 400 and "row 3, field lat" in body and "row 3, field phone" in body
+        status, body = await upload(c, registry_csv([row("C1", area="A09"), row("C2"), row("C3"), row("C4")]))
+        assert status == 200 and "変更 changed: area" in body and "追加 added" in body
+        with sessions() as s:
+            assert "C4" not in {x.camera_id for x in list_cameras(s)}  # a preview changes nothing
+        r = await c.post("/console/registry/apply", data={"csrf": hidden(body, "csrf"), "token": hidden(body, "token")},
+                         allow_redirects=False)
+        assert r.status == 303
+        again = await c.post("/console/registry/apply", data={"csrf": hidden(body, "csrf"),
+                                                               "token": hidden(body, "token")})
+        assert again.status == 400 and "expired" in await again.text()  # a preview is applied once
+        status, body = await upload(c, registry_csv([row("C1", area="A09")]), prune=True)
+        assert status == 200 and 'id="yes"' in body and "削除 removed" in body
+        r = await c.post("/console/registry/apply", data={"csrf": hidden(body, "csrf"), "token": hidden(body, "token")})
+        assert r.status == 400 and "more than 10%" in await r.text()
+    finally:
+        await c.close()
+    with sessions() as s:
+        cams = {x.camera_id: x for x in list_cameras(s)}
+    assert set(cams) == {"C1", "C2", "C3", "C4"} and cams["C1"].area == "A09"  # the refused prune removed nothing
+    assert [(e.action, e.detail) for e in AuditLog(sessions).entries()] == [
+        ("registry_import", {"cameras": 4, "added": 1, "changed": 3, "removed": 0})]
