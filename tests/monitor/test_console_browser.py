@@ -147,6 +147,17 @@ def test_an_operator_logs_in_sees_the_fleet_map_and_a_camera_and_logs_out(servic
     shot(page, service, "console-fleet")
     page.goto(base + "/console/incidents")
     assert axe_problems(page) == []
+    for path in ("/console/cameras/C0001/edit", "/console/registry", "/console/maintenance"):
+        page.goto(base + path)
+        assert axe_problems(page) == [], path
+    page.select_option("#scope", "cameras")  # planned works on C0006, from the browser's form
+    page.fill("#values", "C0006")
+    page.fill("#starts_at", "2026-12-20T09:00")
+    page.fill("#ends_at", "2026-12-20T17:00")
+    page.fill("#mreason", "NTT の光回線工事")
+    page.click("main button[type=submit]")
+    assert page.url == base + "/console/maintenance" and "NTT の光回線工事" in page.locator("#maintenance").inner_text()
+    shot(page, service, "console-maintenance")
     page.goto(base + "/console/tickets")
     assert service["mine"] in page.content() and service["theirs"] in page.content()
     assert page.goto(base + "/console/audit").status == 403
