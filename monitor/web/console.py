@@ -14,7 +14,8 @@
 A session is a random token in a cookie (HttpOnly, SameSite=Strict, Secure when the public URL is
 https) whose SHA-256 the store keeps; it ends after 12 hours, or 2 hours unused. Every form carries the
 session's CSRF token (the login form a cookie-bound one), and a POST without it is refused. Five
-failed logins for one name or from one address within 15 minutes lock both for 15 minutes. Every
+failed logins for one name (twenty from one address: behind a proxy all logins share one) within 15
+minutes lock it for 15 minutes. Every
 change an account makes is an entry in the audit log. An unauthenticated request for any console page
 is redirected to ``/login``; a page the role may not see is 403, another vendor's ticket 404.
 """
@@ -34,7 +35,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.core.accounts import HOME, Account, Page, locked_until, may, sees_ticket_of
+from monitor.core.accounts import HOME, Account, Page, Throttle, locked_until, may, sees_ticket_of
 from monitor.core.holds import Maintenance, Silence, check_window
 from monitor.store import accounts as db
 from monitor.store import console as data
@@ -46,6 +47,7 @@ log = logging.getLogger("mimamori.web")
 COOKIE, LOGIN_COOKIE = "mimamori_session", "mimamori_login"
 LIFETIME, IDLE = timedelta(hours=12), timedelta(hours=2)
 LOCK_WINDOW = timedelta(minutes=15)
+RULES = (Throttle(), Throttle(failures=20))  # per name, per address
 CSP = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; " \
       "frame-ancestors 'none'; base-uri 'none'"
 LAWFUL_ACTIONS = ("request", "approve", "approve_refused", "export", "export_refused")
@@ -174,7 +176,9 @@ async def login(request: web.Request) -> web.Response:
     keys = [f"name:{name}"[:128], f"addr:{request.remote or '-'}"[:128]]
 
     def attempt(s: Session) -> tuple[Account | None, datetime | None]:
-        locks = [locked_until(db.failures(s, k, now - LOCK_WINDOW), now) for k in keys]
+        # an address counts more failures before it locks: behind the city's proxy every login comes from it
+        locks = [locked_until(db.failures(s, k, now - LOCK_WINDOW), now, rule) for k, rule in zip(keys, RULES,
+                                                                                                  strict=True)]
         until = max((u for u in locks if u is not None), default=None)
         if until is not None:
             return None, until
