@@ -227,8 +227,17 @@ async def fleet_page(request: web.Request) -> web.Response:
     shown = [r for r in rows if (not state or r["state"] == state) and (not area or r["area"] == area)
              and (not q or q.lower() in f"{r['camera_id']} {r['address']} {r['isp']}".lower())]
     counts = {k: sum(r["state"] == k for r in rows) for k in ("up", "degraded", "down", "unknown", "disabled")}
-    return _html(request, "console/fleet.html.j2", rows=shown, total=len(rows), counts=counts, q=q, state=state,
-                 area=area, areas=sorted({r["area"] for r in rows}), points=map_points(rows))
+    pages = max(1, -(-len(shown) // PAGE))
+    try:
+        page = min(max(1, int(request.query.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    return _html(request, "console/fleet.html.j2", rows=shown[(page - 1) * PAGE:page * PAGE], shown=len(shown),
+                 total=len(rows), counts=counts, q=q, state=state, area=area, page=page, pages=pages,
+                 areas=sorted({r["area"] for r in rows}), points=map_points(rows))
+
+
+PAGE = 200  # list rows a page (the counts and the map always cover the whole fleet)
 
 
 MAP_W, MAP_H, MAP_PAD = 640, 420, 20
@@ -240,10 +249,11 @@ def map_points(rows: list[dict]) -> list[dict]:
     if not located:
         return []
     lats, lons = [r["lat"] for r in located], [r["lon"] for r in located]
-    span = max(max(lats) - min(lats), max(lons) - min(lons), 1e-4)
+    south, west = min(lats), min(lons)
+    span = max(max(lats) - south, max(lons) - west, 1e-4)
     scale = min(MAP_W, MAP_H) - 2 * MAP_PAD
-    return [{"x": round(MAP_PAD + (r["lon"] - min(lons)) / span * scale, 1),
-             "y": round(MAP_H - MAP_PAD - (r["lat"] - min(lats)) / span * scale, 1),
+    return [{"x": round(MAP_PAD + (r["lon"] - west) / span * scale, 1),
+             "y": round(MAP_H - MAP_PAD - (r["lat"] - south) / span * scale, 1),
              "camera_id": r["camera_id"], "state": r["state"], "area": r["area"]} for r in located]
 
 

@@ -355,3 +355,25 @@ async def test_a_registry_import_is_previewed_then_applied_and_audited(world):
     assert set(cams) == {"C1", "C2", "C3", "C4"} and cams["C1"].area == "A09"  # the refused prune removed nothing
     assert [(e.action, e.detail) for e in AuditLog(sessions).entries()] == [
         ("registry_import", {"cameras": 4, "added": 1, "changed": 3, "removed": 0})]
+
+
+def test_the_fleet_list_shows_each_owners_last_request_and_its_delivery(world):
+    from monitor.store import console as data
+    from monitor.store.models import NotificationRow, StateIntervalRow
+    from notify.outbox import OutboxRow
+
+    sessions, *_ = world
+    with sessions.begin() as s:
+        s.add(StateIntervalRow(camera_id="C1", state="down", cause="local_outage", start=T0))
+        key = "I1:reboot_request:owner:C1"
+        s.add(NotificationRow(key=key, incident_id="I1", audience="owner", kind="reboot_request", camera_id="C1",
+                              channel="sms", due_at=T0, status="queued", created_at=T0))
+        for i, (k, status) in enumerate(((f"{key}:0", "fallback"), (f"{key}:0/voice", "delivered"))):
+            s.add(OutboxRow(idempotency_key=k, kind="owner.reboot_request", lang="ja", audience="owner",
+                            channel=("sms", "voice")[i], recipient={}, context={}, subject=None, text="…", html=None,
+                            status=status, attempts=1, created_at=T0, next_attempt_at=T0, deadline=T0))
+    with sessions() as s:
+        rows = {r["camera_id"]: r for r in data.fleet(s)}
+    assert rows["C1"]["state"] == "down" and rows["C1"]["since"] == T0 and rows["C1"]["cause"] == "local_outage"
+    assert rows["C1"]["asked"] == {"at": T0, "kind": "reboot_request", "channel": "sms", "status": "delivered"}
+    assert rows["C2"]["asked"] is None and rows["C2"]["state"] == "unknown"
