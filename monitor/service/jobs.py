@@ -161,6 +161,7 @@ def schedule_registry_and_recorder(sched: AsyncIOScheduler, s: Settings, svc: Se
     sched.add_job(stoppable(reload_registry), "interval", seconds=s.probes.registry_reload_s, id="reload-registry")
     hangup = on_sighup(lambda: asyncio.ensure_future(reload_registry(" (SIGHUP)")))
     sched.add_job(svc.prune, "interval", hours=1, next_run_time=now, id="prune-raw")
+
     async def recorder_status() -> None:
         svc.metrics.recorder(await recorder.write_status())
 

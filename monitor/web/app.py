@@ -37,6 +37,7 @@ from monitor.store import tickets as ticket_repo
 from monitor.web.console import CONSOLE, ConsoleConfig, console_auth
 from monitor.web.console import routes as console_routes
 from monitor.web.console_registry import PENDING as PENDING_IMPORTS
+from monitor.web.console_registry import routes as registry_routes
 from monitor.web.metrics import metrics_body
 from monitor.web.status import board_view
 from notify.dispatch import check_twilio_signature
@@ -100,6 +101,7 @@ def make_app(
         web.get("/api/v1/tickets/{number}", get_ticket),
         web.post("/api/v1/tickets/{number}/{action:acknowledge|schedule|resolve}", move_ticket),
         *console_routes(),
+        *registry_routes(),
     ])
     app[PROCESS_METRICS] = metrics_registry
     app[PENDING_IMPORTS] = {}

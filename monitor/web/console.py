@@ -71,9 +71,8 @@ CONSOLE = web.AppKey("mimamori_console", ConsoleConfig)
 
 
 def routes() -> list[web.RouteDef]:
-    from monitor.web.console_registry import routes as registry_routes
-
-    return [*registry_routes(),
+    """These pages' routes (the registry's are `console_registry.routes`)."""
+    return [
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/console", fleet_page), web.get("/console/cameras/{camera}", camera_page),
         web.get("/console/incidents", incidents_page),
