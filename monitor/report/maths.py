@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.core.domain import Cause
 from monitor.core.drift import DriftRecord
+from monitor.core.holds import Maintenance
 from monitor.report.week import IsoWeek
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class WeekInputs:
     observed_until: datetime | None = None  # the monitor's last decided round: open spans end there
     registry_findings: Sequence[StoredFinding] = ()  # current at some time in the week: passed through
     drift_findings: Sequence[DriftRecord] = ()  # open at some time in the week: passed through
+    maintenance: Sequence[Maintenance] = ()  # planned works overlapping the week: passed through
 
 
 # -- outputs -----------------------------------------------------------------------------------------
@@ -199,6 +201,7 @@ class WeeklyReport:
     heatmap: Heatmap
     registry_findings: tuple[StoredFinding, ...] = ()  # registry rows to check
     drift_findings: tuple[DriftRecord, ...] = ()  # cameras to check: settings not as approved
+    maintenance: tuple[Maintenance, ...] = ()  # planned works in the week (owner and vendor contact waited)
 
 
 # -- the maths ---------------------------------------------------------------------------------------
@@ -389,7 +392,7 @@ def weekly_report(
         previous_fleet=prev_fleet, change=change(fleet, prev_fleet) if prev_fleet else None,
         area_changes=area_changes, chronic=chronic_cameras(cams, prev_cams, chronic_below_pct),
         heatmap=completeness_heatmap(current, tz), registry_findings=tuple(current.registry_findings),
-        drift_findings=tuple(current.drift_findings),
+        drift_findings=tuple(current.drift_findings), maintenance=tuple(current.maintenance),
     )
 
 

@@ -13,6 +13,7 @@ from monitor.report.maths import CameraInfo, CauseSpan, OwnerRequest, RollupHour
 from monitor.report.week import IsoWeek
 from monitor.store.drift import findings_during as drift_during
 from monitor.store.findings import findings_during
+from monitor.store.holds import windows_during
 from monitor.store.models import CameraRow, EngineStateRow, HourlyRollupRow, NotificationRow, StateIntervalRow
 from monitor.store.report_models import IncidentSpanRow
 
@@ -72,7 +73,8 @@ def load_week(
     return WeekInputs(week=week, cameras=tuple(cams), rollups=tuple(rollups), cause_spans=tuple(spans),
                       state_spans=tuple(states), owner_requests=tuple(requests), tickets=tuple(tickets),
                       observed_until=last_round, registry_findings=tuple(findings_during(session, lo, hi)),
-                      drift_findings=tuple(drift_during(session, lo, hi)))
+                      drift_findings=tuple(drift_during(session, lo, hi)),
+                      maintenance=tuple(windows_during(session, lo, hi)))
 
 
 def load_tickets(session: Session) -> list[Ticket]:

@@ -113,6 +113,9 @@ def context(report: WeeklyReport, images: Mapping[str, str], *, for_pdf: bool, w
         "worst": worst_cameras(report, worst), "tz_name": report.tz,
         "findings": [finding_view(f, tz) for f in report.registry_findings],
         "drift": [drift_view(f, tz) for f in report.drift_findings],
+        "works": [{"scope": dict(zip(("ja", "en"), WORK_SCOPES.get(w.scope, (w.scope, w.scope)), strict=True)),
+                   "targets": ", ".join(w.values), "from": _local(w.starts_at, tz), "to": _local(w.ends_at, tz),
+                   "reason": w.reason} for w in report.maintenance],
     }
 
 
@@ -128,6 +131,9 @@ def finding_view(f: StoredFinding, tz: ZoneInfo) -> dict:
         "since": _local(f.since, tz), "withdrawn": _local(f.withdrawn_at, tz),
         "evidence": {lang: evidence_summary(f.evidence, lang) for lang in FIELD_LABELS},
     }
+
+
+WORK_SCOPES = {"area": ("地区", "area"), "isp": ("回線事業者", "provider"), "cameras": ("カメラ", "cameras")}
 
 
 def drift_view(f: DriftRecord, tz: ZoneInfo) -> dict:

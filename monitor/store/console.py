@@ -105,11 +105,33 @@ def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> di
 
 
 def incidents(session: Session, now: datetime, days: int = 7) -> list[dict[str, Any]]:
-    """Open incidents and those closed within ``days``, newest first."""
+    """Open incidents and those closed within ``days``, newest first, each with its timeline: opened, every
+    message decided (to whom, how, its delivery), acknowledged, silenced, closed."""
+    from monitor.store.account_models import IncidentAckRow, SilenceRow
+
     since = now - timedelta(days=days)
-    rows = session.scalars(select(IncidentRow).where(or_(IncidentRow.closed_at.is_(None),
-                                                         IncidentRow.closed_at >= since))
-                           .order_by(IncidentRow.opened_at.desc()))
-    return [{"id": i.id, "cause": i.cause, "state": i.state, "cameras": list(i.cameras or []),
-             "scope": dict(i.scope or {}), "evidence": dict(i.evidence or {}), "opened_at": i.opened_at,
-             "closed_at": i.closed_at} for i in rows]
+    rows = list(session.scalars(select(IncidentRow).where(or_(IncidentRow.closed_at.is_(None),
+                                                              IncidentRow.closed_at >= since))
+                                .order_by(IncidentRow.opened_at.desc())))
+    ids = [i.id for i in rows]
+    events: dict[str, list[tuple]] = {i: [] for i in ids}
+    notes = list(session.scalars(select(NotificationRow).where(NotificationRow.incident_id.in_(ids)))) if ids else []
+    delivered = _delivery(session, [n.key for n in notes])
+    for n in notes:
+        who = f"{n.audience}{' ' + n.camera_id if n.camera_id else ''}"
+        status = delivered.get(n.key, n.status)
+        events[n.incident_id].append((n.due_at, f"{n.kind} → {who} ({n.channel or '-'}): {status}"))
+    for a in session.scalars(select(IncidentAckRow).where(IncidentAckRow.incident_id.in_(ids))) if ids else ():
+        events[a.incident_id].append((a.at, f"acknowledged by {a.by}"))
+    for q in session.scalars(select(SilenceRow).where(SilenceRow.incident_id.in_(ids))) if ids else ():
+        until = q.ends_at.isoformat(timespec="minutes")
+        events[q.incident_id].append((q.created_at, f"silenced by {q.by} until {until}: {q.reason}"))
+    out = []
+    for i in rows:
+        timeline = [(i.opened_at, f"opened: {i.cause}"), *events[i.id]]
+        if i.closed_at is not None:
+            timeline.append((i.closed_at, "closed"))
+        out.append({"id": i.id, "cause": i.cause, "state": i.state, "cameras": list(i.cameras or []),
+                    "scope": dict(i.scope or {}), "evidence": dict(i.evidence or {}), "opened_at": i.opened_at,
+                    "closed_at": i.closed_at, "timeline": sorted(timeline, key=lambda e: e[0])})
+    return out

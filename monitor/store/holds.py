@@ -34,3 +34,11 @@ def windows(session: Session, now: datetime, *, since: datetime | None = None) -
     q = select(MaintenanceRow).where(MaintenanceRow.ends_at > (since or now)).order_by(MaintenanceRow.starts_at)
     return [Maintenance(id=r.id, scope=r.scope, values=tuple(r.values), starts_at=r.starts_at, ends_at=r.ends_at,
                         reason=r.reason, by=r.by) for r in session.scalars(q)]
+
+
+def windows_during(session: Session, lo: datetime, hi: datetime) -> list[Maintenance]:
+    """The windows that overlap [lo, hi), by start."""
+    q = select(MaintenanceRow).where(MaintenanceRow.starts_at < hi, MaintenanceRow.ends_at > lo) \
+        .order_by(MaintenanceRow.starts_at)
+    return [Maintenance(id=r.id, scope=r.scope, values=tuple(r.values), starts_at=r.starts_at, ends_at=r.ends_at,
+                        reason=r.reason, by=r.by) for r in session.scalars(q)]

@@ -377,3 +377,16 @@ def test_the_fleet_list_shows_each_owners_last_request_and_its_delivery(world):
     assert rows["C1"]["state"] == "down" and rows["C1"]["since"] == T0 and rows["C1"]["cause"] == "local_outage"
     assert rows["C1"]["asked"] == {"at": T0, "kind": "reboot_request", "channel": "sms", "status": "delivered"}
     assert rows["C2"]["asked"] is None and rows["C2"]["state"] == "unknown"
+
+
+async def test_an_incident_has_its_timeline(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        await login(c, "tanaka")
+        page = await (await c.get("/console/incidents")).text()
+        await c.post("/console/incidents/I1/acknowledge", data={"csrf": hidden(page, "csrf")})
+        page = await (await c.get("/console/incidents")).text()
+    finally:
+        await c.close()
+    assert "Timeline</span> (2)" in page and "opened: local_outage" in page and "acknowledged by tanaka" in page

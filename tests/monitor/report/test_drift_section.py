@@ -37,3 +37,20 @@ def test_the_report_lists_the_cameras_to_check_and_a_week_before_has_none(sessio
     assert "C0007 privacy masks (urgent): approved 2 mask(s), 2 enabled -> found 0 mask(s), 0 enabled" in text
     assert before.drift_findings == ()
     assert "Cameras to check (settings changed since approved): 0" in rendered(before)[1]
+
+
+def test_the_report_lists_the_maintenance_windows_of_the_week(sessions):
+    from monitor.core.holds import Maintenance
+    from monitor.store.holds import add_window
+
+    with sessions.begin() as s:
+        works = Maintenance(id=0, scope="area", values=("A04",), starts_at=TUESDAY,
+                            ends_at=TUESDAY + timedelta(hours=4), reason="NTT の光回線工事", by="tanaka")
+        add_window(s, works, TUESDAY)
+    with sessions() as s:
+        report = build_report(s, W45, TZ, AFTER)
+        before = build_report(s, W45.previous(), TZ, AFTER)
+    assert [(w.scope, w.values) for w in report.maintenance] == [("area", ("A04",))] and before.maintenance == ()
+    page, text = rendered(report)
+    assert "工事予定（設置者・保守業者への連絡を保留）: 1 件" in text and "A04: 2026-11-03 14:00" in text
+    assert "NTT の光回線工事" in page[page.index('id="works-ja"'):]
