@@ -36,6 +36,7 @@ from monitor.core.tickets import InvalidTicketInput, Ticket, TicketAction, Ticke
 from monitor.store import tickets as ticket_repo
 from monitor.web.console import CONSOLE, ConsoleConfig, console_auth
 from monitor.web.console import routes as console_routes
+from monitor.web.console_holds import routes as holds_routes
 from monitor.web.console_registry import PENDING as PENDING_IMPORTS
 from monitor.web.console_registry import routes as registry_routes
 from monitor.web.metrics import metrics_body
@@ -102,6 +103,7 @@ def make_app(
         web.post("/api/v1/tickets/{number}/{action:acknowledge|schedule|resolve}", move_ticket),
         *console_routes(),
         *registry_routes(),
+        *holds_routes(),
     ])
     app[PROCESS_METRICS] = metrics_registry
     app[PENDING_IMPORTS] = {}

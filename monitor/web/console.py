@@ -3,9 +3,9 @@
 =========================================  =============================================================
 ``GET|POST /login``, ``POST /logout``      the login form (fields ``username``, ``password``), logout
 ``GET /console``                           the fleet: counts, map, list with filters (admin, operator)
-``GET /console/cameras/{id}``              one camera; ``…/edit`` (GET, POST), ``…/disable|enable`` (POST)
-``GET /console/incidents``                 incidents; ``POST …/{id}/acknowledge``, ``…/{id}/silence``
-``GET|POST /console/maintenance``          planned works: owner and vendor contact waits (admin, operator)
+``GET /console/cameras/{id}``              one camera (edit, disable, registry import: `console_registry`)
+``GET /console/incidents``                 incidents (acknowledge, silence: `console_holds`)
+``GET|POST /console/maintenance``          planned works (`console_holds`): owner and vendor contact waits
 ``GET /console/tickets[/{number}]``        tickets; a vendor account sees only its vendor's (others: 404)
 ``GET /console/audit``                     the lawful-request and export log, verified (auditor)
 ``GET /healthz``, ``GET /readyz``          the process lives; the store answers and the scheduler runs
@@ -23,10 +23,11 @@ is redirected to ``/login``; a page the role may not see is 403, another vendor'
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -36,7 +37,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.accounts import HOME, Account, Page, Throttle, locked_until, may, sees_ticket_of
-from monitor.core.holds import Maintenance, Silence, check_window
+from monitor.core.holds import Silence
 from monitor.store import accounts as db
 from monitor.store import console as data
 from monitor.store import holds as holds_db
@@ -76,9 +77,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/console", fleet_page), web.get("/console/cameras/{camera}", camera_page),
         web.get("/console/incidents", incidents_page),
-        web.post("/console/incidents/{incident}/acknowledge", acknowledge),
-        web.post("/console/incidents/{incident}/silence", silence),
-        web.get("/console/maintenance", maintenance_page), web.post("/console/maintenance", plan_maintenance),
         web.get("/console/tickets", tickets_page), web.get("/console/tickets/{number}", ticket_page),
         web.get("/console/audit", audit_page),
         web.get("/healthz", healthz), web.get("/readyz", readyz),
@@ -135,8 +133,14 @@ def _forbidden(request: web.Request) -> web.Response:
                                                                  "Your role may not see this page."))
 
 
-def _need(request: web.Request, page: Page) -> web.Response | None:
-    return None if may(request[ACCOUNT], page) else _forbidden(request)
+def needs(page: Page) -> Callable:
+    """A page handler that answers 403 to a role that may not see ``page`` (the session is the middleware's)."""
+    def wrap(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Callable:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            return await handler(request) if may(request[ACCOUNT], page) else _forbidden(request)
+        return guarded
+    return wrap
 
 
 def _safe_next(raw: str | None) -> str | None:
@@ -218,9 +222,8 @@ async def logout(request: web.Request) -> web.Response:
 
 # -- pages ---------------------------------------------------------------------------------------
 
+@needs(Page.FLEET)
 async def fleet_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.FLEET)) is not None:
-        return refused
     rows = await _db(request, data.fleet)
     q, state, area = (request.query.get(k, "").strip() for k in ("q", "state", "area"))
     shown = [r for r in rows if (not state or r["state"] == state) and (not area or r["area"] == area)
@@ -256,9 +259,8 @@ def map_points(rows: list[dict]) -> list[dict]:
              "camera_id": r["camera_id"], "state": r["state"], "area": r["area"]} for r in located]
 
 
+@needs(Page.CAMERA)
 async def camera_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA)) is not None:
-        return refused
     doc = await _db(request, data.camera, request.match_info["camera"], request.app[CONSOLE].now())
     if doc is None:
         return _html(request, "console/error.html.j2", 404, message=("そのカメラは登録されていません。",
@@ -266,10 +268,8 @@ async def camera_page(request: web.Request) -> web.Response:
     return _html(request, "console/camera.html.j2", doc=doc)
 
 
+@needs(Page.INCIDENTS)
 async def incidents_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.INCIDENTS)) is not None:
-        return refused
-
     now = request.app[CONSOLE].now()
 
     def read(s: Session) -> tuple[list, dict, dict]:
@@ -283,104 +283,15 @@ async def incidents_page(request: web.Request) -> web.Response:
                  error=request.query.get("error", ""))
 
 
-def _local_time(raw: str, tz: tzinfo) -> datetime | None:
-    """A form's datetime-local value (the fleet's time zone) as an aware time, or None."""
-    try:
-        t = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    return t.replace(tzinfo=tz) if t.tzinfo is None else t
-
-
-async def silence(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.ACKNOWLEDGE)) is not None:
-        return refused
-    from recorder import AuditLog
-
-    cfg, form = request.app[CONSOLE], await request.post()
-    incident, who, now = request.match_info["incident"], request[ACCOUNT].name, cfg.now()
-    reason, until = str(form.get("reason", "")).strip(), _local_time(str(form.get("until", "")), cfg.tz)
-    if not reason or len(reason) > 200 or until is None or not now < until <= now + timedelta(days=14):
-        raise web.HTTPSeeOther("/console/incidents?error=silence")
-
-    def add(s: Session) -> None:
-        holds_db.add_silence(s, Silence(incident_id=incident, ends_at=until, reason=reason, by=who), now)
-        AuditLog.append_in(s, actor=who, action="incident_silence", now=now,
-                           detail={"incident": incident, "until": until.isoformat(), "reason": reason})
-
-    await _db(request, add, write=True)
-    log.info("console: %s silenced incident %s until %s", who, incident, until.isoformat())
-    raise web.HTTPSeeOther("/console/incidents")
-
-
-async def maintenance_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.MAINTENANCE)) is not None:
-        return refused
-    now = request.app[CONSOLE].now()
-    rows = await _db(request, lambda s: holds_db.windows(s, now, since=now - timedelta(days=7)))
-    return _html(request, "console/maintenance.html.j2", rows=rows, now=now, problems=[], form={})
-
-
-async def plan_maintenance(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.MAINTENANCE)) is not None:
-        return refused
-    from recorder import AuditLog
-
-    cfg, form = request.app[CONSOLE], await request.post()
-    who, now = request[ACCOUNT].name, cfg.now()
-    scope, reason = str(form.get("scope", "")), str(form.get("reason", "")).strip()
-    values = tuple(v.strip() for v in str(form.get("values", "")).replace("、", ",").split(",") if v.strip())
-    starts, ends = (_local_time(str(form.get(k, "")), cfg.tz) for k in ("starts_at", "ends_at"))
-    problems = (["starts_at, ends_at: a date and time each"] if starts is None or ends is None
-                else check_window(scope, values, starts, ends, reason))
-    if problems:
-        rows = await _db(request, lambda s: holds_db.windows(s, now, since=now - timedelta(days=7)))
-        return _html(request, "console/maintenance.html.j2", 400, rows=rows, now=now, problems=problems,
-                     form={k: str(form.get(k, "")) for k in ("scope", "values", "starts_at", "ends_at", "reason")})
-    window = Maintenance(id=0, scope=scope, values=values, starts_at=starts, ends_at=ends, reason=reason, by=who)
-
-    def add(s: Session) -> int:
-        wid = holds_db.add_window(s, window, now)
-        AuditLog.append_in(s, actor=who, action="maintenance_plan", now=now, detail={
-            "id": wid, "scope": scope, "values": list(values), "starts_at": starts.isoformat(),
-            "ends_at": ends.isoformat(), "reason": reason})
-        return wid
-
-    wid = await _db(request, add, write=True)
-    log.info("console: %s planned maintenance %d (%s %s) %s to %s", who, wid, scope, ",".join(values),
-             starts.isoformat(), ends.isoformat())
-    raise web.HTTPSeeOther("/console/maintenance")
-
-
-async def acknowledge(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.ACKNOWLEDGE)) is not None:
-        return refused
-    from recorder import AuditLog
-
-    incident, who, now = request.match_info["incident"], request[ACCOUNT].name, request.app[CONSOLE].now()
-
-    def ack(s: Session) -> bool:
-        done = db.acknowledge(s, incident, who, now)
-        if done:
-            AuditLog.append_in(s, actor=who, action="incident_acknowledge", now=now, detail={"incident": incident})
-        return done
-
-    if await _db(request, ack, write=True):
-        log.info("console: %s acknowledged incident %s", who, incident)
-    raise web.HTTPSeeOther("/console/incidents")
-
-
+@needs(Page.TICKETS)
 async def tickets_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.TICKETS)) is not None:
-        return refused
     account = request[ACCOUNT]
     rows = await _db(request, lambda s: ticket_repo.list_tickets(s, open_only=False))
     return _html(request, "console/tickets.html.j2", rows=[t for t in rows if sees_ticket_of(account, t.vendor)])
 
 
+@needs(Page.TICKETS)
 async def ticket_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.TICKETS)) is not None:
-        return refused
     account = request[ACCOUNT]
     ticket = await _db(request, ticket_repo.get, request.match_info["number"])
     if ticket is None or not sees_ticket_of(account, ticket.vendor):  # another vendor's: as if it did not exist
@@ -388,9 +299,8 @@ async def ticket_page(request: web.Request) -> web.Response:
     return _html(request, "console/ticket.html.j2", t=ticket)
 
 
+@needs(Page.AUDIT)
 async def audit_page(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.AUDIT)) is not None:
-        return refused
     from recorder import AuditLog
 
     log_ = AuditLog(request.app[CONSOLE].sessions)

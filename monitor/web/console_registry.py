@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from monitor.config.registry import parse_row
 from monitor.core.accounts import Page
 from monitor.store.cameras import EDITABLE, edit_camera, get_camera, set_disabled
-from monitor.web.console import ACCOUNT, CONSOLE, _db, _html, _need
+from monitor.web.console import ACCOUNT, CONSOLE, _db, _html, needs
 
 log = logging.getLogger("mimamori.web")
 URL_FIELDS = ("camera_id", "rtsp_url", "onvif_url", "onvif_user", "access")
@@ -35,9 +35,8 @@ def _row(cam) -> dict[str, str]:  # noqa: ANN001 - a Camera
     return out
 
 
+@needs(Page.CAMERA_EDIT)
 async def edit_form(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
-        return refused
     cam = await _db(request, get_camera, request.match_info["camera"])
     if cam is None:
         return _no_camera(request)
@@ -45,9 +44,8 @@ async def edit_form(request: web.Request) -> web.Response:
                  problems=[])
 
 
+@needs(Page.CAMERA_EDIT)
 async def edit(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
-        return refused
     from recorder import AuditLog
 
     cfg, form, who = request.app[CONSOLE], await request.post(), request[ACCOUNT].name
@@ -73,9 +71,8 @@ async def edit(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/console/cameras/{cam_id}")
 
 
+@needs(Page.CAMERA_EDIT)
 async def disable(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
-        return refused
     from recorder import AuditLog
 
     cfg, form, who = request.app[CONSOLE], await request.post(), request[ACCOUNT].name
@@ -123,15 +120,13 @@ def _pending(request: web.Request) -> dict:
     return store
 
 
+@needs(Page.CAMERA_EDIT)
 async def import_form(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
-        return refused
     return _html(request, "console/registry.html.j2", preview=None, errors=[], token="", prune=False)
 
 
+@needs(Page.CAMERA_EDIT)
 async def import_preview(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
-        return refused
     from monitor.config.registry import RegistryError, parse_registry
     from monitor.store.cameras import diff_registry
 
@@ -157,9 +152,8 @@ async def import_preview(request: web.Request) -> web.Response:
                  needs_yes=prune and diff.prune_share() > PRUNE_LIMIT, cameras=len(cams))
 
 
+@needs(Page.CAMERA_EDIT)
 async def import_apply(request: web.Request) -> web.Response:
-    if (refused := _need(request, Page.CAMERA_EDIT)) is not None:
-        return refused
     from monitor.store.cameras import apply_registry
     from recorder import AuditLog
 
