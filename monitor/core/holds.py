@@ -6,9 +6,15 @@
   list of cameras, from a start to an end): the owner and vendor messages about a camera in its scope
   wait until it ends, and it ends by itself.
 
-A message that waited is sent at the end only if it still makes sense (``still_wanted``): a request to
-power-cycle, a reminder or a dispatch whose incident has closed meanwhile is cancelled, and a thanks or
-a dispatch cancellation follows only a request that went out. An owner's message never goes at night.
+- **Acknowledgement** (an operator, on one incident: "I am on it"): the operator has taken the owner
+  contact in hand, so the automatic requests to the owner that have not gone yet (the request to
+  power-cycle, the reminder) are not sent. The vendor's dispatch keeps its time, and the owner is still
+  thanked on recovery if a request went out before.
+
+A message is sent only if it still makes sense when its time comes (``still_wanted``): a request to
+power-cycle, a reminder or a dispatch whose incident has closed meanwhile is cancelled, as is an owner
+request of an acknowledged incident, and a thanks or a dispatch cancellation follows only a request
+that went out. An owner's message never goes at night.
 """
 
 from __future__ import annotations
@@ -90,9 +96,14 @@ def not_at_night(t: datetime, tz: ZoneInfo, policy: EscalationPolicy,
     return out
 
 
-def still_wanted(kind: str, incident_closed: bool, request_went_out: bool) -> bool:
-    """Whether a message that waited still makes sense when its time comes."""
-    if kind in ("reboot_request", "reminder", "dispatch"):
+OWNER_REQUESTS = ("reboot_request", "reminder")
+
+
+def still_wanted(kind: str, incident_closed: bool, request_went_out: bool, acknowledged: bool = False) -> bool:
+    """Whether a message still makes sense when its time comes."""
+    if kind in OWNER_REQUESTS:
+        return not incident_closed and not acknowledged
+    if kind == "dispatch":
         return not incident_closed
     if kind in ("recovered_thanks", "dispatch_cancel"):
         return request_went_out

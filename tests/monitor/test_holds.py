@@ -13,6 +13,7 @@ from monitor.core.domain import Camera
 from monitor.core.holds import Maintenance, Silence, check_window, hold_until, not_at_night, still_wanted
 from monitor.core.policy import EscalationPolicy
 from monitor.service.holds import wanted
+from monitor.store.accounts import acknowledge
 from monitor.store.holds import add_silence, add_window
 from notify.outbox import Outbox
 
@@ -52,12 +53,16 @@ def test_an_owner_message_that_waited_never_goes_at_night_and_moot_ones_are_drop
     assert not still_wanted("reboot_request", incident_closed=True, request_went_out=False)
     assert not still_wanted("recovered_thanks", incident_closed=True, request_went_out=False)
     assert still_wanted("recovered_thanks", incident_closed=True, request_went_out=True)
+    assert not still_wanted("reminder", incident_closed=False, request_went_out=True, acknowledged=True)
+    assert still_wanted("dispatch", incident_closed=False, request_went_out=True, acknowledged=True)
     assert check_window("area", ["A0"], MORNING, MORNING - timedelta(hours=1), "x") == ["ends_at: after starts_at"]
     assert len(check_window("street", [], MORNING, MORNING + timedelta(days=20), "")) == 4
 
 
-def run(sessions, tmp_path, down_of, minutes: int, before=lambda loop, clock: None):
+def run(sessions, tmp_path, down_of, minutes: int, before=lambda loop, clock: None, **escalation):
     s = folder_settings(tmp_path)
+    if escalation:
+        s = s.model_copy(update={"escalation": s.escalation | escalation})
     cams = fleet()
     clock = Clock(MORNING)
     loop, dispatcher = service_parts(s, sessions, clock)
@@ -118,3 +123,34 @@ def test_a_camera_outside_the_window_is_not_held(sessions, tmp_path):
 
     rows = run(sessions, tmp_path, lambda k: {"C004"} if 5 <= k < 50 else set(), 60, before=plan)
     assert owners_sent(rows) == ["owner.reboot_request", "owner.recovered_thanks"]
+
+
+def acknowledging_at(minute: int, sessions):
+    def ack(k, clock):
+        if k == minute:  # the household line went down at minute 5 (I1)
+            with sessions.begin() as s:
+                assert acknowledge(s, "I1", "tanaka", clock.t)
+    return ack
+
+
+def test_an_acknowledged_incident_sends_no_more_automatic_requests_to_its_owner(sessions, tmp_path):
+    down = lambda k: {"C004"} if 5 <= k < 70 else set()  # noqa: E731
+    minutes = {"reminder_after": timedelta(minutes=20).total_seconds()}
+    rows = run(sessions, tmp_path, down, 80, **minutes)  # the control: asked at 20, reminded at 40, thanked
+    assert owners_sent(rows) == ["owner.reboot_request", "owner.recovered_thanks", "owner.reminder"]
+
+
+def test_acknowledged_before_the_request_the_owner_is_neither_asked_nor_thanked(sessions, tmp_path):
+    down = lambda k: {"C004"} if 5 <= k < 70 else set()  # noqa: E731
+    rows = run(sessions, tmp_path, down, 80, before=acknowledging_at(10, sessions),
+               reminder_after=timedelta(minutes=20).total_seconds())
+    assert owners_sent(rows) == []
+    assert ("owner.reboot_request", "cancelled") in rows and ("owner.recovered_thanks", "cancelled") in rows
+
+
+def test_acknowledged_after_the_request_the_reminder_is_not_sent_but_the_thanks_is(sessions, tmp_path):
+    down = lambda k: {"C004"} if 5 <= k < 70 else set()  # noqa: E731
+    rows = run(sessions, tmp_path, down, 80, before=acknowledging_at(30, sessions),
+               reminder_after=timedelta(minutes=20).total_seconds())
+    assert owners_sent(rows) == ["owner.reboot_request", "owner.recovered_thanks"]
+    assert ("owner.reminder", "cancelled") in rows
