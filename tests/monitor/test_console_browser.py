@@ -13,46 +13,31 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
 import time
 import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
 
 from monitor.demo.simulate.fleet import SimulatedFleet
 from monitor.store import tickets as repo
 from monitor.store.db import make_engine, session_factory
-from tests.cli import MIMAMORI, mimamori
+from tests.cli import mimamori
+from tests.console_browser import add_user, axe_problems, chromium, mimamori_run, require_browser_tools, shot
+from tests.console_browser import log_in as _log_in
+from tests.notify_peers import free_port
 
 pytestmark = pytest.mark.peers
 
-REPO = Path(__file__).resolve().parents[2]
-AXE = REPO / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 USERS = {"tanaka": ("operator", None, "operator-pass-1234"), "hoshu": ("vendor", "vendor-1", "vendor-pass-12345"),
          "kansa": ("auditor", None, "auditor-pass-1234")}
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """`mimamori run` on SQLite with 6 simulated cameras, three accounts, and a ticket of another vendor."""
-    if shutil.which("chromium") is None:
-        pytest.fail("Debian's Chromium is required: `apt-get install -y chromium` (make test installs it)")
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `make axe` (npm install axe-core; make test does it)")
+    require_browser_tools()
     tmp = tmp_path_factory.mktemp("console")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
@@ -63,9 +48,7 @@ def service(tmp_path_factory):
     with SimulatedFleet(6, fps=5.0) as fleet:
         mimamori(["cameras", "import", str(fleet.write_csv(tmp / "cams.csv"))], env)
         for name, (role, vendor, password) in USERS.items():
-            p = subprocess.run([*MIMAMORI, "users", "add", name, "--role", role, *(["--vendor", vendor] if vendor
-                                else [])], env=env, input=password + "\n", capture_output=True, text=True, timeout=60)
-            assert p.returncode == 0, p.stderr
+            add_user(env, name, role, vendor, password)
         engine = make_engine(f"sqlite:///{tmp / 'data' / 'mimamori.db'}")
         with session_factory(engine).begin() as s:
             now = datetime.now(UTC)
@@ -74,55 +57,21 @@ def service(tmp_path_factory):
             theirs = repo.open_ticket(s, incident_id="I91", camera=replace(fleet.camera("C0002"), vendor="vendor-9"),
                                       steps_taken=[], evidence=[], now=now)
         engine.dispose()
-        log = (tmp / "service.log").open("w")
-        proc = subprocess.Popen([*MIMAMORI, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                raise AssertionError("the service never became ready:\n" + (tmp / "service.log").read_text()[-3000:])
+        with mimamori_run(env, base, tmp / "service.log"):
             time.sleep(8)  # a probe round or two: states to show
             yield {"base": base, "tmp": tmp, "fleet": fleet, "mine": mine.number, "theirs": theirs.number,
                    "phone": fleet.camera("C0001").phone}
-        finally:
-            proc.terminate()
-            proc.wait(30)
-            log.close()
 
 
-def axe_problems(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-def shot(page: Page, service: dict, name: str) -> None:
-    path = service["tmp"] / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("MIMAMORI_UPDATE_DOCS") == "1":
-        shutil.copy(path, REPO / "docs" / f"{name}.png")
-
-
-def log_in(page: Page, base: str, name: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", name)
-    page.fill("#password", USERS[name][2])
-    page.click("button[type=submit]")
+def log_in(page, base: str, name: str) -> None:
+    _log_in(page, base, name, USERS[name][2])
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_an_operator_logs_in_sees_the_fleet_map_and_a_camera_and_logs_out(service, browser):
@@ -133,18 +82,18 @@ def test_an_operator_logs_in_sees_the_fleet_map_and_a_camera_and_logs_out(servic
     assert page.url.startswith(base + "/login?next=")
     assert service["phone"] not in page.content()
     assert axe_problems(page) == []
-    shot(page, service, "console-login")
+    shot(page, service["tmp"], "console-login")
     page.fill("#username", "tanaka")
     page.fill("#password", USERS["tanaka"][2])
     page.click("button[type=submit]")
     assert page.url == base + "/console/cameras/C0001"  # back where the login was asked for
     assert axe_problems(page) == []
-    shot(page, service, "console-camera")
+    shot(page, service["tmp"], "console-camera")
     page.goto(base + "/console")
     assert page.locator("h1").inner_text().startswith("カメラ一覧")
     assert page.locator("svg circle").count() == 6 and page.locator("#fleet tr").count() == 7
     assert axe_problems(page) == []
-    shot(page, service, "console-fleet")
+    shot(page, service["tmp"], "console-fleet")
     page.goto(base + "/console/incidents")
     assert axe_problems(page) == []
     for path in ("/console/cameras/C0001/edit", "/console/registry", "/console/maintenance"):
@@ -157,7 +106,7 @@ def test_an_operator_logs_in_sees_the_fleet_map_and_a_camera_and_logs_out(servic
     page.fill("#mreason", "NTT の光回線工事")
     page.click("main button[type=submit]")
     assert page.url == base + "/console/maintenance" and "NTT の光回線工事" in page.locator("#maintenance").inner_text()
-    shot(page, service, "console-maintenance")
+    shot(page, service["tmp"], "console-maintenance")
     page.goto(base + "/console/tickets")
     assert service["mine"] in page.content() and service["theirs"] in page.content()
     assert page.goto(base + "/console/audit").status == 403
@@ -176,7 +125,7 @@ def test_a_vendor_sees_only_its_own_tickets_and_another_is_404(service, browser)
     assert page.url == base + "/console/tickets"
     assert service["mine"] in page.content() and service["theirs"] not in page.content()
     assert axe_problems(page) == []
-    shot(page, service, "console-tickets-vendor")
+    shot(page, service["tmp"], "console-tickets-vendor")
     own = page.goto(f"{base}/console/tickets/{service['mine']}")
     assert own.status == 200 and service["phone"] in page.content()  # the owner contact the visit needs
     assert page.goto(f"{base}/console/tickets/{service['theirs']}").status == 404
@@ -192,7 +141,7 @@ def test_the_auditor_sees_the_verified_log_and_nothing_else(service, browser):
     assert page.url == base + "/console/audit"
     assert "記録の改ざんはありません" in page.locator("#verdict").inner_text()
     assert axe_problems(page) == []
-    shot(page, service, "console-audit")
+    shot(page, service["tmp"], "console-audit")
     for path in ("/console", "/console/incidents", "/console/tickets"):
         assert page.goto(base + path).status == 403, path
     ctx.close()
