@@ -13,8 +13,9 @@
 
 A message is sent only if it still makes sense when its time comes (``still_wanted``): a request to
 power-cycle, a reminder or a dispatch whose incident has closed meanwhile is cancelled, as is an owner
-request of an acknowledged incident, and a thanks or a dispatch cancellation follows only a request
-that went out. An owner's message never goes at night.
+request of an acknowledged incident; a reminder, a thanks or a dispatch cancellation follows only a
+request that went out, and a held reminder keeps its distance from its request. An owner's message never
+goes at night.
 """
 
 from __future__ import annotations
@@ -101,8 +102,10 @@ OWNER_REQUESTS = ("reboot_request", "reminder")
 
 def still_wanted(kind: str, incident_closed: bool, request_went_out: bool, acknowledged: bool = False) -> bool:
     """Whether a message still makes sense when its time comes."""
-    if kind in OWNER_REQUESTS:
+    if kind == "reboot_request":
         return not incident_closed and not acknowledged
+    if kind == "reminder":  # it follows its request, never comes instead of it
+        return not incident_closed and not acknowledged and request_went_out
     if kind == "dispatch":
         return not incident_closed
     if kind in ("recovered_thanks", "dispatch_cancel"):

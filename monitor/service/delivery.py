@@ -199,6 +199,8 @@ class Delivery:
         until = hold_until(str(kind.audience), n.incident, cam, now, *holds)
         send_at = None
         if until is not None:  # a silence or planned works: it waits, and an owner's never goes at night
+            if kind is Kind.OWNER_REMINDER:  # the request goes at the end; its reminder follows as it would have
+                until += self.escalation.reminder_after
             send_at = not_at_night(until, self.tz, self.escalation) if kind.audience is Audience.OWNER else until
             log.info("%s of incident %s held until %s (silence or maintenance)", kind, n.incident,
                      send_at.astimezone(self.tz).isoformat(timespec="minutes"))

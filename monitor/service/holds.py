@@ -13,13 +13,13 @@ from monitor.store.models import IncidentRow
 from notify.outbox import OutboxItem, OutboxRow, OutboxStatus
 
 WENT_OUT = (OutboxStatus.SENT, OutboxStatus.FILED, OutboxStatus.DELIVERED, OutboxStatus.UNDELIVERED)
-ANSWERS = {"recovered_thanks": "reboot_request", "dispatch_cancel": "dispatch"}
+ANSWERS = {"recovered_thanks": "reboot_request", "reminder": "reboot_request", "dispatch_cancel": "dispatch"}
 
 
 def wanted(sessions: sessionmaker[Session], item: OutboxItem) -> bool:
     """An incident's owner or vendor message (key ``incident:kind:audience:camera:i``, a fallback's with
     ``/channel``): its incident still open (and, for an owner request, not acknowledged) for a request,
-    its request sent for a thanks. Others: yes."""
+    its request sent for a thanks or a reminder. Others: yes."""
     parts = item.key.split("/", 1)[0].split(":")
     if len(parts) != 5 or parts[2] not in HELD_AUDIENCES:
         return True

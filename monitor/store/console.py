@@ -4,7 +4,7 @@ Never a camera password, never footage or a frame."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -30,6 +30,16 @@ def _delivery(session: Session, keys: list[str]) -> dict[str, str]:
     for key, status in rows:
         out[key.rsplit(":", 1)[0]] = status
     return out
+
+
+def _waiting(session: Session, keys: list[str], now: datetime) -> dict[str, datetime]:
+    """Until when each decided notification still waits (a silence, planned works), by its key."""
+    if not keys:
+        return {}
+    rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.next_attempt_at).where(
+        OutboxRow.status == "queued", OutboxRow.next_attempt_at > now,
+        or_(*(OutboxRow.idempotency_key.startswith(k + ":") for k in keys))))
+    return {key.rsplit(":", 1)[0]: at for key, at in rows}
 
 
 def fleet(session: Session) -> list[dict[str, Any]]:
@@ -104,9 +114,10 @@ def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> di
     }
 
 
-def incidents(session: Session, now: datetime, days: int = 7) -> list[dict[str, Any]]:
+def incidents(session: Session, now: datetime, tz: tzinfo = UTC, days: int = 7) -> list[dict[str, Any]]:
     """Open incidents and those closed within ``days``, newest first, each with its timeline: opened, every
-    message decided (to whom, how, its delivery), acknowledged, silenced, closed."""
+    message decided (to whom, how, its delivery, until when it waits), acknowledged, silenced, closed. The
+    times inside the timeline's texts are in ``tz`` (the fleet's time zone)."""
     from monitor.store.account_models import IncidentAckRow, SilenceRow
 
     since = now - timedelta(days=days)
@@ -116,15 +127,18 @@ def incidents(session: Session, now: datetime, days: int = 7) -> list[dict[str, 
     ids = [i.id for i in rows]
     events: dict[str, list[tuple]] = {i: [] for i in ids}
     notes = list(session.scalars(select(NotificationRow).where(NotificationRow.incident_id.in_(ids)))) if ids else []
-    delivered = _delivery(session, [n.key for n in notes])
+    delivered, waiting = _delivery(session, [n.key for n in notes]), _waiting(session, [n.key for n in notes], now)
+    local = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
     for n in notes:
         who = f"{n.audience}{' ' + n.camera_id if n.camera_id else ''}"
         status = delivered.get(n.key, n.status)
+        if n.key in waiting:
+            status += f" until {local(waiting[n.key])} (held)"
         events[n.incident_id].append((n.due_at, f"{n.kind} → {who} ({n.channel or '-'}): {status}"))
     for a in session.scalars(select(IncidentAckRow).where(IncidentAckRow.incident_id.in_(ids))) if ids else ():
         events[a.incident_id].append((a.at, f"acknowledged by {a.by}"))
     for q in session.scalars(select(SilenceRow).where(SilenceRow.incident_id.in_(ids))) if ids else ():
-        until = q.ends_at.isoformat(timespec="minutes")
+        until = local(q.ends_at)
         events[q.incident_id].append((q.created_at, f"silenced by {q.by} until {until}: {q.reason}"))
     out = []
     for i in rows:

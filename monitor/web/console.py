@@ -270,13 +270,13 @@ async def camera_page(request: web.Request) -> web.Response:
 
 @needs(Page.INCIDENTS)
 async def incidents_page(request: web.Request) -> web.Response:
-    now = request.app[CONSOLE].now()
+    now, tz = request.app[CONSOLE].now(), request.app[CONSOLE].tz
 
     def read(s: Session) -> tuple[list, dict, dict]:
         quiet: dict[str, Silence] = {}
         for x in holds_db.silences(s, now):
             quiet[x.incident_id] = x
-        return data.incidents(s, now), db.acks(s), quiet
+        return data.incidents(s, now, tz), db.acks(s), quiet
 
     rows, acks, quiet = await _db(request, read)
     return _html(request, "console/incidents.html.j2", rows=rows, acks=acks, silences=quiet,

@@ -154,3 +154,18 @@ def test_acknowledged_after_the_request_the_reminder_is_not_sent_but_the_thanks_
                reminder_after=timedelta(minutes=20).total_seconds())
     assert owners_sent(rows) == ["owner.reboot_request", "owner.recovered_thanks"]
     assert ("owner.reminder", "cancelled") in rows
+
+
+def test_a_reminder_held_with_its_request_follows_it_at_its_distance_not_at_once(sessions, tmp_path):
+    ends = MORNING + timedelta(minutes=60)
+
+    def silence(k, clock):
+        if k == 10:  # down since 5: the request falls due at 20 and the reminder at 40, both while silenced
+            with sessions.begin() as s:
+                add_silence(s, Silence(incident_id="I1", ends_at=ends, reason="業者が現地対応中", by="tanaka"), clock.t)
+
+    rows = run(sessions, tmp_path, lambda k: {"C004"} if k >= 5 else set(), 70, before=silence,
+               reminder_after=timedelta(minutes=20).total_seconds())
+    assert owners_sent(rows) == ["owner.reboot_request"]  # the silence ended at 60 with the line still down
+    queued = [i.next_attempt_at for i in Outbox(sessions).all() if i.message.kind == "owner.reminder"]
+    assert queued == [ends + timedelta(minutes=20)]
