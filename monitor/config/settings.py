@@ -6,6 +6,7 @@ Unknown keys are rejected with a message naming the key. Secrets come from the e
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import tomllib
@@ -151,6 +152,24 @@ class WebSettings(_Section):
     port: int = Field(8080, ge=0, lt=65536, description="listen port (0: any free port)")
     public_base_url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
                                  description="this server as Twilio reaches it; callbacks are signed over it")
+    sso_header: str = Field("", pattern=r"^([A-Za-z0-9-]+)?$",
+                            description="the city's single sign-on: the header in which the reverse proxy names "
+                                        "the signed-in user (e.g. X-Remote-User); empty: password logins only")
+    sso_proxies: list[str] = Field(default_factory=list,
+                                   description="the addresses or networks (CIDR) of that proxy; the header is "
+                                               "believed only from them")
+
+    @model_validator(mode="after")
+    def _sso_needs_its_proxy(self) -> WebSettings:
+        if self.sso_header and not self.sso_proxies:
+            raise ValueError("sso_header is set but sso_proxies is empty: name the reverse proxy's address, or "
+                             "anyone who reaches this port could sign in as anyone")
+        for p in self.sso_proxies:
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ValueError(f"sso_proxies: {p!r} is not an address or a network") from None
+        return self
 
 
 _ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("mimamori_settings_environ", default=os.environ)

@@ -307,6 +307,7 @@ class ProbeService:
 async def start_web(s: Settings, store: Store, svc: ProbeService):
     """The status board, vendor ticket API, Twilio status callbacks and /metrics on [web] host:port."""
     from monitor.web.app import make_app, start_server
+    from monitor.web.sso import ProxySignOn
     from monitor.web.status import store_status_source
 
     def on_twilio_status(provider_id: str, status: str, error_code: str | None) -> None:
@@ -318,7 +319,8 @@ async def start_web(s: Settings, store: Store, svc: ProbeService):
     app = make_app(sessions=store.sessions, tz=s.tz, twilio_auth_token=token, public_base_url=s.web.public_base_url,
                    on_twilio_status=on_twilio_status, status_source=store_status_source(store.sessions, svc.clock.now),
                    now=svc.clock.now, metrics_registry=svc.metrics.registry, ready=lambda: svc.ready(store),
-                   box=store.box)
+                   box=store.box, recorder_live=lambda: svc.metrics.recorder_status,
+                   sso=ProxySignOn.of(s.web.sso_header, s.web.sso_proxies))
     return await start_server(app, s.web.host, s.web.port)
 
 

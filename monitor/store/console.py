@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.store.cameras import disabled_cameras, get_camera
@@ -16,8 +16,13 @@ from monitor.store.findings import current_findings
 from monitor.store.models import CameraRow, IncidentRow, NotificationRow, ObservationRow, StateIntervalRow
 from monitor.store.ticket_models import TicketRow
 from notify.outbox import OutboxRow
+from recorder.index import SegmentRow
 
 OWNER_KINDS = ("reboot_request", "reminder")
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _delivery(session: Session, keys: list[str]) -> dict[str, str]:
@@ -76,7 +81,8 @@ def fleet(session: Session) -> list[dict[str, Any]]:
 
 
 def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> dict[str, Any] | None:
-    """One camera's page: registry, states over ``days``, incidents, messages, tickets, findings."""
+    """One camera's page: registry, states over ``days``, incidents, messages, tickets, findings, and the
+    footage the recorder indexed for it (how far back, up to when, on which node; never a frame)."""
     cam = get_camera(session, camera_id)  # no key: the password stays sealed
     if cam is None:
         return None
@@ -90,6 +96,11 @@ def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> di
     notes = list(session.scalars(select(NotificationRow).where(NotificationRow.camera_id == camera_id)
                                  .order_by(NotificationRow.due_at)))
     delivered = _delivery(session, [n.key for n in notes])
+    footage = session.execute(select(func.min(SegmentRow.start), func.max(SegmentRow.end), func.count(),
+                                     func.coalesce(func.sum(SegmentRow.bytes), 0))
+                              .where(SegmentRow.camera_id == camera_id)).one()
+    newest = session.scalar(select(SegmentRow.node).where(SegmentRow.camera_id == camera_id)
+                            .order_by(SegmentRow.end.desc()).limit(1))
     last = session.scalar(select(ObservationRow).where(ObservationRow.camera_id == camera_id)
                           .order_by(ObservationRow.t.desc()).limit(1))
     return {
@@ -109,6 +120,9 @@ def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> di
             select(DriftFindingRow).where(DriftFindingRow.camera_id == camera_id).order_by(DriftFindingRow.since))],
         "registry_findings": [{"field": f.field, "registry": f.registry, "observed": f.observed, "since": f.since}
                               for f in current_findings(session) if f.camera == camera_id],
+        "footage": {"first_start": footage[0], "last_end": footage[1], "segments": footage[2],
+                    "bytes": int(footage[3]), "node": newest,
+                    "age_s": None if footage[1] is None else (now - _aware(footage[1])).total_seconds()},
         "last_probe": None if last is None else {"t": last.t, "reachable": last.reachable, "rtt_ms": last.rtt_ms,
                                                  "fps": last.fps, "onvif_ok": last.onvif_ok},
     }

@@ -21,7 +21,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -40,6 +40,7 @@ from monitor.web.console_holds import routes as holds_routes
 from monitor.web.console_registry import PENDING as PENDING_IMPORTS
 from monitor.web.console_registry import routes as registry_routes
 from monitor.web.metrics import metrics_body
+from monitor.web.sso import ProxySignOn
 from monitor.web.status import board_view
 from notify.dispatch import check_twilio_signature
 
@@ -81,6 +82,8 @@ def make_app(
     ready: Callable[[], tuple[bool, str]] | None = None,
     metrics_registry: CollectorRegistry | None = None,
     box: Any = None,
+    recorder_live: Callable[[], Mapping[str, Mapping]] | None = None,
+    sso: ProxySignOn | None = None,
 ) -> web.Application:
     """The aiohttp application. ``now`` (aware UTC) defaults to the system clock; ``ready`` answers
     /readyz (default: the store answers a query)."""
@@ -110,7 +113,8 @@ def make_app(
     app[CONSOLE] = ConsoleConfig(
         sessions=sessions, tz=tz, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
         ready=ready or (lambda: store_answers(sessions)),
-        render=lambda template, **ctx: templates.get_template(template).render(**ctx), box=box)
+        render=lambda template, **ctx: templates.get_template(template).render(**ctx), box=box,
+        recorder_live=recorder_live or dict, sso=sso)
     return app
 
 

@@ -27,7 +27,7 @@ import functools
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -42,6 +42,7 @@ from monitor.store import accounts as db
 from monitor.store import console as data
 from monitor.store import holds as holds_db
 from monitor.store import tickets as ticket_repo
+from monitor.web.sso import ProxySignOn
 
 log = logging.getLogger("mimamori.web")
 
@@ -66,6 +67,8 @@ class ConsoleConfig:
     ready: Callable[[], tuple[bool, str]]  # for /readyz: (ready, why not)
     render: Callable[..., str]  # template name, **context -> HTML
     box: Any = None  # the store's PasswordBox, for registry imports (None: imports only from the command line)
+    recorder_live: Callable[[], Mapping[str, Mapping]] = dict  # this node's recorder, per camera (connected, fps…)
+    sso: ProxySignOn | None = None  # the city's single sign-on through its reverse proxy, if configured
 
 
 CONSOLE = web.AppKey("mimamori_console", ConsoleConfig)
@@ -114,6 +117,9 @@ async def console_auth(request: web.Request, handler):  # noqa: ANN001, ANN201
     cfg = request.app[CONSOLE]
     token = request.cookies.get(COOKIE)
     found = None if not token else await _db(request, db.session_account, token, cfg.now(), IDLE, write=True)
+    proxied = cfg.sso.user(request.headers, request.remote) if cfg.sso is not None else None
+    if proxied is not None and request.method == "GET" and (found is None or found[0].name != proxied):
+        return await _signed_on(request, handler, proxied)
     if found is None:
         if request.method != "GET":
             raise web.HTTPSeeOther("/login")
@@ -126,6 +132,36 @@ async def console_auth(request: web.Request, handler):  # noqa: ANN001, ANN201
             return _html(request, "console/error.html.j2", 403, message=("フォームの有効期限が切れました。",
                                                                          "The form has expired; reload the page."))
     return await handler(request)
+
+
+async def _signed_on(request: web.Request, handler, name: str):  # noqa: ANN001, ANN202
+    """A session for the account the sign-on proxy names (an enabled one only), its cookie on the page."""
+    cfg, now = request.app[CONSOLE], request.app[CONSOLE].now()
+
+    def start(s: Session) -> tuple[Account, str, str] | None:
+        account = db.get_user(s, name)
+        if account is None or account.disabled:
+            return None
+        return account, *db.open_session(s, account.name, now, LIFETIME)
+
+    started = await _db(request, start, write=True)
+    if started is None:
+        log.warning("console: the sign-on proxy named %r, which is no enabled account", name)
+        return _html(request, "console/error.html.j2", 403, message=(
+            "このアカウントは登録されていないか、停止されています。管理者に連絡してください。",
+            "This account is not registered here, or is disabled: ask an administrator."))
+    account, token, csrf = started
+    log.info("console: %s signed on through the proxy (%s)", account.name, account.role)
+    request[ACCOUNT], request[CSRF] = account, csrf
+    try:
+        resp = await handler(request)
+    except web.HTTPException as e:  # a redirect (or a 404) still carries the new session
+        e.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=cfg.secure, path="/",
+                     max_age=int(LIFETIME.total_seconds()))
+        raise
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=cfg.secure, path="/",
+                    max_age=int(LIFETIME.total_seconds()))
+    return resp
 
 
 def _forbidden(request: web.Request) -> web.Response:
@@ -265,7 +301,8 @@ async def camera_page(request: web.Request) -> web.Response:
     if doc is None:
         return _html(request, "console/error.html.j2", 404, message=("そのカメラは登録されていません。",
                                                                      "No such camera."))
-    return _html(request, "console/camera.html.j2", doc=doc)
+    live = request.app[CONSOLE].recorder_live().get(request.match_info["camera"])
+    return _html(request, "console/camera.html.j2", doc=doc, live=live)
 
 
 @needs(Page.INCIDENTS)

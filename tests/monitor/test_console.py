@@ -16,12 +16,15 @@ from monitor.config.secrets import PasswordBox
 from monitor.core.accounts import Account, Role, Throttle, check_new_account, locked_until
 from monitor.core.domain import Camera
 from monitor.store import tickets as repo
-from monitor.store.accounts import add_user
+from monitor.store.accounts import add_user, disable_user
 from monitor.store.cameras import apply_registry
 from monitor.store.db import make_engine, session_factory, upgrade
 from monitor.store.models import IncidentRow
 from monitor.web.app import make_app
+from monitor.web.console import COOKIE
+from monitor.web.sso import ProxySignOn
 from recorder import AuditLog
+from recorder.index import SegmentRow
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 PHONE, ADDRESS, OWNER = "+819012345678", "千葉県松戸市小金1-2-3", "山田太郎"
@@ -56,10 +59,11 @@ def world(db_url):
     engine.dispose()
 
 
-async def client(sessions, public: str = "http://127.0.0.1:8080", box=None) -> TestClient:  # https: Secure cookies
+async def client(sessions, public: str = "http://127.0.0.1:8080", box=None,  # https: Secure cookies
+                 recorder_live=None, sso=None) -> TestClient:
     app = make_app(sessions=sessions, tz=UTC, twilio_auth_token=None, public_base_url=public,
                    on_twilio_status=lambda *a: None, status_source=lambda: {}, now=lambda: T0 + timedelta(hours=1),
-                   box=box)
+                   box=box, recorder_live=recorder_live, sso=sso)
     c = TestClient(TestServer(app, host="127.0.0.1"))
     await c.start_server()
     return c
@@ -390,3 +394,53 @@ async def test_an_incident_has_its_timeline(world):
     finally:
         await c.close()
     assert "Timeline</span> (2)" in page and "opened: local_outage" in page and "acknowledged by tanaka" in page
+
+
+async def test_a_camera_page_shows_its_recorder_status_and_footage_never_a_frame(world):
+    sessions, *_ = world
+    with sessions.begin() as s:
+        for k in range(3):  # three 4-second segments of C1, the last ending 20 s before the page's now
+            end = T0 + timedelta(hours=1) - timedelta(seconds=20 + 4 * (2 - k))
+            s.add(SegmentRow(camera_id="C1", path=f"C1/{k}.mkv", start=end - timedelta(seconds=4), end=end, frames=40,
+                             bytes=1048576, sha256="0" * 64, node="node-b"))
+    live = {"C1": {"connected": True, "fps": 9.8, "reconnects": 2, "last_error": "read timeout"}}
+    c = await client(sessions, recorder_live=lambda: live)
+    try:
+        await login(c, "tanaka")
+        one, two = await (await c.get("/console/cameras/C1")).text(), await (await c.get("/console/cameras/C2")).text()
+    finally:
+        await c.close()
+    assert "受信中" in one and "9.8 fps" in one and "reconnects</span> 2" in one and "read timeout" in one
+    assert "3 区間 segments、3.0 MiB、ノード <span lang=\"en\">node</span> node-b" in one
+    assert "The last segment ended 20 s ago." in one and ".mkv" not in one  # no path to a file, no frame
+    assert "Not recorded on this node" in two and "No footage held." in two
+
+
+async def test_single_sign_on_through_the_trusted_proxy_only_for_enabled_accounts(world):
+    sessions, *_ = world
+    with sessions.begin() as s:
+        disable_user(s, "root", T0)
+    as_user = lambda name: {"X-Remote-User": name}  # noqa: E731
+    c = await client(sessions, sso=ProxySignOn.of("X-Remote-User", ["127.0.0.1/32", "::1"]))
+    try:
+        r = await c.get("/console", headers=as_user("Tanaka"), allow_redirects=False)
+        assert r.status == 200 and "tanaka（operator）" in await r.text()
+        assert COOKIE in r.cookies and r.cookies[COOKIE]["httponly"] and r.cookies[COOKIE]["samesite"] == "Strict"
+        assert (await c.get("/console", allow_redirects=False)).status == 200  # the session goes on by its cookie
+        r = await c.get("/console/tickets", headers=as_user("acme1"), allow_redirects=False)  # another user now
+        assert r.status == 200 and "acme1（vendor: acme）" in await r.text()
+        assert (await c.get("/console", allow_redirects=False)).status == 403  # as acme1: a vendor
+        for name in ("nobody", "root"):  # unknown, disabled: refused, never made
+            c.session.cookie_jar.clear()
+            r = await c.get("/console", headers=as_user(name), allow_redirects=False)
+            assert r.status == 403 and COOKIE not in r.cookies and "ask an administrator" in await r.text()
+        r = await c.post("/console/incidents/I1/acknowledge", headers=as_user("tanaka"), allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/login"  # a form needs a session and its token
+    finally:
+        await c.close()
+    c = await client(sessions, sso=ProxySignOn.of("X-Remote-User", ["192.0.2.10"]))  # the proxy is elsewhere
+    try:
+        r = await c.get("/console", headers=as_user("tanaka"), allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"].startswith("/login")  # the header is not believed
+    finally:
+        await c.close()

@@ -24,6 +24,8 @@ def test_defaults(tmp_path):
         ("timezone = 'Mars/Olympus'\n", "unknown time zone"),
         ("secret_key = 'abc'\n", "secrets come from the environment only"),
         ("probes = [", "not valid TOML"),
+        ("[web]\nsso_header = 'X-Remote-User'\n", "sso_header is set but sso_proxies is empty"),
+        ("[web]\nsso_header = 'X-Remote-User'\nsso_proxies = ['proxy.city']\n", "'proxy.city' is not an address"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, toml, message):
