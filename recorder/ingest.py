@@ -87,6 +87,8 @@ class WorkerState:
     discontinuities: int
     last_error: str | None
     last_segment: SegmentRecord | None
+    segments_written: int = 0  # since the worker started
+    bytes_written: int = 0
 
 
 class _Pipeline:
@@ -264,7 +266,10 @@ class CameraWorker:
             self._state = replace(self._state, **{name: getattr(self._state, name) + 1})
 
     def _segment_done(self, record: SegmentRecord) -> None:
-        self._set(last_segment=record)
+        with self._lock:
+            st = self._state
+            self._state = replace(st, last_segment=record, segments_written=st.segments_written + 1,
+                                  bytes_written=st.bytes_written + record.bytes)
         try:
             self._on_segment(record)
         except Exception:  # the file is safe on disk; start-up reconciliation will index it

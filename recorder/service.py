@@ -80,6 +80,8 @@ class CameraStatus:
     last_segment_path: str | None
     last_segment_end: datetime | None
     retention_held: timedelta | None  # how far back this camera's indexed footage reaches
+    segments_written: int = 0  # since this recorder started
+    bytes_written: int = 0
 
 
 class Recorder:
@@ -283,6 +285,7 @@ class Recorder:
                 sessions=st.sessions, reconnects=st.reconnects, last_error=st.last_error,
                 last_segment_path=seg_path, last_segment_end=seg_end,
                 retention_held=(datetime.fromtimestamp(now, UTC) - first) if first else None,
+                segments_written=st.segments_written, bytes_written=st.bytes_written,
             )
         return out
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from monitor.core.errors import MimamoriError
@@ -205,3 +205,34 @@ def transition(
 def _aware(t: datetime, name: str) -> None:
     if t.tzinfo is None or t.utcoffset() is None:
         raise InvalidTicketInput(f"{name} must carry a time zone offset: {t.isoformat()}")
+
+
+# ---- what a ticket move takes from a person (the vendor API and the console) ----------------------
+
+NOTE_MAX = 2000
+VISIT_WITHIN = timedelta(days=366)
+_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_note(note: Any) -> str:
+    """A move's note: a string of at most NOTE_MAX characters, without control characters."""
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        raise InvalidTicketInput(f"note must be a string of at most {NOTE_MAX} characters")
+    if _NOTE_CONTROL.search(note):  # PostgreSQL refuses NUL in text, SQLite keeps it: the same answer on both
+        raise InvalidTicketInput("note must not contain control characters (line breaks and tabs are fine)")
+    return note
+
+
+def parse_visit_at(raw: Any, tz: tzinfo, now: datetime) -> datetime:
+    """An ISO 8601 time within a year of ``now`` (an offset-less one in the fleet's time zone)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidTicketInput("visit_at is required: an ISO 8601 time, e.g. 2026-12-01T10:00:00+09:00")
+    try:
+        t = datetime.fromisoformat(raw)
+        t = t if t.tzinfo is not None else t.replace(tzinfo=tz)  # no offset: the fleet's time zone
+        off_by = abs(t.astimezone(UTC) - now)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-12:00 is past the last datetime in UTC
+        raise InvalidTicketInput(f"visit_at is not an ISO 8601 time: {raw[:40]!r}") from None
+    if off_by > VISIT_WITHIN:
+        raise InvalidTicketInput(f"visit_at must lie within {VISIT_WITHIN.days} days of now: {raw[:40]!r}")
+    return t

@@ -22,14 +22,21 @@ class ServiceMetrics:
                                   registry=self.registry)
         self.recorder_reconnects = Gauge("mimamori_recorder_reconnects", "Reconnects since the recorder started.",
                                          ["camera"], registry=self.registry)
+        self.recorder_segments = Gauge("mimamori_recorder_segments", "Segments written since the recorder started.",
+                                       ["camera"], registry=self.registry)
+        self.recorder_bytes = Gauge("mimamori_recorder_bytes", "Bytes of footage written since the recorder "
+                                    "started.", ["camera"], registry=self.registry)
         self.recorder_status: dict[str, Mapping] = {}  # the latest, for the console's camera page
 
     def recorder(self, status: Mapping[str, Mapping]) -> None:
         """The recorder's per-camera status (as `recorder-status.json` holds it); cameras gone are dropped."""
-        for g in (self.recorder_connected, self.recorder_fps, self.recorder_reconnects):
+        for g in (self.recorder_connected, self.recorder_fps, self.recorder_reconnects, self.recorder_segments,
+                  self.recorder_bytes):
             g.clear()
         self.recorder_status = dict(status)
         for cam, st in status.items():
             self.recorder_connected.labels(cam).set(1 if st.get("connected") else 0)
             self.recorder_fps.labels(cam).set(float(st.get("fps") or 0.0))
             self.recorder_reconnects.labels(cam).set(int(st.get("reconnects") or 0))
+            self.recorder_segments.labels(cam).set(int(st.get("segments") or 0))
+            self.recorder_bytes.labels(cam).set(int(st.get("bytes") or 0))

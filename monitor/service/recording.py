@@ -182,7 +182,8 @@ class RecorderRuntime:
         doc = {
             "written_at": now.isoformat(), "window_s": self.window_s,
             "cameras": {c: {"connected": st.connected, "fps": round(st.fps, 3), "reconnects": st.reconnects,
-                            "last_error": st.last_error} for c, st in status.items()},
+                            "last_error": st.last_error, "segments": st.segments_written,
+                            "bytes": st.bytes_written} for c, st in status.items()},
         }
         await asyncio.to_thread(_write_private, self.status_file, json.dumps(doc, indent=1))
         return doc["cameras"]

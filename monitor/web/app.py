@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import jinja2
@@ -32,13 +32,23 @@ from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.core.tickets import InvalidTicketInput, Ticket, TicketAction, TicketError, TicketState, UnknownTicket
+from monitor.core.tickets import (
+    InvalidTicketInput,
+    Ticket,
+    TicketAction,
+    TicketError,
+    TicketState,
+    UnknownTicket,
+    check_note,
+    parse_visit_at,
+)
 from monitor.store import tickets as ticket_repo
 from monitor.web.console import CONSOLE, ConsoleConfig, console_auth
 from monitor.web.console import routes as console_routes
 from monitor.web.console_holds import routes as holds_routes
 from monitor.web.console_registry import PENDING as PENDING_IMPORTS
 from monitor.web.console_registry import routes as registry_routes
+from monitor.web.console_tickets import routes as ticket_routes
 from monitor.web.metrics import metrics_body
 from monitor.web.sso import ProxySignOn
 from monitor.web.status import board_view
@@ -48,7 +58,6 @@ log = logging.getLogger("mimamori.web")
 
 TwilioStatusCallback = Callable[[str, str, str | None], Awaitable[None] | None]
 API_PREFIX = "/api/"
-NOTE_MAX = 2000
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BOARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; frame-ancestors 'none'"
 
@@ -107,6 +116,7 @@ def make_app(
         *console_routes(),
         *registry_routes(),
         *holds_routes(),
+        *ticket_routes(),
     ])
     app[PROCESS_METRICS] = metrics_registry
     app[PENDING_IMPORTS] = {}
@@ -243,38 +253,13 @@ async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-VISIT_WITHIN = timedelta(days=366)
-
-
-def _visit_at(raw: Any, tz: tzinfo, now: datetime) -> datetime:
-    """An ISO 8601 time within a year of ``now`` (an offset-less one in the fleet's time zone)."""
-    if not isinstance(raw, str):
-        raise InvalidTicketInput("visit_at is required: an ISO 8601 time, e.g. 2026-12-01T10:00:00+09:00")
-    try:
-        t = datetime.fromisoformat(raw)
-        t = t if t.tzinfo is not None else t.replace(tzinfo=tz)  # no offset: the fleet's time zone
-        off_by = abs(t.astimezone(UTC) - now)
-    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-12:00 is past the last datetime in UTC
-        raise InvalidTicketInput(f"visit_at is not an ISO 8601 time: {raw[:40]!r}") from None
-    if off_by > VISIT_WITHIN:
-        raise InvalidTicketInput(f"visit_at must lie within {VISIT_WITHIN.days} days of now: {raw[:40]!r}")
-    return t
-
-
-_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 async def move_ticket(request: web.Request) -> web.Response:
     cfg = request.app[CONFIG]
     number, action = request.match_info["number"], TicketAction(request.match_info["action"])
     allowed = {"note", "visit_at"} if action is TicketAction.SCHEDULE else {"note"}
     body = await _body(request, allowed)
-    note = body.get("note", "")
-    if not isinstance(note, str) or len(note) > NOTE_MAX:
-        raise InvalidTicketInput(f"note must be a string of at most {NOTE_MAX} characters")
-    if _NOTE_CONTROL.search(note):  # PostgreSQL refuses NUL in text, SQLite keeps it: the same answer on both
-        raise InvalidTicketInput("note must not contain control characters (line breaks and tabs are fine)")
-    visit_at = _visit_at(body.get("visit_at"), cfg.tz, cfg.now()) if action is TicketAction.SCHEDULE else None
+    note = check_note(body.get("note", ""))
+    visit_at = parse_visit_at(body.get("visit_at"), cfg.tz, cfg.now()) if action is TicketAction.SCHEDULE else None
     vendor = request[VENDOR]
     ticket = await asyncio.to_thread(
         _in_transaction, cfg, ticket_repo.apply, number, action, cfg.now(), f"vendor:{vendor}",

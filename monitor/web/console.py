@@ -36,12 +36,11 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.core.accounts import HOME, Account, Page, Throttle, locked_until, may, sees_ticket_of
+from monitor.core.accounts import HOME, Account, Page, Throttle, locked_until, may
 from monitor.core.holds import Silence
 from monitor.store import accounts as db
 from monitor.store import console as data
 from monitor.store import holds as holds_db
-from monitor.store import tickets as ticket_repo
 from monitor.web.sso import ProxySignOn
 
 log = logging.getLogger("mimamori.web")
@@ -75,12 +74,11 @@ CONSOLE = web.AppKey("mimamori_console", ConsoleConfig)
 
 
 def routes() -> list[web.RouteDef]:
-    """These pages' routes (the registry's are `console_registry.routes`)."""
+    """These pages' routes (the registry's, holds' and tickets' are in their modules)."""
     return [
         web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/console", fleet_page), web.get("/console/cameras/{camera}", camera_page),
         web.get("/console/incidents", incidents_page),
-        web.get("/console/tickets", tickets_page), web.get("/console/tickets/{number}", ticket_page),
         web.get("/console/audit", audit_page),
         web.get("/healthz", healthz), web.get("/readyz", readyz),
     ]
@@ -318,22 +316,6 @@ async def incidents_page(request: web.Request) -> web.Response:
     rows, acks, quiet = await _db(request, read)
     return _html(request, "console/incidents.html.j2", rows=rows, acks=acks, silences=quiet,
                  error=request.query.get("error", ""))
-
-
-@needs(Page.TICKETS)
-async def tickets_page(request: web.Request) -> web.Response:
-    account = request[ACCOUNT]
-    rows = await _db(request, lambda s: ticket_repo.list_tickets(s, open_only=False))
-    return _html(request, "console/tickets.html.j2", rows=[t for t in rows if sees_ticket_of(account, t.vendor)])
-
-
-@needs(Page.TICKETS)
-async def ticket_page(request: web.Request) -> web.Response:
-    account = request[ACCOUNT]
-    ticket = await _db(request, ticket_repo.get, request.match_info["number"])
-    if ticket is None or not sees_ticket_of(account, ticket.vendor):  # another vendor's: as if it did not exist
-        return _html(request, "console/error.html.j2", 404, message=("そのチケットはありません。", "No such ticket."))
-    return _html(request, "console/ticket.html.j2", t=ticket)
 
 
 @needs(Page.AUDIT)

@@ -444,3 +444,37 @@ async def test_single_sign_on_through_the_trusted_proxy_only_for_enabled_account
         assert r.status == 303 and r.headers["Location"].startswith("/login")  # the header is not believed
     finally:
         await c.close()
+
+
+async def test_a_vendor_moves_its_own_tickets_from_the_console_and_not_another_vendors(world):
+    sessions, acme, beta, _ = world
+    c = await client(sessions)
+    try:
+        await login(c, "acme1")
+        page = await (await c.get(f"/console/tickets/{acme}")).text()
+        assert "受け付けた" in page and "訪問を予定する" not in page  # an open ticket: acknowledge first
+        csrf = hidden(page, "csrf")
+        move = lambda n, action, **form: c.post(f"/console/tickets/{n}/{action}",  # noqa: E731
+                                                data={"csrf": csrf, **form}, allow_redirects=False)
+        assert (await move(beta, "acknowledge")).status == 404  # another vendor's: as if it did not exist
+        assert (await c.post(f"/console/tickets/{acme}/acknowledge", data={}, allow_redirects=False)).status == 403
+        r = await move(acme, "acknowledge", note="明日伺います")
+        assert r.status == 303 and r.headers["Location"] == f"/console/tickets/{acme}"
+        r = await move(acme, "schedule", visit_at="not a time")
+        assert r.status == 400 and "visit_at is not an ISO 8601 time" in await r.text()
+        assert (await move(acme, "schedule", visit_at="2026-12-02T10:00", note="午前")).status == 303
+        page = await (await c.get(f"/console/tickets/{acme}")).text()
+        assert "visit_scheduled" in page and "2026-12-02 10:00" in page
+        assert (await move(acme, "resolve", note="ルーターを交換")).status == 303
+        r = await move(acme, "resolve")
+        assert r.status == 409 and "resolved" in await r.text()
+    finally:
+        await c.close()
+    with sessions() as s:
+        (ticket,) = [t for t in repo.list_tickets(s, open_only=False) if t.number == acme]
+        beta_state = next(t.state for t in repo.list_tickets(s, open_only=False) if t.number == beta)
+    assert ticket.state == "resolved" and beta_state == "open"
+    assert [e.by for e in ticket.timeline][-3:] == ["acme1 (acme)"] * 3
+    moves = [(e.actor, e.action, e.detail["ticket"]) for e in AuditLog(sessions).entries()
+             if e.action.startswith("ticket_")]
+    assert moves == [("acme1", f"ticket_{a}", acme) for a in ("acknowledge", "schedule", "resolve")]

@@ -128,6 +128,10 @@ def test_a_vendor_sees_only_its_own_tickets_and_another_is_404(service, browser)
     shot(page, service["tmp"], "console-tickets-vendor")
     own = page.goto(f"{base}/console/tickets/{service['mine']}")
     assert own.status == 200 and service["phone"] in page.content()  # the owner contact the visit needs
+    page.fill("#ack-note", "本日中に連絡します")
+    page.click('form[action$="/acknowledge"] button')
+    assert page.locator("#ticket-state").inner_text() == "acknowledged"
+    assert axe_problems(page) == []  # the schedule and resolve forms now
     assert page.goto(f"{base}/console/tickets/{service['theirs']}").status == 404
     assert page.goto(base + "/console").status == 403 and page.goto(base + "/console/cameras/C0001").status == 403
     ctx.close()

@@ -21,6 +21,7 @@ from monitor.core.domain import Camera, Observation
 from monitor.probes.frames import RtspSamplingSource
 from monitor.probes.onvif import close_shared
 from monitor.service.app import open_store
+from monitor.service.metrics import ServiceMetrics
 from monitor.service.recording import (
     RecorderRuntime,
     as_observed,
@@ -169,10 +170,17 @@ async def test_frames_come_from_the_recorder_and_sampling_only_for_the_rest(tmp_
         assert p.reachable and 12 <= p.fps <= 15 * (window + 1) / window and p.max_gap_s < 1.0
         assert obs[sampled.camera_id].fps > 5  # sampled instead
 
-        await runtime.write_status()
+        await asyncio.to_thread(wait_for, lambda: runtime.recorder.status()[pulled.camera_id].segments_written, 20)
+        cams = await runtime.write_status()
         doc = read_status(runtime.status_file)
         assert doc["cameras"][pulled.camera_id]["connected"] is True
         assert sampled.camera_id not in doc["cameras"]
+        metrics = ServiceMetrics()  # what /metrics shows of it: segments and bytes written, per camera
+        metrics.recorder(cams)
+        written = {s.name: s.value for f in metrics.registry.collect() for s in f.samples
+                   if s.labels.get("camera") == pulled.camera_id}
+        assert written["mimamori_recorder_segments"] == doc["cameras"][pulled.camera_id]["segments"] >= 1
+        assert written["mimamori_recorder_bytes"] == doc["cameras"][pulled.camera_id]["bytes"] > 10_000
 
         await asyncio.to_thread(sim_fleet.stall, pulled.camera_id)
         await asyncio.sleep(window + 1)
