@@ -28,6 +28,7 @@ import time
 import urllib.request
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -157,6 +158,20 @@ def open_incident_of(page: Page, base: str, cam: str) -> str | None:
     return None
 
 
+def owner_outbox(db: Path) -> dict[str, list[tuple[str, str, datetime]]]:
+    """Per camera, its owner's messages in the outbox: (kind, status, next attempt)."""
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        owners: dict[str, list] = {}
+        for item in Outbox(session_factory(engine)).all():
+            _incident, _kind, audience, cam, _ = item.key.split("/", 1)[0].split(":")
+            if audience == "owner":
+                owners.setdefault(cam, []).append((str(item.message.kind), str(item.status), item.next_attempt_at))
+        return owners
+    finally:
+        engine.dispose()
+
+
 def all_up(base: str, n: int) -> bool:
     text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     return sum(line.startswith("mimamori_camera_up{") and line.endswith(" 1.0") for line in text.splitlines()) == n
@@ -202,6 +217,9 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         for cam in (WORKS, SILENCED, ACKED, CONTROL):
             fleet.normal(cam)
         wait_for("the control's thanks", lambda: len(to_owner(peers, CONTROL)) >= 3, 120, log)
+        wait_for("every line's recovery decided", lambda: all(
+            any(k == "owner.recovered_thanks" for k, _, _ in owner_outbox(city["db"]).get(cam, ()))
+            for cam in (WORKS, SILENCED, ACKED)), 60, log)
         time.sleep(3)  # a few dispatch periods more: anything else due would have gone by now
         assert len(to_owner(peers, CONTROL)) == 3, to_owner(peers, CONTROL)
         for cam in (WORKS, SILENCED, ACKED):
@@ -214,6 +232,7 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         timelines = page.locator("#incidents").inner_text()
         assert "acknowledged by tanaka" in timelines and "(email): cancelled" in timelines, timelines
         assert "(email): queued until" in timelines and "(held)" in timelines, timelines
+        assert "reachable: False" in timelines  # the evidence, one fact a line
         assert axe_problems(page) == []
         shot(page, city["tmp"], "console-incidents")
 
@@ -222,23 +241,19 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         page.locator('form[action="/console/cameras/C0012/edit"] button').click()
         ctx.close()
 
+    owners = owner_outbox(city["db"])
     engine = make_engine(f"sqlite:///{city['db']}")
     try:
         sessions = session_factory(engine)
-        owners = {}
-        for item in Outbox(sessions).all():
-            incident, _kind, audience, cam, _ = item.key.split("/", 1)[0].split(":")
-            if audience == "owner":
-                owners.setdefault(cam, []).append((str(item.message.kind), str(item.status), item.next_attempt_at))
-        works, silence = owners[WORKS], owners[SILENCED]
-        waiting = {("owner.reboot_request", "queued"), ("owner.reminder", "queued"),
-                   ("owner.recovered_thanks", "queued")}
-        assert {(k, s) for k, s, _ in works} == waiting, works  # they wait for the window's end, to be cancelled
-        assert {(k, s) for k, s, _ in silence} == waiting, silence  # and for the silence's
-        assert min(at for *_, at in works + silence) > datetime.now(TOKYO) + timedelta(minutes=5)
-        assert {(k, s) for k, s, _ in owners[ACKED]} == {("owner.reboot_request", "cancelled"),
-                                                         ("owner.reminder", "cancelled"),
-                                                         ("owner.recovered_thanks", "cancelled")}, owners[ACKED]
+        # the request and the thanks, and the reminder if its time came before the line was back (each
+        # camera's fault is dated by its own first failed round): all waiting, or all cancelled
+        asked = {"owner.reboot_request", "owner.recovered_thanks"}
+        for cam, status in ((WORKS, "queued"), (SILENCED, "queued"), (ACKED, "cancelled")):
+            kinds = {k for k, _, _ in owners[cam]}
+            assert asked <= kinds <= asked | {"owner.reminder"}, (cam, owners[cam])
+            assert {s for _, s, _ in owners[cam]} == {status}, (cam, owners[cam])
+        held = owners[WORKS] + owners[SILENCED]
+        assert min(at for *_, at in held) > datetime.now(TOKYO) + timedelta(minutes=5)  # the ends, not now
         audit = AuditLog(sessions)
         edits = [e for e in audit.entries() if e.action == "camera_edit"]
         assert [(e.actor, e.detail.get("camera")) for e in edits] == [("tanaka", "C0012")], edits
