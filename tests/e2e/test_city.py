@@ -47,6 +47,10 @@ from .city import (
 )
 from .netns import City, root_snapshot
 
+# The city's frame rates and outages are real time on a 2-core machine: beside other heavy tests (a browser
+# and a dozen cameras, PDF rendering) the physics it measures blur. `make test` runs it alone after the rest.
+pytestmark = pytest.mark.alone
+
 AREAS = {1: 4, 2: 4, 3: 4}
 ISPS = {(1, 1): "flets-ocn", (1, 2): "nuro", (1, 3): "au-hikari", (1, 4): "flets-sonet",
         (2, 1): "flets-ocn", (2, 2): "au-hikari", (2, 3): "flets-biglobe", (2, 4): "nuro",
