@@ -148,12 +148,13 @@ def wait_for(what: str, check, timeout: float, log=None):
 
 
 def open_incident_of(page: Page, base: str, cam: str) -> str | None:
-    """The id of the open incident that lists ``cam`` on the incidents page, if there is one yet."""
+    """The id of the open household incident (local_outage) that lists ``cam`` on the incidents page, if
+    there is one yet."""
     page.goto(base + "/console/incidents")
     rows = page.locator("#incidents tr", has=page.locator(f'a[href="/console/cameras/{cam}"]'))
     for i in range(rows.count()):
         cells = rows.nth(i).locator("td")
-        if cells.nth(2).inner_text() == "open":
+        if cells.nth(1).inner_text() == "local_outage" and cells.nth(2).inner_text() == "open":
             return cells.nth(0).inner_text()
     return None
 
