@@ -154,12 +154,15 @@ async def _signed_on(request: web.Request, handler, name: str):  # noqa: ANN001,
     try:
         resp = await handler(request)
     except web.HTTPException as e:  # a redirect (or a 404) still carries the new session
-        e.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=cfg.secure, path="/",
-                     max_age=int(LIFETIME.total_seconds()))
+        _session_cookie(e, token, cfg.secure)
         raise
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=cfg.secure, path="/",
-                    max_age=int(LIFETIME.total_seconds()))
+    _session_cookie(resp, token, cfg.secure)
     return resp
+
+
+def _session_cookie(resp: web.StreamResponse, token: str, secure: bool) -> None:
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/",
+                    max_age=int(LIFETIME.total_seconds()))
 
 
 def _forbidden(request: web.Request) -> web.Response:
@@ -240,8 +243,7 @@ async def login(request: web.Request) -> web.Response:
     log.info("console: %s logged in (%s)", account.name, account.role)
     target = _safe_next(str(form.get("next", ""))) or HOME_PATHS[HOME[account.role]]
     resp = web.HTTPSeeOther(target)
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=cfg.secure, path="/",
-                    max_age=int(LIFETIME.total_seconds()))
+    _session_cookie(resp, token, cfg.secure)
     resp.del_cookie(LOGIN_COOKIE, path="/login")
     raise resp
 
