@@ -5,10 +5,9 @@ in `test_console_holds_browser.py`).
 Accounts are made with `mimamori users add` (the password on standard input). The browser logs in and
 out; each role sees its pages and is refused the rest; a vendor opening another vendor's ticket by URL
 gets 404, and it acknowledges its own from the ticket's page; an unauthenticated request for a page with
-personal data ends at /login. axe-core (npm) runs
-on every main page: no serious or critical violation. Screenshots go to the test's folder, and to
-`docs/` with ``MIMAMORI_UPDATE_DOCS=1``. Chromium and axe-core are installed by `make test`; without
-them this test fails, it never skips.
+personal data ends at /login. axe-core (npm) runs on every main page: no serious or critical violation.
+Screenshots go to the test's folder, and to `docs/` with ``MIMAMORI_UPDATE_DOCS=1``. Chromium and
+axe-core are installed by `make test`; without them this test fails, it never skips.
 """
 
 from __future__ import annotations
