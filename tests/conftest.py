@@ -6,6 +6,7 @@ PostgreSQL cases instead of skipping them.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 pytest_plugins = ["tests.peers", "tests.notify_peers"]
+
+# The SMTP peers' threads (aiosmtpd) log every connection at INFO, also after pytest has closed the stream
+# of a handler that an in-process command put on the root logger: a "Logging error" in the output, not a
+# failure. Their chatter is not what any test reads.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

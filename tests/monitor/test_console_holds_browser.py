@@ -23,7 +23,6 @@ Policy minutes are scaled as in the e2e city: one probe interval of 3 s stands f
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import urllib.request
@@ -114,9 +113,6 @@ def city(tmp_path_factory):
     """Four areas of three cameras, each on its own line, every owner by e-mail; the peers; an operator."""
     require_browser_tools()
     tmp = tmp_path_factory.mktemp("holds")
-    # aiosmtpd's thread logs each connection at INFO, even after pytest has closed the stream of a handler
-    # another test left on the root logger: its own chatter is not what this test reads
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
     with DemoPeers(tmp / "peers") as peers, SimulatedFleet(12, fps=5.0) as fleet:
         if peers.missing:
             pytest.fail(f"the delivery peers must run here: {peers.missing} (make test installs them)")
