@@ -51,6 +51,12 @@ PG_ADMIN_URL = os.environ.get("MIMAMORI_TEST_PG", "postgresql+psycopg://postgres
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+
+def times(u: float, ref: float) -> str:
+    """``u`` against the lone node's ``ref``; a tiny run's idle reference can read 0 clock ticks."""
+    return f"{u / ref:.2f}x the lone node" if ref > 0 else "not comparable (the lone node read 0 clock ticks)"
+
+
 class Node:
     """One `mimamori run` process (started again after each kill), its log lines with their times."""
 
@@ -246,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             for n, u in zip(nodes, per_node, strict=True):
                 role = "leader" if leader_of(nodes) is n else "standby"
                 print(f"cpu: {n.name} ({role}) of {a.nodes} x {a.cameras}: {u * 100:.1f}% of a core, "
-                      f"{u / ref:.2f}x the lone node")
-            print(f"cpu: {a.nodes} nodes together {sum(per_node) * 100:.1f}%, {sum(per_node) / ref:.2f}x the lone node")
+                      f"{times(u, ref)}")
+            print(f"cpu: {a.nodes} nodes together {sum(per_node) * 100:.1f}%, {times(sum(per_node), ref)}")
 
             # 3. owners to ask, and the kills
             down = sorted(fleet.sims)[:2]

@@ -46,11 +46,12 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "bench_cluster.py": (
-        ["--nodes", "2", "--cameras", "3", "--kills", "2", "--lease", "6", "--beat", "2", "--steady", "1"],
+        ["--nodes", "2", "--cameras", "3", "--kills", "2", "--lease", "6", "--beat", "2", "--steady", "3"],
         [
             r"^# 2 nodes x 3 simulated cameras on PostgreSQL, 2 SIGKILLs",
             rf"^cpu: 1 node x 3 cameras: {NUM}% of a core \(reference\)",
-            rf"^cpu: 2 nodes together {NUM}%, {NUM}x the lone node",
+            # a tiny run's lone node may read 0 clock ticks (10 ms each): then it says so instead of dividing
+            rf"^cpu: 2 nodes together {NUM}%, ({NUM}x the lone node|not comparable \(the lone node read 0 clock)",
             rf"^failover \(leader SIGKILL -> new leader\): \d+ kills, median {NUM}s, worst {NUM}s",
             rf"^cameras re-recorded after a SIGKILL: median {NUM}s",
             r"^recording: 1 cameras .* by no node \d+ outside",
