@@ -51,6 +51,19 @@ def scaled(minutes: float) -> float:
     return round(minutes * 60 * INTERVAL_S / 60.0, 1)
 
 
+def classifier_toml(m) -> str:
+    """The ``[classifier]`` windows in test seconds, ``m`` turning policy minutes into them."""
+    return f"""[classifier]
+sync_window = {m(10)}
+absorb_window = {m(5)}
+straggler_grace = {m(5)}
+congestion_sync_window = {m(40)}
+flap_window = {m(60)}
+membership_sync_window = {m(2)}
+co_congestion_end_window = {m(30)}
+"""
+
+
 OWNER_DELAY_S = scaled(15)  # [escalation] owner_delay below
 DRIFT_S = 20.0  # [drift] interval_s: each camera's settings are read every 20 s
 
@@ -107,15 +120,7 @@ backoff_initial_s = 0.5
 backoff_cap_s = 2.0
 status_interval_s = 2.0
 
-[classifier]
-sync_window = {m(10)}
-absorb_window = {m(5)}
-straggler_grace = {m(5)}
-congestion_sync_window = {m(40)}
-flap_window = {m(60)}
-membership_sync_window = {m(2)}
-co_congestion_end_window = {m(30)}
-
+{classifier_toml(scaled)}
 [escalation]
 quiet_start = "00:00"   # equal ends: no quiet hours, whatever the hour this test runs at
 quiet_end = "00:00"

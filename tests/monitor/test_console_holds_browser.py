@@ -42,6 +42,7 @@ from notify.outbox import Outbox
 from recorder import AuditLog
 from tests.cli import mimamori
 from tests.console_browser import add_user, axe_problems, chromium, log_in, mimamori_run, require_browser_tools, shot
+from tests.e2e.city import classifier_toml
 from tests.notify_peers import free_port
 
 pytestmark = pytest.mark.peers
@@ -86,15 +87,7 @@ api_base_url = "{peers.prism_url}"
 [drift]
 enabled = false
 
-[classifier]
-sync_window = {m(10)}
-absorb_window = {m(5)}
-straggler_grace = {m(5)}
-congestion_sync_window = {m(40)}
-flap_window = {m(60)}
-membership_sync_window = {m(2)}
-co_congestion_end_window = {m(30)}
-
+{classifier_toml(m)}
 [escalation]
 quiet_start = "00:00"   # equal ends: no quiet hours, whatever the hour this test runs at
 quiet_end = "00:00"
