@@ -25,26 +25,22 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _delivery(session: Session, keys: list[str]) -> dict[str, str]:
-    """The delivery status of each decided notification (by its key): the outbox row's last word."""
-    out: dict[str, str] = {}
+def _outbox_last(session: Session, keys: list[str]) -> dict[str, tuple[str, datetime]]:
+    """Each decided notification's outbox row, its last word (by the notification's key): status and
+    when it is next due."""
+    out: dict[str, tuple[str, datetime]] = {}
     if not keys:
         return out
-    rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.status).where(
+    rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.status, OutboxRow.next_attempt_at).where(
         or_(*(OutboxRow.idempotency_key.startswith(k + ":") for k in keys))).order_by(OutboxRow.id))
-    for key, status in rows:
-        out[key.rsplit(":", 1)[0]] = status
+    for key, status, due in rows:
+        out[key.rsplit(":", 1)[0]] = (status, due)
     return out
 
 
-def _waiting(session: Session, keys: list[str], now: datetime) -> dict[str, datetime]:
-    """Until when each decided notification still waits (a silence, planned works), by its key."""
-    if not keys:
-        return {}
-    rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.next_attempt_at).where(
-        OutboxRow.status == "queued", OutboxRow.next_attempt_at > now,
-        or_(*(OutboxRow.idempotency_key.startswith(k + ":") for k in keys))))
-    return {key.rsplit(":", 1)[0]: at for key, at in rows}
+def _delivery(session: Session, keys: list[str]) -> dict[str, str]:
+    """The delivery status of each decided notification (by its key): the outbox row's last word."""
+    return {k: status for k, (status, _) in _outbox_last(session, keys).items()}
 
 
 def fleet(session: Session) -> list[dict[str, Any]]:
@@ -141,13 +137,13 @@ def incidents(session: Session, now: datetime, tz: tzinfo = UTC, days: int = 7) 
     ids = [i.id for i in rows]
     events: dict[str, list[tuple]] = {i: [] for i in ids}
     notes = list(session.scalars(select(NotificationRow).where(NotificationRow.incident_id.in_(ids)))) if ids else []
-    delivered, waiting = _delivery(session, [n.key for n in notes]), _waiting(session, [n.key for n in notes], now)
+    last = _outbox_last(session, [n.key for n in notes])
     local = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # noqa: E731
     for n in notes:
         who = f"{n.audience}{' ' + n.camera_id if n.camera_id else ''}"
-        status = delivered.get(n.key, n.status)
-        if n.key in waiting:
-            status += f" until {local(waiting[n.key])} (held)"
+        status, due = last.get(n.key, (n.status, None))
+        if status == "queued" and due is not None and _aware(due) > now:  # a silence or planned works holds it
+            status += f" until {local(due)} (held)"
         events[n.incident_id].append((n.due_at, f"{n.kind} → {who} ({n.channel or '-'}): {status}"))
     for a in session.scalars(select(IncidentAckRow).where(IncidentAckRow.incident_id.in_(ids))) if ids else ():
         events[a.incident_id].append((a.at, f"acknowledged by {a.by}"))
