@@ -421,3 +421,32 @@ def test_a_gap_that_began_before_the_camera_came_back_is_the_outage_not_congesti
     assert state.fleet.tracks["C100"].slow_bits == 0 and not state.fleet.tracks["C100"].congested
     state, _ = run(cams, script, 53)
     assert state.fleet.tracks["C100"].congested
+
+
+@pytest.mark.parametrize("apart", [3, 4, 6])
+def test_a_district_outage_whose_first_line_fails_a_round_early_is_the_area_not_a_provider_with_a_household(apart):
+    """The city in a box, in miniature (and as CI once met it live): A1's C101 is a household down on its
+    own from minute 10; `apart` minutes later A2's uplink fails. A2's C201, on C101's provider, is probed
+    just after the cut and its three neighbours just before, so C201 is seen down a round before them. For
+    that one round C101 and C201 are every line of their provider down together; a round later all of A2
+    is down. The better explanation is the area: A2's cameras are one area outage, C101 stays its
+    household's (its incident is not closed into a provider outage, and its owner is asked)."""
+    isps = {"C101": "X", "C102": "Y", "C103": "Z", "C104": "W",
+            "C201": "X", "C202": "Z", "C203": "V", "C204": "Y"}
+    cams = {c: Camera(camera_id=c, area=f"A{c[1]}", isp=isp, line_id=f"L{c}", expected_fps=15.0,
+                      contact="sms", phone="+819000000000") for c, isp in isps.items()}
+    cut = 10 + apart
+
+    def script(c, m):
+        if c == "C101" and m >= 10:
+            return down
+        if c == "C201" and m >= cut - 1 or c.startswith("C2") and m >= cut:
+            return down
+        return ok
+    _, decisions = run(cams, script, cut + 20)
+    opened = [(d.cause, dict(d.scope), d.cameras) for d in decisions
+              if isinstance(d, IncidentDecision) and d.state == "open" and "C101" not in d.cameras]
+    assert [(cause, scope) for cause, scope, _ in opened] == [(Cause.AREA_OUTAGE, {"area": "A2"})]
+    assert set(incidents_of(decisions, "C101").values()) == {Cause.LOCAL_OUTAGE}
+    assert len(asked(decisions, "C101")) == 1
+    assert not [c for c in ("C201", "C202", "C203", "C204") if asked(decisions, c)]

@@ -72,6 +72,7 @@ class Round(CongestionRounds, MonitorRounds):
         self.sync = sync
         self.long_down: set[str] = set()
         self.fresh: list[str] = []
+        self.pending: list[str] = []  # down, but not yet for as long as `fresh` needs
         # A congested path drops probes for an interval or two at a time: a congested camera must be
         # down as long as a congested household must before it counts towards a shared outage.
         congested = self.members_of(Cause.ISP_CONGESTION, Cause.LOCAL_CONGESTION) | self.congestion_explained.keys()
@@ -85,6 +86,8 @@ class Round(CongestionRounds, MonitorRounds):
                     self.long_down.add(cam)
                 elif tr.down_run >= need:
                     self.fresh.append(cam)
+                else:
+                    self.pending.append(cam)
 
     # ---- lookups ---------------------------------------------------------------------------
     @cached_property
@@ -188,7 +191,8 @@ class Round(CongestionRounds, MonitorRounds):
                 explained.update(w.members)
         free = [c for c in fresh if c not in explained]
         if len(free) >= p.sync_min_lines_small_group:  # each group checks its own minimum (_min_lines)
-            assigned = self._open_groups(free, _WIDE, p.outage_fraction, set())
+            pending = [c for c in self.pending if c not in explained]
+            assigned = self._open_groups(free, _WIDE, p.outage_fraction, set(), pending=pending)
             in_ispa = self.members_of(*SHARED_OUTAGE)
             ripe = [c for c in free if c not in assigned and c not in in_ispa
                     and self.tracks[c].down_run >= p.ispa_min_down_intervals]
@@ -270,9 +274,15 @@ class Round(CongestionRounds, MonitorRounds):
         return w.recovery_at
 
     def _open_groups(self, free: list[str], kinds: tuple[GroupKind, ...], threshold: float,
-                     taken: set[str], *, include_down: bool = False) -> set[str]:
-        """Open shared outages for groups (areas, ISPs, ISP-in-area) where enough failed together."""
-        cands = self._merge_isp_areas(self._candidates(free, kinds, threshold, include_down))
+                     taken: set[str], *, include_down: bool = False, pending: Iterable[str] = ()) -> set[str]:
+        """Open shared outages for groups (areas, ISPs, ISP-in-area) where enough failed together.
+
+        Probes spread over the interval see a district's lines go down over two rounds, not one. The
+        cameras only just down (`pending`) count towards which group explains the failure best: while
+        the best group is still short of its own minimum without them, its cameras wait a round for it
+        rather than open a worse one (a provider's two lines, one of them a household already down)."""
+        ripe = set(free)
+        cands = self._merge_isp_areas(self._candidates([*free, *pending], kinds, threshold, include_down))
         assigned: set[str] = set()
         for cand in cands:
             rest = [c for c in cand.cams if c not in assigned and c not in taken]
@@ -280,8 +290,14 @@ class Round(CongestionRounds, MonitorRounds):
             # (one household left over on a small ISP is that household, not the ISP).
             if 2 * len(rest) < len(cand.cams) or self._lines(rest) < self._min_lines(cand.group):
                 continue
-            self._open_group(cand, threshold)
             assigned.update(cand.cams)
+            now_down = [c for c in cand.cams if c in ripe]
+            if len(now_down) < len(cand.cams):
+                if (self._lines(now_down) < self._min_lines(cand.group)
+                        or len(now_down) < threshold * cand.observed):
+                    continue  # the best explanation, a round early: nothing worse opens meanwhile
+                cand = cand._replace(fraction=len(now_down) / cand.observed, cams=now_down)
+            self._open_group(cand, threshold)
         return assigned
 
     def _candidates(self, free: list[str], kinds: tuple[GroupKind, ...], threshold: float,
