@@ -36,6 +36,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -130,14 +131,24 @@ def config(tmp: Path, url: str, a: argparse.Namespace) -> Path:
     return cfg
 
 
+class Stray(NamedTuple):
+    """A run of unexcused seconds of one camera: recorded by no node, or by two or more."""
+
+    cam: str
+    start: float
+    end: float
+    nodes: frozenset[str]
+
+
 def coverage(rows: list[tuple[str, str, datetime, datetime]], cameras: list[str], lo: float, hi: float,
-             excused: list[tuple[float, float]]) -> tuple[int, int, int, int]:
-    """(unexcused seconds with no node, with two or more, excused with none, excused with two or more)
-    over every camera and second in [lo, hi)."""
+             excused: list[tuple[float, float]]) -> tuple[int, int, int, int, list[Stray]]:
+    """(unexcused seconds with no node, with two or more, excused with none, excused with two or more,
+    the unexcused seconds as runs) over every camera and second in [lo, hi)."""
     per_cam: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     for cam, node, start, end in rows:
         per_cam[cam].append((start.timestamp(), end.timestamp(), node))
     gaps = overlaps = ex_gaps = ex_overlaps = 0
+    strays: list[Stray] = []
     for cam in cameras:
         segs = per_cam.get(cam, [])
         for s in range(int(lo), int(hi)):
@@ -153,7 +164,34 @@ def coverage(rows: list[tuple[str, str, datetime, datetime]], cameras: list[str]
             else:
                 ex_overlaps += ok
                 overlaps += not ok
-    return gaps, overlaps, ex_gaps, ex_overlaps
+            if not ok:
+                last = strays[-1] if strays else None
+                if last and last.cam == cam and last.end == s and last.nodes == frozenset(nodes):
+                    strays[-1] = last._replace(end=s + 1)
+                else:
+                    strays.append(Stray(cam, s, s + 1, frozenset(nodes)))
+    return gaps, overlaps, ex_gaps, ex_overlaps, strays
+
+
+def explain(stray: Stray, events: list[tuple[float, str]], nodes: list[Node], rows) -> list[str]:
+    """What was happening around an unexcused run: the nearest kill or start, the camera's segments
+    there, and the nodes' log lines about the camera or the cluster within a lease of it."""
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S")
+
+    near = min(events, key=lambda e: abs(e[0] - stray.start), default=None)
+    what = "recorded by " + "+".join(sorted(stray.nodes)) if stray.nodes else "recorded by no node"
+    out = [f"  {stray.cam} {at(stray.start)}-{at(stray.end)} ({stray.end - stray.start:.0f} s) {what}; nearest "
+           + (f"event {near[1]} at {at(near[0])} ({stray.start - near[0]:+.0f} s)" if near else "event: none")]
+    for cam, node, s, e in sorted(rows, key=lambda r: r[2]):
+        if cam == stray.cam and s.timestamp() < stray.end + 15 and e.timestamp() > stray.start - 15:
+            out.append(f"    segment {node} {at(s.timestamp())}-{at(e.timestamp())}")
+    key = re.compile(rf"{stray.cam}\b|nodes alive|leading|standby|assign", re.IGNORECASE)
+    for n in nodes:
+        for t, x in list(n.lines):
+            if stray.start - 15 <= t <= stray.end + 15 and key.search(x):
+                out.append(f"    {n.name} {at(t)} {x.strip()[:200]}")
+    return out
 
 
 def kill_once(victim: Node, was_leader: bool, nodes: list[Node], events: list, a: argparse.Namespace
@@ -297,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [(cam, node, s.replace(tzinfo=s.tzinfo or UTC), e.replace(tzinfo=e.tzinfo or UTC))
                 for cam, node, s, e in rows if cam not in down]  # the two taken down are not recorded then
         recorded = [c for c in sorted(fleet.sims) if c not in down]
-        gaps, overlaps, ex_gaps, ex_overlaps = coverage(rows, recorded, lo, hi, excused)
+        gaps, overlaps, ex_gaps, ex_overlaps, strays = coverage(rows, recorded, lo, hi, excused)
         n_incidents, inc_problems = incident_problems(nodes)
         print(f"failover (leader SIGKILL -> new leader): {len(failovers)} kills, median "
               f"{statistics.median(failovers):.1f}s, worst {max(failovers):.1f}s (lease {a.lease:g}s)"
@@ -307,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recording: {len(recorded)} cameras (all but the 2 taken down) x {hi - lo:.0f}s: camera-seconds "
               f"recorded by no node {gaps} outside / {ex_gaps} inside two leases around a kill or start; "
               f"by two nodes {overlaps} outside / {ex_overlaps} inside")
+        for stray in strays[:12]:  # each unexcused run, and what was going on around it
+            print("\n".join(explain(stray, events, nodes, rows)))
         dups = {k: v for k, v in owner_msgs.items() if v > 1}
         print(f"owners asked: {sum(owner_msgs.values())} reboot requests over {len(owner_msgs)} (camera, incident) "
               f"pairs, {len(dups)} duplicated; outbox {outbox_owner}; incidents {n_incidents}")
