@@ -12,7 +12,9 @@ PostgreSQL database on the server of `MIMAMORI_TEST_PG`, folder delivery):
 4. Every node stops cleanly; then the evidence is read back:
    - failover: from a leader's SIGKILL to another node's "leading" line (median, worst);
    - the segment index: for every camera and second of the run, how many nodes recorded it; a second
-     with none or with two counts only if it lies outside two lease periods around a kill or a start;
+     with none or with two counts only if it lies outside two lease periods around a kill, a start or a
+     join (when the others first count a started node alive: its share of the cameras moves to it then,
+     and booting may take seconds); each such run is printed with what went on around it;
    - the outbox: owner messages per camera and incident (a duplicate is a second one);
    - the nodes' logs: each incident id opened once, never again after it closed.
 
@@ -212,12 +214,23 @@ def kill_once(victim: Node, was_leader: bool, nodes: list[Node], events: list, a
     return failover, max(n.first(gone, t_kill) for n in others) - t_kill
 
 
-def restart(victim: Node, events: list, a: argparse.Namespace) -> None:
+def restart(victim: Node, nodes: list[Node], events: list, a: argparse.Namespace) -> float:
+    """Start a killed node again; the seconds from its start until every other node counts it alive.
+
+    Both moments are events: the process start, and the join, when the others see its first heartbeat
+    and hand it its share of the cameras (booting takes seconds more on a loaded machine)."""
     t_start = time.time()
     victim.start()
     events.append((t_start, f"start {victim.name}"))
     wait_until(lambda: victim.first(r"standby: node|leading: node", t_start) is not None, 90, f"{victim.name} back")
+    seen = rf"nodes alive: .*\b{victim.name}\b"
+    others = [n for n in nodes if n is not victim]
+    wait_until(lambda: all(n.first(seen, t_start) for n in others), 4 * a.lease + 30,
+               f"the others to see {victim.name}")
+    t_join = max(n.first(seen, t_start) for n in others)
+    events.append((t_join, f"{victim.name} joined"))
     time.sleep(a.beat * 2)
+    return t_join - t_start
 
 
 def incident_problems(nodes: list[Node]) -> tuple[int, list[str]]:
@@ -297,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             down = sorted(fleet.sims)[:2]
             for cam in down:
                 fleet.stop(cam)
-            failovers, reassign = [], []
+            failovers, reassign, joins = [], [], []
             lo = time.time()
             for k in range(a.kills):
                 lead = leader_of(nodes)
@@ -309,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 if k == a.kills // 2:
                     for cam in down:
                         fleet.start(cam)  # back: their incidents close
-                restart(victim, events, a)
+                joins.append(restart(victim, nodes, events, a))
             for cam in down:
                 fleet.stop(cam)  # a second outage after the kills: new incidents, new ids
             time.sleep(max(30.0, 3 * a.lease))
@@ -342,8 +355,10 @@ def main(argv: list[str] | None = None) -> int:
               if failovers else "failover: no leader was killed")
         print(f"cameras re-recorded after a SIGKILL: median {statistics.median(reassign):.1f}s, "
               f"worst {max(reassign):.1f}s (bound: two leases, {2 * a.lease:g}s)")
+        print(f"restarted nodes seen alive by the others: median {statistics.median(joins):.1f}s, "
+              f"worst {max(joins):.1f}s after their start")
         print(f"recording: {len(recorded)} cameras (all but the 2 taken down) x {hi - lo:.0f}s: camera-seconds "
-              f"recorded by no node {gaps} outside / {ex_gaps} inside two leases around a kill or start; "
+              f"recorded by no node {gaps} outside / {ex_gaps} inside two leases around a kill, start or join; "
               f"by two nodes {overlaps} outside / {ex_overlaps} inside")
         for stray in strays[:12]:  # each unexcused run, and what was going on around it
             print("\n".join(explain(stray, events, nodes, rows)))

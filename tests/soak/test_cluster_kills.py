@@ -6,7 +6,7 @@ go down, come back and go down again (their owners are asked through the outbox)
 `benchmarks/bench_cluster.py` at its full size; this test reads its figures back and holds each one:
 
 - from the segment index: every camera recorded by exactly one node at every second, except within two
-  lease periods around a kill or a start;
+  lease periods around a kill, a start or a join (when the others first count a started node alive);
 - a leader's SIGKILL: another node leads within one lease;
 - a dead node's cameras are recorded by the others within two leases;
 - from the outbox and the peers' notifications: no duplicate owner request;
