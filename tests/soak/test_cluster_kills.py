@@ -13,7 +13,8 @@ go down, come back and go down again (their owners are asked through the outbox)
 - from the nodes' logs: no incident id opened twice, none reopened by a new leader.
 
 It times real failovers, so it runs alone: `make soak`. It is quarantined out of `make test` since it failed 2 of
-its last 4 runs on 2026-12-06 (10 to 13 camera-seconds outside the failure windows; cause not found yet).
+4 runs on 2026-12-06 (10 to 13 camera-seconds outside the failure windows); the next 4 were clean, and the
+cause is not found yet (the run now prints each such second with what went on around it).
 """
 
 from __future__ import annotations
