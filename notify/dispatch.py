@@ -27,6 +27,7 @@ from notify.outbox import Outbox, OutboxItem, OutboxStatus
 from notify.render import Renderer
 
 log = logging.getLogger(__name__)
+CANCELLED_WHY = "no longer wanted when its time came: "  # a cancelled row's last_error, before the reason
 
 
 class Clock(Protocol):
@@ -100,7 +101,7 @@ class Dispatcher:
         operators: Sequence[Recipient] = (),
         worker_id: str | None = None,
         rand: Callable[[], float] = random.random,
-        still_wanted: Callable[[OutboxItem], bool] | None = None,
+        moot: Callable[[OutboxItem], str | None] | None = None,
     ) -> None:
         self._outbox = Outbox(sessions)
         self._channels = {ChannelKind(k): v for k, v in channels.items()}
@@ -110,7 +111,7 @@ class Dispatcher:
         self._operators = tuple(operators)
         self.worker_id = worker_id or f"dispatcher-{uuid.uuid4().hex[:12]}"
         self._rand = rand
-        self._still_wanted = still_wanted  # asked before each send: a message that waited may be moot by now
+        self._moot = moot  # asked before each send: why a message that waited no longer makes sense (None: it does)
 
     @property
     def outbox(self) -> Outbox:
@@ -128,10 +129,11 @@ class Dispatcher:
             item = self._outbox.claim(row_id, worker=self.worker_id, now=self._clock.now(), lease=self._policy.lease)
             if item is None:
                 continue  # another worker got it
-            if self._still_wanted is not None and not self._still_wanted(item):
+            why = self._moot(item) if self._moot is not None else None
+            if why is not None:
                 self._outbox.mark_cancelled(item.id, worker=self.worker_id, now=self._clock.now(),
-                                            reason="no longer wanted when its time came (its incident closed)")
-                log.info("outbox %s cancelled: no longer wanted (%s)", item.id, item.key)
+                                            reason=CANCELLED_WHY + why)
+                log.info("outbox %s cancelled: no longer wanted, %s (%s)", item.id, why, item.key)
                 counts["cancelled"] += 1
                 continue
             outcome = self._send_one(item)

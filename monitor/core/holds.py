@@ -100,14 +100,36 @@ def not_at_night(t: datetime, tz: ZoneInfo, policy: EscalationPolicy,
 OWNER_REQUESTS = ("reboot_request", "reminder")
 
 
+CLOSED, ACKNOWLEDGED, NOT_ASKED = ("its incident closed", "its incident was acknowledged",
+                                   "the request it follows did not go out")
+
+
+def why_moot(kind: str, incident_closed: bool, request_went_out: bool, acknowledged: bool = False) -> str | None:
+    """Why a message no longer makes sense when its time comes (None: it still does)."""
+    if kind in OWNER_REQUESTS and incident_closed:
+        return CLOSED
+    if kind in OWNER_REQUESTS and acknowledged:
+        return ACKNOWLEDGED  # an operator is on it and contacts the owner
+    if kind == "reminder" and not request_went_out:
+        return NOT_ASKED  # it follows its request, never comes instead of it
+    if kind == "dispatch" and incident_closed:
+        return CLOSED
+    if kind in ("recovered_thanks", "dispatch_cancel") and not request_went_out:
+        return NOT_ASKED
+    return None
+
+
 def still_wanted(kind: str, incident_closed: bool, request_went_out: bool, acknowledged: bool = False) -> bool:
     """Whether a message still makes sense when its time comes."""
-    if kind == "reboot_request":
-        return not incident_closed and not acknowledged
-    if kind == "reminder":  # it follows its request, never comes instead of it
-        return not incident_closed and not acknowledged and request_went_out
-    if kind == "dispatch":
-        return not incident_closed
-    if kind in ("recovered_thanks", "dispatch_cancel"):
-        return request_went_out
-    return True
+    return why_moot(kind, incident_closed, request_went_out, acknowledged) is None
+
+
+def resend_at(kind: str, now: datetime, held_until: datetime | None, tz: ZoneInfo,
+              policy: EscalationPolicy) -> datetime:
+    """When an owner request that an acknowledgement cancelled goes after the acknowledgement is withdrawn:
+    the request from now (or from the end of a silence or planned works), its reminder `reminder_after`
+    behind it, as the ladder spaces them; never at night."""
+    t = max(now, held_until or now)
+    if kind == "reminder":
+        t += policy.reminder_after
+    return not_at_night(t, tz, policy)

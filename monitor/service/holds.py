@@ -1,28 +1,38 @@
 """Whether a message still makes sense when its time comes (it waited for a silence or planned works, or
-its incident was acknowledged meanwhile): the dispatcher asks before each send (`core.holds.still_wanted`
-over the store)."""
+its incident was acknowledged meanwhile): the dispatcher asks before each send (`core.holds.why_moot`
+over the store). And what an acknowledgement withdrawn gives back: the owner requests it cancelled."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.core.holds import HELD_AUDIENCES, OWNER_REQUESTS, still_wanted
+from monitor.core.holds import ACKNOWLEDGED, HELD_AUDIENCES, OWNER_REQUESTS, hold_until, resend_at, why_moot
 from monitor.store.account_models import IncidentAckRow
-from monitor.store.models import IncidentRow
+from monitor.store.cameras import to_camera
+from monitor.store.holds import silences, windows
+from monitor.store.models import CameraRow, IncidentRow
+from notify.dispatch import CANCELLED_WHY
+from notify.message import Audience
 from notify.outbox import OutboxItem, OutboxRow, OutboxStatus
+
+if TYPE_CHECKING:
+    from monitor.service.delivery import Delivery
 
 WENT_OUT = (OutboxStatus.SENT, OutboxStatus.FILED, OutboxStatus.DELIVERED, OutboxStatus.UNDELIVERED)
 ANSWERS = {"recovered_thanks": "reboot_request", "reminder": "reboot_request", "dispatch_cancel": "dispatch"}
 
 
-def wanted(sessions: sessionmaker[Session], item: OutboxItem) -> bool:
-    """An incident's owner or vendor message (key ``incident:kind:audience:camera:i``, a fallback's with
-    ``/channel``): its incident still open (and, for an owner request, not acknowledged) for a request,
-    its request sent for a thanks or a reminder. Others: yes."""
+def moot(sessions: sessionmaker[Session], item: OutboxItem) -> str | None:
+    """Why an incident's owner or vendor message (key ``incident:kind:audience:camera:i``, a fallback's with
+    ``/channel``) no longer makes sense: its incident closed or (an owner request) acknowledged, or the
+    request a thanks or a reminder follows never went out. None: it goes. Other messages always go."""
     parts = item.key.split("/", 1)[0].split(":")
     if len(parts) != 5 or parts[2] not in HELD_AUDIENCES:
-        return True
+        return None
     incident, kind, audience, camera, _ = parts
     with sessions() as s:
         state = s.scalar(select(IncidentRow.state).where(IncidentRow.id == incident))
@@ -32,4 +42,30 @@ def wanted(sessions: sessionmaker[Session], item: OutboxItem) -> bool:
             prefix = f"{incident}:{ANSWERS[kind]}:{audience}:{camera}:"
             went_out = s.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key.startswith(prefix),
                                                            OutboxRow.status.in_(list(WENT_OUT))).limit(1)) is not None
-    return still_wanted(kind, state == "closed", went_out, acknowledged)
+    return why_moot(kind, state == "closed", went_out, acknowledged)
+
+
+def resend_withdrawn(session: Session, incident: str, now: datetime, delivery: Delivery) -> int:
+    """After an incident's acknowledgement is withdrawn (in ``session``'s transaction): the owner requests
+    that it cancelled are queued again (`core.holds.resend_at`), if the incident is still open. Returns
+    how many."""
+    if session.scalar(select(IncidentRow.state).where(IncidentRow.id == incident)) != "open":
+        return 0
+    keys = [f"{incident}:{kind}:owner:" for kind in OWNER_REQUESTS]
+    rows = session.scalars(select(OutboxRow).where(
+        OutboxRow.status == str(OutboxStatus.CANCELLED), OutboxRow.last_error == CANCELLED_WHY + ACKNOWLEDGED,
+        OutboxRow.idempotency_key.startswith(f"{incident}:"))).all()
+    held = (silences(session, now), windows(session, now))
+    n = 0
+    for row in rows:
+        if not any(row.idempotency_key.startswith(k) for k in keys):
+            continue
+        kind, camera = row.idempotency_key.split(":")[1], row.idempotency_key.split(":")[3]
+        cam_row = session.get(CameraRow, camera)
+        cam = to_camera(cam_row, None) if cam_row is not None else None
+        at = resend_at(kind, now, hold_until("owner", incident, cam, now, *held), delivery.tz, delivery.escalation)
+        n += session.execute(update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.status == row.status).values(
+            status=str(OutboxStatus.QUEUED), attempts=0, next_attempt_at=at,
+            deadline=delivery.deadline(Audience.OWNER, at), claimed_by=None, claimed_at=None, finished_at=None,
+            last_error=None)).rowcount
+    return n

@@ -40,7 +40,7 @@ from monitor.service.delivery import (
     person_recipient,
 )
 from monitor.service.held import HeldRounds
-from monitor.service.holds import wanted
+from monitor.service.holds import moot, resend_withdrawn
 from monitor.service.jobs import (
     leave_cluster,
     quiet_jobstore_outages,
@@ -175,7 +175,7 @@ class ProbeService:
         self.channels = build_channels(s)
         self.dispatcher = Dispatcher(store.sessions, self.channels, RetryPolicy(), self.clock, renderer=renderer,
                                      operators=[person_recipient(p) for p in s.notify.operators],
-                                     still_wanted=lambda item: wanted(store.sessions, item))
+                                     moot=lambda item: moot(store.sessions, item))
         self._actions: set[asyncio.Task] = set()
         self._store_down: StoreOutage | None = None
         self.recorder: RecorderRuntime | None = None  # set by serve once recording has started
@@ -320,7 +320,8 @@ async def start_web(s: Settings, store: Store, svc: ProbeService):
                    on_twilio_status=on_twilio_status, status_source=store_status_source(store.sessions, svc.clock.now),
                    now=svc.clock.now, metrics_registry=svc.metrics.registry, ready=lambda: svc.ready(store),
                    box=store.box, recorder_live=lambda: svc.metrics.recorder_status,
-                   sso=ProxySignOn.of(s.web.sso_header, s.web.sso_proxies))
+                   sso=ProxySignOn.of(s.web.sso_header, s.web.sso_proxies),
+                   resend_withdrawn=lambda session, inc, now: resend_withdrawn(session, inc, now, svc.delivery))
     return await start_server(app, s.web.host, s.web.port)
 
 

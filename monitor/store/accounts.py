@@ -122,5 +122,14 @@ def acknowledge(session: Session, incident_id: str, by: str, now: datetime) -> b
     return True
 
 
+def withdraw_ack(session: Session, incident_id: str) -> tuple[str, datetime] | None:
+    """Withdraw an incident's acknowledgement; who gave it and when (None: it was not acknowledged)."""
+    row = session.get(IncidentAckRow, incident_id)
+    if row is None:
+        return None
+    session.delete(row)
+    return row.by, row.at
+
+
 def acks(session: Session) -> dict[str, tuple[str, datetime]]:
     return {r.incident_id: (r.by, r.at) for r in session.scalars(select(IncidentAckRow))}

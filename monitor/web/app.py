@@ -93,6 +93,7 @@ def make_app(
     box: Any = None,
     recorder_live: Callable[[], Mapping[str, Mapping]] | None = None,
     sso: ProxySignOn | None = None,
+    resend_withdrawn: Callable[[Session, str, datetime], int] | None = None,
 ) -> web.Application:
     """The aiohttp application. ``now`` (aware UTC) defaults to the system clock; ``ready`` answers
     /readyz (default: the store answers a query)."""
@@ -124,7 +125,7 @@ def make_app(
         sessions=sessions, tz=tz, secure=public_base_url.startswith("https://"), now=app[CONFIG].now,
         ready=ready or (lambda: store_answers(sessions)),
         render=lambda template, **ctx: templates.get_template(template).render(**ctx), box=box,
-        recorder_live=recorder_live or dict, sso=sso)
+        recorder_live=recorder_live or dict, sso=sso, resend_withdrawn=resend_withdrawn)
     return app
 
 

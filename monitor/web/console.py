@@ -68,6 +68,9 @@ class ConsoleConfig:
     box: Any = None  # the store's PasswordBox, for registry imports (None: imports only from the command line)
     recorder_live: Callable[[], Mapping[str, Mapping]] = dict  # this node's recorder, per camera (connected, fps…)
     sso: ProxySignOn | None = None  # the city's single sign-on through its reverse proxy, if configured
+    # an acknowledgement withdrawn: queue again the owner requests it cancelled (the service's delivery;
+    # None: nothing is queued again, only what is still to come goes)
+    resend_withdrawn: Callable[[Session, str, datetime], int] | None = None
 
 
 CONSOLE = web.AppKey("mimamori_console", ConsoleConfig)

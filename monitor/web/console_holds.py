@@ -101,7 +101,33 @@ async def acknowledge(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/console/incidents")
 
 
+@needs(Page.ACKNOWLEDGE)
+async def withdraw(request: web.Request) -> web.Response:
+    """Undo an acknowledgement (a slip, or nobody reached the owner after all): the owner requests it
+    cancelled are queued again, the request from now and its reminder behind it, never at night."""
+    from recorder import AuditLog
+
+    cfg = request.app[CONSOLE]
+    incident, who, now = request.match_info["incident"], request[ACCOUNT].name, cfg.now()
+
+    def undo(s: Session) -> int | None:
+        given = db.withdraw_ack(s, incident)
+        if given is None:
+            return None
+        again = cfg.resend_withdrawn(s, incident, now) if cfg.resend_withdrawn is not None else 0
+        AuditLog.append_in(s, actor=who, action="incident_unacknowledge", now=now, detail={
+            "incident": incident, "acknowledged_by": given[0], "at": given[1].isoformat(), "queued_again": again})
+        return again
+
+    again = await _db(request, undo, write=True)
+    if again is not None:
+        log.info("console: %s withdrew the acknowledgement of incident %s (%d owner messages queued again)",
+                 who, incident, again)
+    raise web.HTTPSeeOther("/console/incidents")
+
+
 def routes() -> list[web.RouteDef]:
     return [web.post("/console/incidents/{incident}/acknowledge", acknowledge),
+            web.post("/console/incidents/{incident}/unacknowledge", withdraw),
             web.post("/console/incidents/{incident}/silence", silence),
             web.get("/console/maintenance", maintenance_page), web.post("/console/maintenance", plan_maintenance)]

@@ -184,6 +184,33 @@ async def test_acknowledge_needs_the_csrf_token_and_leaves_an_audit_entry(world)
     assert [(e.actor, e.action, e.detail) for e in entries] == [("tanaka", "incident_acknowledge", {"incident": "I1"})]
 
 
+async def test_an_acknowledgement_can_be_withdrawn_once_audited_and_the_button_comes_back(world):
+    sessions, *_ = world
+    c = await client(sessions)
+    try:
+        await login(c, "tanaka")
+        page = await (await c.get("/console/incidents")).text()
+        csrf = hidden(page, "csrf")
+        assert (await c.post("/console/incidents/I1/unacknowledge", data={"csrf": csrf},
+                             allow_redirects=False)).status == 303  # not acknowledged: nothing to withdraw
+        await c.post("/console/incidents/I1/acknowledge", data={"csrf": csrf})
+        page = await (await c.get("/console/incidents")).text()
+        assert "Withdraw</span></button>" in page and "Acknowledge</span></button>" not in page
+        r = await c.post("/console/incidents/I1/unacknowledge", data={}, allow_redirects=False)
+        assert r.status == 403  # no form token
+        r = await c.post("/console/incidents/I1/unacknowledge", data={"csrf": csrf}, allow_redirects=False)
+        assert r.status == 303
+        page = await (await c.get("/console/incidents")).text()
+        assert "Acknowledge</span></button>" in page and "Withdraw</span></button>" not in page
+    finally:
+        await c.close()
+    entries = [(e.actor, e.action, e.detail) for e in AuditLog(sessions).entries()]
+    assert [a for _, a, _ in entries] == ["incident_acknowledge", "incident_unacknowledge"]
+    actor, _, detail = entries[1]
+    assert actor == "tanaka" and detail["incident"] == "I1" and detail["acknowledged_by"] == "tanaka"
+    assert detail["queued_again"] == 0  # this app has no delivery wired: nothing was cancelled to send again
+
+
 async def test_login_without_its_form_token_is_refused(world):
     sessions, *_ = world
     c = await client(sessions)

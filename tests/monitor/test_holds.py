@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 from monitor.core.domain import Camera
 from monitor.core.holds import Maintenance, Silence, check_window, hold_until, not_at_night, still_wanted
 from monitor.core.policy import EscalationPolicy
-from monitor.service.holds import wanted
-from monitor.store.accounts import acknowledge
+from monitor.service.decide import policies_of
+from monitor.service.delivery import Delivery
+from monitor.service.holds import moot, resend_withdrawn
+from monitor.store.accounts import acknowledge, withdraw_ack
 from monitor.store.holds import add_silence, add_window
 from notify.outbox import Outbox
+from notify.render import Renderer
 
 from .test_delivery import MORNING, Clock, fleet, folder_settings, observations, service_parts
 
@@ -66,7 +69,7 @@ def run(sessions, tmp_path, down_of, minutes: int, before=lambda loop, clock: No
     cams = fleet()
     clock = Clock(MORNING)
     loop, dispatcher = service_parts(s, sessions, clock)
-    dispatcher._still_wanted = lambda item: wanted(sessions, item)  # as the service wires it
+    dispatcher._moot = lambda item: moot(sessions, item)  # as the service wires it
     for k in range(minutes):
         clock.t = MORNING + timedelta(minutes=k)
         before(k, clock)
@@ -154,6 +157,34 @@ def test_acknowledged_after_the_request_the_reminder_is_not_sent_but_the_thanks_
                reminder_after=timedelta(minutes=20).total_seconds())
     assert owners_sent(rows) == ["owner.reboot_request", "owner.recovered_thanks"]
     assert ("owner.reminder", "cancelled") in rows
+
+
+def test_an_acknowledgement_withdrawn_sends_what_it_stopped_the_request_now_the_reminder_behind_it(
+        sessions, tmp_path):
+    """Acknowledged at 10 (the request fell due at 20 and the reminder at 40: both cancelled), withdrawn at
+    45: the request goes at 45, its reminder 20 minutes later, and the owner is thanked when the line is
+    back at 90. Withdrawing it again, or an incident that was never acknowledged, changes nothing."""
+    s = folder_settings(tmp_path)
+    escalation = s.escalation | {"reminder_after": timedelta(minutes=20).total_seconds()}
+    delivery = Delivery(settings=s, renderer=Renderer(), escalation=policies_of(
+        s.model_copy(update={"escalation": escalation})).escalation, outbox=Outbox(sessions))
+    given = acknowledging_at(10, sessions)
+
+    def withdraw(k, clock):
+        given(k, clock)
+        if k == 45:
+            with sessions.begin() as s:
+                assert withdraw_ack(s, "I1") is not None
+                assert resend_withdrawn(s, "I1", clock.t, delivery) == 2
+            with sessions.begin() as s:
+                assert withdraw_ack(s, "I1") is None and resend_withdrawn(s, "I1", clock.t, delivery) == 0
+
+    rows = run(sessions, tmp_path, lambda k: {"C004"} if 5 <= k < 90 else set(), 100, before=withdraw,
+               **escalation)
+    assert owners_sent(rows) == ["owner.reboot_request", "owner.recovered_thanks", "owner.reminder"]
+    sent = {i.message.kind: i.next_attempt_at for i in Outbox(sessions).all()}
+    assert sent["owner.reboot_request"] == MORNING + timedelta(minutes=45)
+    assert sent["owner.reminder"] == MORNING + timedelta(minutes=65)
 
 
 def test_a_reminder_held_with_its_request_follows_it_at_its_distance_not_at_once(sessions, tmp_path):
