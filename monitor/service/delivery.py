@@ -22,6 +22,7 @@ from monitor.core.domain import Camera, Cause, Contact
 from monitor.core.holds import hold_until, not_at_night
 from monitor.core.policy import EscalationPolicy
 from monitor.core.tickets import Ticket
+from monitor.service.holds import request_went_at
 from monitor.service.ticketing import ticket_context, vendor_ticket
 from monitor.store.holds import silences, windows
 from monitor.store.models import IncidentRow
@@ -204,6 +205,12 @@ class Delivery:
             send_at = not_at_night(until, self.tz, self.escalation) if kind.audience is Audience.OWNER else until
             log.info("%s of incident %s held until %s (silence or maintenance)", kind, n.incident,
                      send_at.astimezone(self.tz).isoformat(timespec="minutes"))
+        if kind is Kind.OWNER_REMINDER and (asked := request_went_at(session, n.incident, n.camera)) is not None:
+            # the ladder counts from when it decided the request; a request that went later (it waited for
+            # an acknowledgement to be withdrawn) keeps its reminder at the same distance from when it went
+            due = asked + self.escalation.reminder_after
+            if due > (send_at or now):
+                send_at = not_at_night(due, self.tz, self.escalation)
         for i, rcpt in enumerate(self.recipients(kind.audience, cam)):
             ctx = self.context(kind.audience, n.incident, rcpt.lang, cam, inc, now, ticket, cause=n.cause,
                                count=n.count)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.holds import ACKNOWLEDGED, HELD_AUDIENCES, OWNER_REQUESTS, hold_until, resend_at, why_moot
@@ -43,6 +43,13 @@ def moot(sessions: sessionmaker[Session], item: OutboxItem) -> str | None:
             went_out = s.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key.startswith(prefix),
                                                            OutboxRow.status.in_(list(WENT_OUT))).limit(1)) is not None
     return why_moot(kind, state == "closed", went_out, acknowledged)
+
+
+def request_went_at(session: Session, incident: str, camera: str | None) -> datetime | None:
+    """When the incident's request to ``camera``'s owner went out (its first recipient's), if it did."""
+    prefix = f"{incident}:reboot_request:owner:{camera}:"
+    return session.scalar(select(func.min(OutboxRow.finished_at)).where(
+        OutboxRow.idempotency_key.startswith(prefix), OutboxRow.status.in_(list(WENT_OUT))))
 
 
 def resend_withdrawn(session: Session, incident: str, now: datetime, delivery: Delivery) -> int:

@@ -187,6 +187,30 @@ def test_an_acknowledgement_withdrawn_sends_what_it_stopped_the_request_now_the_
     assert sent["owner.reminder"] == MORNING + timedelta(minutes=65)
 
 
+def test_an_acknowledgement_withdrawn_after_the_request_fell_due_keeps_the_reminder_at_its_distance(
+        sessions, tmp_path):
+    """Acknowledged at 10, the request cancelled at 20, withdrawn at 25: the request goes at 25. The ladder
+    decides the reminder at 40 (20 after it decided the request); it waits until 45, 20 after the request
+    really went, not 15."""
+    s = folder_settings(tmp_path)
+    escalation = s.escalation | {"reminder_after": timedelta(minutes=20).total_seconds()}
+    delivery = Delivery(settings=s, renderer=Renderer(), escalation=policies_of(
+        s.model_copy(update={"escalation": escalation})).escalation, outbox=Outbox(sessions))
+    given = acknowledging_at(10, sessions)
+
+    def withdraw(k, clock):
+        given(k, clock)
+        if k == 25:
+            with sessions.begin() as s:
+                assert withdraw_ack(s, "I1") is not None and resend_withdrawn(s, "I1", clock.t, delivery) == 1
+
+    rows = run(sessions, tmp_path, lambda k: {"C004"} if k >= 5 else set(), 60, before=withdraw, **escalation)
+    assert owners_sent(rows) == ["owner.reboot_request", "owner.reminder"]
+    sent = {i.message.kind: i.next_attempt_at for i in Outbox(sessions).all()}  # each went when due (folder)
+    assert sent["owner.reboot_request"] == MORNING + timedelta(minutes=25)
+    assert sent["owner.reminder"] == MORNING + timedelta(minutes=45)
+
+
 def test_a_reminder_held_with_its_request_follows_it_at_its_distance_not_at_once(sessions, tmp_path):
     ends = MORNING + timedelta(minutes=60)
 
