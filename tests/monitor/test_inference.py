@@ -450,3 +450,21 @@ def test_a_district_outage_whose_first_line_fails_a_round_early_is_the_area_not_
     assert set(incidents_of(decisions, "C101").values()) == {Cause.LOCAL_OUTAGE}
     assert len(asked(decisions, "C101")) == 1
     assert not [c for c in ("C201", "C202", "C203", "C204") if asked(decisions, c)]
+
+
+def test_a_misregistered_camera_seen_down_a_round_before_its_real_providers_outage_is_never_its_household():
+    """C205 is registered on P2 but its line is P1's. P1 fails at minute 30, and C205 is seen down from
+    minute 29 (its probe landed just after the cut, theirs just before): when P1's outage opens, C205 has
+    been down for as long as a household's outage needs. It joins the outage in that same round; no
+    household incident opens for it, even for a minute (the city in a box met this live)."""
+    mover = "C205"
+    cams = city(wrong={mover: {"isp": "P2"}})
+    real = {c for c, cam in cams.items() if cam.isp == "P1"} | {mover}
+
+    def script(c, m):
+        start = 29 if c == mover else 30
+        return down if start <= m < 70 and c in real else ok
+    _, decisions = run(cams, script, 90)
+    assert set(incidents_of(decisions, mover).values()) == {Cause.ISP_OUTAGE}
+    assert asked(decisions, mover) == []
+    assert findings(decisions) == [(mover, "isp", "P2", "P1")]

@@ -369,7 +369,14 @@ class Round(CongestionRounds, MonitorRounds):
         return self._new(cause, group, evidence)
 
     def _absorb_local(self) -> None:
-        """Cameras of a local incident that began with a shared outage belong to the shared one."""
+        """Cameras of a local incident that began with a shared outage belong to the shared one.
+
+        An outage opened this round takes in at once the cameras that went down with it though the registry
+        puts them elsewhere: one seen down a round before the rest would otherwise be judged a household
+        of its own in this very round, and moved into the outage only in the next."""
+        for w in self.open_of(Cause.AREA_OUTAGE, Cause.ISP_OUTAGE):
+            if w.new:
+                self._join_by_synchrony(w)
         local = self.open_of(Cause.LOCAL_OUTAGE, Cause.CAMERA_FAULT)
         if not local:
             return
