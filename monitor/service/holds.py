@@ -5,12 +5,14 @@ over the store). And what an acknowledgement withdrawn gives back: the owner req
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.holds import ACKNOWLEDGED, HELD_AUDIENCES, OWNER_REQUESTS, hold_until, resend_at, why_moot
+from monitor.core.policy import EscalationPolicy
 from monitor.store.account_models import IncidentAckRow
 from monitor.store.cameras import to_camera
 from monitor.store.holds import silences, windows
@@ -19,11 +21,19 @@ from notify.dispatch import CANCELLED_WHY
 from notify.message import Audience
 from notify.outbox import OutboxItem, OutboxRow, OutboxStatus
 
-if TYPE_CHECKING:
-    from monitor.service.delivery import Delivery
-
 WENT_OUT = (OutboxStatus.SENT, OutboxStatus.FILED, OutboxStatus.DELIVERED, OutboxStatus.UNDELIVERED)
 ANSWERS = {"recovered_thanks": "reboot_request", "reminder": "reboot_request", "dispatch_cancel": "dispatch"}
+
+
+class Timing(Protocol):
+    """What a resend needs of the service's delivery (`service.delivery.Delivery`)."""
+
+    escalation: EscalationPolicy
+
+    @property
+    def tz(self) -> ZoneInfo: ...
+
+    def deadline(self, audience: Audience, now: datetime) -> datetime: ...
 
 
 def moot(sessions: sessionmaker[Session], item: OutboxItem) -> str | None:
@@ -52,7 +62,7 @@ def request_went_at(session: Session, incident: str, camera: str | None) -> date
         OutboxRow.idempotency_key.startswith(prefix), OutboxRow.status.in_(list(WENT_OUT))))
 
 
-def resend_withdrawn(session: Session, incident: str, now: datetime, delivery: Delivery) -> int:
+def resend_withdrawn(session: Session, incident: str, now: datetime, delivery: Timing) -> int:
     """After an incident's acknowledgement is withdrawn (in ``session``'s transaction): the owner requests
     that it cancelled are queued again (`core.holds.resend_at`), if the incident is still open. Returns
     how many."""

@@ -7,16 +7,18 @@ e-mail, so each owner's messages are counted in the mailbox by address; Prism mu
 call at all. An operator, in Debian's Chromium:
 
 1. plans works on C0001's line from now for a quarter of an hour (the maintenance form);
-2. then four household lines go down, one in each area: C0001, C0004, C0007 and C0010;
-3. silences C0004's incident (reason, end) and acknowledges C0007's, once each shows on the incidents
-   page, before its owner is due to be asked;
-4. C0010 is the control: its owner is asked, reminded and, once the lines are back, thanked.
+2. then five household lines go down, one or two in each area: C0001, C0004, C0007, C0008 and C0010;
+3. silences C0004's incident (reason, end) and acknowledges C0007's and C0008's, once each shows on the
+   incidents page, before its owner is due to be asked;
+4. withdraws C0008's acknowledgement once its request was cancelled: the request goes after all;
+5. C0010 is the control: its owner is asked, reminded and, once the lines are back, thanked.
 
 The owners of C0001, C0004 and C0007 receive nothing. Their request, reminder and thanks wait in the
 outbox until the window's and the silence's end, where the dispatcher will cancel them all, the
 incidents being closed and no request having gone (`tests/monitor/test_holds.py` follows that through).
-The acknowledged incident's request is cancelled at once, and so are its reminder and thanks. Last, a
-camera edit from the browser leaves an entry in the audit chain, which still verifies.
+The acknowledged incident's request is cancelled at once, and so are its reminder and thanks. C0008's
+owner receives the request after the withdrawal, and the thanks. Last, a camera edit from the browser
+leaves an entry in the audit chain, which still verifies.
 
 Policy minutes are scaled as in the e2e city: one probe interval of 3 s stands for a minute.
 """
@@ -49,7 +51,8 @@ pytestmark = pytest.mark.peers
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 INTERVAL_S = 3.0
-WORKS, SILENCED, ACKED, CONTROL = "C0001", "C0004", "C0007", "C0010"
+WORKS, SILENCED, ACKED, WITHDRAWN, CONTROL = "C0001", "C0004", "C0007", "C0008", "C0010"
+DOWN = (WORKS, SILENCED, ACKED, WITHDRAWN, CONTROL)  # at most two of a group's three lines: no shared outage
 PASSWORD = "operator-pass-1234"
 
 
@@ -191,7 +194,7 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         page.click("main button[type=submit]")
         assert "C0001 の回線" in page.locator("#maintenance").inner_text()
 
-        for cam in (WORKS, SILENCED, ACKED, CONTROL):  # 2. four household lines go down
+        for cam in DOWN:  # 2. five household lines go down
             fleet.stop(cam)
             fleet.onvif_down(cam)
         down_at = time.monotonic()
@@ -202,22 +205,35 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         page.locator(f'form[action="/console/incidents/{silenced}/silence"] button').click()
         acked = wait_for("C0007's incident on the page", lambda: open_incident_of(page, base, ACKED), 60, log)
         page.locator(f'form[action="/console/incidents/{acked}/acknowledge"] button').click()
+        slip = wait_for("C0008's incident on the page", lambda: open_incident_of(page, base, WITHDRAWN), 60, log)
+        page.locator(f'form[action="/console/incidents/{slip}/acknowledge"] button').click()
         acted_after = time.monotonic() - down_at
         assert acted_after < m(20) - 2 * INTERVAL_S, f"acted {acted_after:.0f} s after the fault: too late to tell"
         assert "tanaka" in page.locator("#incidents").inner_text()
 
-        # 4. the control's owner is asked and reminded; the others receive nothing meanwhile
+        # 4. C0008's request is cancelled when due; its acknowledgement withdrawn, the request goes after all
+        wait_for("C0008's request cancelled", lambda: ("owner.reboot_request", "cancelled") in {
+            (k, s) for k, s, _ in owner_outbox(city["db"]).get(WITHDRAWN, ())}, 90, log)
+        assert to_owner(peers, WITHDRAWN) == []
+        page.goto(base + "/console/incidents")
+        page.locator(f'form[action="/console/incidents/{slip}/unacknowledge"] button').click()
+        wait_for("C0008's request after the withdrawal", lambda: to_owner(peers, WITHDRAWN), 30, log)
+
+        # 5. the control's owner is asked and reminded; the others receive nothing meanwhile
         wait_for("the control's request and reminder", lambda: len(to_owner(peers, CONTROL)) >= 2, 120, log)
-        for cam in (WORKS, SILENCED, ACKED, CONTROL):
+        for cam in DOWN:
             fleet.normal(cam)
         wait_for("the control's thanks", lambda: len(to_owner(peers, CONTROL)) >= 3, 120, log)
         wait_for("every line's recovery decided", lambda: all(
             any(k == "owner.recovered_thanks" for k, _, _ in owner_outbox(city["db"]).get(cam, ()))
-            for cam in (WORKS, SILENCED, ACKED)), 60, log)
+            for cam in (WORKS, SILENCED, ACKED, WITHDRAWN)), 60, log)
         time.sleep(3)  # a few dispatch periods more: anything else due would have gone by now
         assert len(to_owner(peers, CONTROL)) == 3, to_owner(peers, CONTROL)
         for cam in (WORKS, SILENCED, ACKED):
             assert to_owner(peers, cam) == [], cam
+        went = {k for k, s, _ in owner_outbox(city["db"])[WITHDRAWN] if s in ("sent", "delivered")}
+        assert {"owner.reboot_request", "owner.recovered_thanks"} <= went, owner_outbox(city["db"])[WITHDRAWN]
+        assert len(to_owner(peers, WITHDRAWN)) == len(went)  # each once at the peer, the reminder if it came
         assert peers.twilio_requests() == {"Messages": 0, "Calls": 0}  # every owner here is reached by e-mail
 
         page.goto(base + "/console/incidents")
@@ -230,7 +246,7 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         assert axe_problems(page) == []
         shot(page, city["tmp"], "console-incidents")
 
-        page.goto(base + "/console/cameras/C0012/edit")  # 5. a camera edit from the browser
+        page.goto(base + "/console/cameras/C0012/edit")  # 6. a camera edit from the browser
         page.fill("#f-address", "松戸市松戸1-2-3 (moved to the corner)")
         page.locator('form[action="/console/cameras/C0012/edit"] button').click()
         ctx.close()
@@ -251,7 +267,8 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
         audit = AuditLog(sessions)
         edits = [e for e in audit.entries() if e.action == "camera_edit"]
         assert [(e.actor, e.detail.get("camera")) for e in edits] == [("tanaka", "C0012")], edits
-        assert {e.action for e in audit.entries()} >= {"maintenance_plan", "incident_silence", "incident_acknowledge"}
+        assert {e.action for e in audit.entries()} >= {"maintenance_plan", "incident_silence", "incident_acknowledge",
+                                                       "incident_unacknowledge"}
         assert audit.verify().ok
     finally:
         engine.dispose()
