@@ -126,9 +126,10 @@ def camera(session: Session, camera_id: str, now: datetime, days: int = 7) -> di
 
 def incidents(session: Session, now: datetime, tz: tzinfo = UTC, days: int = 7) -> list[dict[str, Any]]:
     """Open incidents and those closed within ``days``, newest first, each with its timeline: opened, every
-    message decided (to whom, how, its delivery, until when it waits), acknowledged, silenced, closed. The
-    times inside the timeline's texts are in ``tz`` (the fleet's time zone)."""
+    message decided (to whom, how, its delivery, until when it waits), acknowledged (and withdrawn),
+    silenced, closed. The times inside the timeline's texts are in ``tz`` (the fleet's time zone)."""
     from monitor.store.account_models import IncidentAckRow, SilenceRow
+    from recorder.index import AuditRow
 
     since = now - timedelta(days=days)
     rows = list(session.scalars(select(IncidentRow).where(or_(IncidentRow.closed_at.is_(None),
@@ -147,6 +148,11 @@ def incidents(session: Session, now: datetime, tz: tzinfo = UTC, days: int = 7) 
         events[n.incident_id].append((n.due_at, f"{n.kind} → {who} ({n.channel or '-'}): {status}"))
     for a in session.scalars(select(IncidentAckRow).where(IncidentAckRow.incident_id.in_(ids))) if ids else ():
         events[a.incident_id].append((a.at, f"acknowledged by {a.by}"))
+    for w in session.scalars(select(AuditRow).where(AuditRow.action == "incident_unacknowledge", AuditRow.at >= since)):
+        if w.detail.get("incident") in events:  # a withdrawn acknowledgement lives on in the audit log only
+            events[w.detail["incident"]] += [(datetime.fromisoformat(w.detail["at"]),
+                                              f"acknowledged by {w.detail['acknowledged_by']}"),
+                                             (w.at, f"acknowledgement withdrawn by {w.actor}")]
     for q in session.scalars(select(SilenceRow).where(SilenceRow.incident_id.in_(ids))) if ids else ():
         until = local(q.ends_at)
         events[q.incident_id].append((q.created_at, f"silenced by {q.by} until {until}: {q.reason}"))

@@ -202,6 +202,7 @@ async def test_an_acknowledgement_can_be_withdrawn_once_audited_and_the_button_c
         assert r.status == 303
         page = await (await c.get("/console/incidents")).text()
         assert "Acknowledge</span></button>" in page and "Withdraw</span></button>" not in page
+        assert "acknowledged by tanaka" in page and "acknowledgement withdrawn by tanaka" in page  # the timeline
     finally:
         await c.close()
     entries = [(e.actor, e.action, e.detail) for e in AuditLog(sessions).entries()]

@@ -241,6 +241,7 @@ def test_acknowledge_silence_and_planned_works_change_what_the_owners_receive(ci
             summary.click()  # the timelines open: acknowledged by tanaka, the cancelled request
         timelines = page.locator("#incidents").inner_text()
         assert "acknowledged by tanaka" in timelines and "(email): cancelled" in timelines, timelines
+        assert "acknowledgement withdrawn by tanaka" in timelines, timelines
         assert "(email): queued until" in timelines and "(held)" in timelines, timelines
         assert "reachable: False" in timelines  # the evidence, one fact a line
         assert axe_problems(page) == []
