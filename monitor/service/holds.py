@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core.holds import ACKNOWLEDGED, HELD_AUDIENCES, OWNER_REQUESTS, hold_until, resend_at, why_moot
@@ -68,16 +68,13 @@ def resend_withdrawn(session: Session, incident: str, now: datetime, delivery: T
     how many."""
     if session.scalar(select(IncidentRow.state).where(IncidentRow.id == incident)) != "open":
         return 0
-    keys = [f"{incident}:{kind}:owner:" for kind in OWNER_REQUESTS]
     rows = session.scalars(select(OutboxRow).where(
         OutboxRow.status == str(OutboxStatus.CANCELLED), OutboxRow.last_error == CANCELLED_WHY + ACKNOWLEDGED,
-        OutboxRow.idempotency_key.startswith(f"{incident}:"))).all()
+        or_(*(OutboxRow.idempotency_key.startswith(f"{incident}:{kind}:owner:") for kind in OWNER_REQUESTS)))).all()
     held = (silences(session, now), windows(session, now))
     n = 0
     for row in rows:
-        if not any(row.idempotency_key.startswith(k) for k in keys):
-            continue
-        kind, camera = row.idempotency_key.split(":")[1], row.idempotency_key.split(":")[3]
+        _, kind, _, camera, _ = row.idempotency_key.split("/", 1)[0].split(":")
         cam_row = session.get(CameraRow, camera)
         cam = to_camera(cam_row, None) if cam_row is not None else None
         at = resend_at(kind, now, hold_until("owner", incident, cam, now, *held), delivery.tz, delivery.escalation)

@@ -159,15 +159,20 @@ def test_acknowledged_after_the_request_the_reminder_is_not_sent_but_the_thanks_
     assert ("owner.reminder", "cancelled") in rows
 
 
+def reminding_after_20(sessions, tmp_path) -> tuple[Delivery, dict]:
+    """The service's delivery with reminders 20 minutes after the request, and that [escalation] change."""
+    s = folder_settings(tmp_path)
+    escalation = s.escalation | {"reminder_after": timedelta(minutes=20).total_seconds()}
+    policy = policies_of(s.model_copy(update={"escalation": escalation})).escalation
+    return Delivery(settings=s, renderer=Renderer(), escalation=policy, outbox=Outbox(sessions)), escalation
+
+
 def test_an_acknowledgement_withdrawn_sends_what_it_stopped_the_request_now_the_reminder_behind_it(
         sessions, tmp_path):
     """Acknowledged at 10 (the request fell due at 20 and the reminder at 40: both cancelled), withdrawn at
     45: the request goes at 45, its reminder 20 minutes later, and the owner is thanked when the line is
     back at 90. Withdrawing it again, or an incident that was never acknowledged, changes nothing."""
-    s = folder_settings(tmp_path)
-    escalation = s.escalation | {"reminder_after": timedelta(minutes=20).total_seconds()}
-    delivery = Delivery(settings=s, renderer=Renderer(), escalation=policies_of(
-        s.model_copy(update={"escalation": escalation})).escalation, outbox=Outbox(sessions))
+    delivery, escalation = reminding_after_20(sessions, tmp_path)
     given = acknowledging_at(10, sessions)
 
     def withdraw(k, clock):
@@ -192,10 +197,7 @@ def test_an_acknowledgement_withdrawn_after_the_request_fell_due_keeps_the_remin
     """Acknowledged at 10, the request cancelled at 20, withdrawn at 25: the request goes at 25. The ladder
     decides the reminder at 40 (20 after it decided the request); it waits until 45, 20 after the request
     really went, not 15."""
-    s = folder_settings(tmp_path)
-    escalation = s.escalation | {"reminder_after": timedelta(minutes=20).total_seconds()}
-    delivery = Delivery(settings=s, renderer=Renderer(), escalation=policies_of(
-        s.model_copy(update={"escalation": escalation})).escalation, outbox=Outbox(sessions))
+    delivery, escalation = reminding_after_20(sessions, tmp_path)
     given = acknowledging_at(10, sessions)
 
     def withdraw(k, clock):
