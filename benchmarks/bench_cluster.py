@@ -248,6 +248,117 @@ def incident_problems(nodes: list[Node]) -> tuple[int, list[str]]:
     return len(state), problems
 
 
+def cpu_phases(nodes: list[Node], events: list, a: argparse.Namespace) -> None:
+    """1. one node alone: the reference CPU; 2. all nodes: each one's CPU beside it."""
+    nodes[0].start()
+    events.append((time.time(), "start n1"))
+    wait_until(lambda: nodes[0].first(r"round \d{4}-", 0) is not None, 90, "n1's first round")
+    time.sleep(a.lease)
+    c0, t0 = nodes[0].cpu_s(), time.monotonic()
+    time.sleep(a.steady)
+    ref = (nodes[0].cpu_s() - c0) / (time.monotonic() - t0)
+    for n in nodes[1:]:
+        n.start()
+        events.append((time.time(), f"start {n.name}"))
+    for n in nodes[1:]:
+        wait_until(lambda n=n: n.first("standby: node", 0) is not None, 90, f"{n.name} standing by")
+    time.sleep(2 * a.lease)
+    c0s, t0 = [n.cpu_s() for n in nodes], time.monotonic()
+    time.sleep(a.steady)
+    per_node = [(n.cpu_s() - c) / (time.monotonic() - t0) for n, c in zip(nodes, c0s, strict=True)]
+    print(f"cpu: 1 node x {a.cameras} cameras: {ref * 100:.1f}% of a core (reference)")
+    for n, u in zip(nodes, per_node, strict=True):
+        role = "leader" if leader_of(nodes) is n else "standby"
+        print(f"cpu: {n.name} ({role}) of {a.nodes} x {a.cameras}: {u * 100:.1f}% of a core, {times(u, ref)}")
+    print(f"cpu: {a.nodes} nodes together {sum(per_node) * 100:.1f}%, {times(sum(per_node), ref)}")
+
+
+class Kills(NamedTuple):
+    """What the kills phase saw: its span, and seconds per leader failover, re-recording and join."""
+
+    lo: float
+    hi: float
+    failovers: list[float]
+    reassign: list[float]
+    joins: list[float]
+
+
+def kill_phase(nodes: list[Node], fleet: SimulatedFleet, down: list[str], events: list, a: argparse.Namespace,
+               rng: random.Random) -> Kills:
+    """3. owners to ask (``down`` go down, come back halfway, go down again), and the kills."""
+    for cam in down:
+        fleet.stop(cam)
+    failovers, reassign, joins = [], [], []
+    lo = time.time()
+    for k in range(a.kills):
+        lead = leader_of(nodes)
+        victim = lead if (k % 3 == 0 and lead is not None) else rng.choice(nodes)
+        failover, moved = kill_once(victim, victim is lead, nodes, events, a)
+        reassign.append(moved)
+        if failover is not None:
+            failovers.append(failover)
+        if k == a.kills // 2:
+            for cam in down:
+                fleet.start(cam)  # back: their incidents close
+        joins.append(restart(victim, nodes, events, a))
+    for cam in down:
+        fleet.stop(cam)  # a second outage after the kills: new incidents, new ids
+    time.sleep(max(30.0, 3 * a.lease))
+    return Kills(lo, time.time(), failovers, reassign, joins)
+
+
+def evidence(url: str, nodes: list[Node], events: list, recorded: list[str], run: Kills,
+             a: argparse.Namespace) -> int:
+    """4. the evidence, read back from the database and the nodes' logs; prints it, returns the exit code."""
+    engine = create_engine(url)
+    with engine.connect() as c:
+        rows = [(r[0], r[1], r[2], r[3]) for r in c.execute(text(
+            "SELECT camera_id, node, start, \"end\" FROM rec_segments"))]
+        owner_msgs = Counter((r[0], r[1]) for r in c.execute(text(
+            "SELECT camera_id, incident_id FROM notifications "
+            "WHERE audience = 'owner' AND kind = 'reboot_request'")))
+        outbox_owner = c.execute(text(
+            "SELECT COUNT(*) FROM ntf_outbox WHERE kind = 'owner.reboot_request'")).scalar()
+    engine.dispose()
+    span = 2 * a.lease
+    # "around a failure": a SIGKILL also loses the fragment being written when it lands (up to a
+    # segment's fragment before the kill), so the window reaches two leases either side
+    excused = [(t - span, t + span) for t, e in events]
+    rows = [(cam, node, s.replace(tzinfo=s.tzinfo or UTC), e.replace(tzinfo=e.tzinfo or UTC))
+            for cam, node, s, e in rows if cam in recorded]  # the two taken down are not recorded then
+    gaps, overlaps, ex_gaps, ex_overlaps, strays = coverage(rows, recorded, run.lo, run.hi, excused)
+    n_incidents, inc_problems = incident_problems(nodes)
+    failovers, reassign, joins = run.failovers, run.reassign, run.joins
+    print(f"failover (leader SIGKILL -> new leader): {len(failovers)} kills, median "
+          f"{statistics.median(failovers):.1f}s, worst {max(failovers):.1f}s (lease {a.lease:g}s)"
+          if failovers else "failover: no leader was killed")
+    print(f"cameras re-recorded after a SIGKILL: median {statistics.median(reassign):.1f}s, "
+          f"worst {max(reassign):.1f}s (bound: two leases, {2 * a.lease:g}s)")
+    print(f"restarted nodes seen alive by the others: median {statistics.median(joins):.1f}s, "
+          f"worst {max(joins):.1f}s after their start")
+    print(f"recording: {len(recorded)} cameras (all but the 2 taken down) x {run.hi - run.lo:.0f}s: camera-seconds "
+          f"recorded by no node {gaps} outside / {ex_gaps} inside two leases around a kill, start or join; "
+          f"by two nodes {overlaps} outside / {ex_overlaps} inside")
+    for stray in strays[:12]:  # each unexcused run, and what was going on around it
+        print("\n".join(explain(stray, events, nodes, rows)))
+    dups = {k: v for k, v in owner_msgs.items() if v > 1}
+    print(f"owners asked: {sum(owner_msgs.values())} reboot requests over {len(owner_msgs)} (camera, incident) "
+          f"pairs, {len(dups)} duplicated; outbox {outbox_owner}; incidents {n_incidents}")
+    problems = [*inc_problems]
+    if gaps or overlaps:
+        problems.append(f"{gaps} camera-seconds unrecorded and {overlaps} recorded twice outside the failures")
+    if dups or outbox_owner != sum(owner_msgs.values()):
+        problems.append(f"duplicate owner requests: {dups}, outbox {outbox_owner}")
+    if not owner_msgs:
+        problems.append("no owner was asked: the run proves nothing about duplicates")
+    if failovers and max(failovers) > a.lease:
+        problems.append(f"a standby took {max(failovers):.1f}s to lead (lease {a.lease:g}s)")
+    if reassign and max(reassign) > 2 * a.lease + a.beat + 1:
+        problems.append(f"cameras waited {max(reassign):.1f}s for another node")
+    print("invariants: " + ("ok" if not problems else "; ".join(problems)))
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nodes", type=int, default=3)
@@ -279,105 +390,12 @@ def main(argv: list[str] | None = None) -> int:
             nodes = [Node(f"n{i + 1}", env, tmp_p) for i in range(a.nodes)]
             NODES[:] = nodes
             events: list[tuple[float, str]] = []
-
-            # 1. one node alone: the reference CPU
-            nodes[0].start()
-            events.append((time.time(), "start n1"))
-            wait_until(lambda: nodes[0].first(r"round \d{4}-", 0) is not None, 90, "n1's first round")
-            time.sleep(a.lease)
-            c0, t0 = nodes[0].cpu_s(), time.monotonic()
-            time.sleep(a.steady)
-            ref = (nodes[0].cpu_s() - c0) / (time.monotonic() - t0)
-
-            # 2. all nodes
-            for n in nodes[1:]:
-                n.start()
-                events.append((time.time(), f"start {n.name}"))
-            for n in nodes[1:]:
-                wait_until(lambda n=n: n.first("standby: node", 0) is not None, 90, f"{n.name} standing by")
-            time.sleep(2 * a.lease)
-            c0s, t0 = [n.cpu_s() for n in nodes], time.monotonic()
-            time.sleep(a.steady)
-            per_node = [(n.cpu_s() - c) / (time.monotonic() - t0) for n, c in zip(nodes, c0s, strict=True)]
-            print(f"cpu: 1 node x {a.cameras} cameras: {ref * 100:.1f}% of a core (reference)")
-            for n, u in zip(nodes, per_node, strict=True):
-                role = "leader" if leader_of(nodes) is n else "standby"
-                print(f"cpu: {n.name} ({role}) of {a.nodes} x {a.cameras}: {u * 100:.1f}% of a core, "
-                      f"{times(u, ref)}")
-            print(f"cpu: {a.nodes} nodes together {sum(per_node) * 100:.1f}%, {times(sum(per_node), ref)}")
-
-            # 3. owners to ask, and the kills
+            cpu_phases(nodes, events, a)
             down = sorted(fleet.sims)[:2]
-            for cam in down:
-                fleet.stop(cam)
-            failovers, reassign, joins = [], [], []
-            lo = time.time()
-            for k in range(a.kills):
-                lead = leader_of(nodes)
-                victim = lead if (k % 3 == 0 and lead is not None) else rng.choice(nodes)
-                failover, moved = kill_once(victim, victim is lead, nodes, events, a)
-                reassign.append(moved)
-                if failover is not None:
-                    failovers.append(failover)
-                if k == a.kills // 2:
-                    for cam in down:
-                        fleet.start(cam)  # back: their incidents close
-                joins.append(restart(victim, nodes, events, a))
-            for cam in down:
-                fleet.stop(cam)  # a second outage after the kills: new incidents, new ids
-            time.sleep(max(30.0, 3 * a.lease))
-            hi = time.time()
+            run = kill_phase(nodes, fleet, down, events, a, rng)
             for n in nodes:
                 n.kill(signal.SIGTERM)
-
-        # 4. the evidence
-        engine = create_engine(url)
-        with engine.connect() as c:
-            rows = [(r[0], r[1], r[2], r[3]) for r in c.execute(text(
-                "SELECT camera_id, node, start, \"end\" FROM rec_segments"))]
-            owner_msgs = Counter((r[0], r[1]) for r in c.execute(text(
-                "SELECT camera_id, incident_id FROM notifications "
-                "WHERE audience = 'owner' AND kind = 'reboot_request'")))
-            outbox_owner = c.execute(text(
-                "SELECT COUNT(*) FROM ntf_outbox WHERE kind = 'owner.reboot_request'")).scalar()
-        engine.dispose()
-        span = 2 * a.lease
-        # "around a failure": a SIGKILL also loses the fragment being written when it lands (up to a
-        # segment's fragment before the kill), so the window reaches two leases either side
-        excused = [(t - span, t + span) for t, e in events]
-        rows = [(cam, node, s.replace(tzinfo=s.tzinfo or UTC), e.replace(tzinfo=e.tzinfo or UTC))
-                for cam, node, s, e in rows if cam not in down]  # the two taken down are not recorded then
-        recorded = [c for c in sorted(fleet.sims) if c not in down]
-        gaps, overlaps, ex_gaps, ex_overlaps, strays = coverage(rows, recorded, lo, hi, excused)
-        n_incidents, inc_problems = incident_problems(nodes)
-        print(f"failover (leader SIGKILL -> new leader): {len(failovers)} kills, median "
-              f"{statistics.median(failovers):.1f}s, worst {max(failovers):.1f}s (lease {a.lease:g}s)"
-              if failovers else "failover: no leader was killed")
-        print(f"cameras re-recorded after a SIGKILL: median {statistics.median(reassign):.1f}s, "
-              f"worst {max(reassign):.1f}s (bound: two leases, {2 * a.lease:g}s)")
-        print(f"restarted nodes seen alive by the others: median {statistics.median(joins):.1f}s, "
-              f"worst {max(joins):.1f}s after their start")
-        print(f"recording: {len(recorded)} cameras (all but the 2 taken down) x {hi - lo:.0f}s: camera-seconds "
-              f"recorded by no node {gaps} outside / {ex_gaps} inside two leases around a kill, start or join; "
-              f"by two nodes {overlaps} outside / {ex_overlaps} inside")
-        for stray in strays[:12]:  # each unexcused run, and what was going on around it
-            print("\n".join(explain(stray, events, nodes, rows)))
-        dups = {k: v for k, v in owner_msgs.items() if v > 1}
-        print(f"owners asked: {sum(owner_msgs.values())} reboot requests over {len(owner_msgs)} (camera, incident) "
-              f"pairs, {len(dups)} duplicated; outbox {outbox_owner}; incidents {n_incidents}")
-        problems = [*inc_problems]
-        if gaps or overlaps:
-            problems.append(f"{gaps} camera-seconds unrecorded and {overlaps} recorded twice outside the failures")
-        if dups or outbox_owner != sum(owner_msgs.values()):
-            problems.append(f"duplicate owner requests: {dups}, outbox {outbox_owner}")
-        if not owner_msgs:
-            problems.append("no owner was asked: the run proves nothing about duplicates")
-        if failovers and max(failovers) > a.lease:
-            problems.append(f"a standby took {max(failovers):.1f}s to lead (lease {a.lease:g}s)")
-        if reassign and max(reassign) > 2 * a.lease + a.beat + 1:
-            problems.append(f"cameras waited {max(reassign):.1f}s for another node")
-        print("invariants: " + ("ok" if not problems else "; ".join(problems)))
-        return 1 if problems else 0
+        return evidence(url, nodes, events, [c for c in sorted(fleet.sims) if c not in down], run, a)
     finally:
         for n in nodes:
             n.kill()
